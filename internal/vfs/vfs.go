@@ -1,0 +1,99 @@
+// Package vfs is the small file-system interface every layer of pwstore does
+// its file I/O through. The real implementation is the operating system's;
+// tests substitute file systems that tear, reorder, drop or fail writes, so
+// crash and torn-write cases are cheap to produce.
+package vfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// File is an open file. ReadAt and WriteAt follow io.ReaderAt and
+// io.WriterAt; a short ReadAt at end of file returns io.EOF.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	// Size returns the file's current length in bytes.
+	Size() (int64, error)
+	// Truncate changes the file's length.
+	Truncate(size int64) error
+	// Sync makes everything written so far durable.
+	Sync() error
+	Close() error
+	// Name returns the path the file was opened with.
+	Name() string
+}
+
+// FS opens, creates and removes files.
+type FS interface {
+	// Create creates a new file for reading and writing. It fails with an
+	// error satisfying errors.Is(err, fs.ErrExist) when the file exists.
+	Create(name string) (File, error)
+	// OpenRW opens an existing file for reading and writing.
+	OpenRW(name string) (File, error)
+	// Open opens an existing file read-only.
+	Open(name string) (File, error)
+	// Remove deletes a file.
+	Remove(name string) error
+	// Stat reports on a file without opening it.
+	Stat(name string) (fs.FileInfo, error)
+}
+
+// OS is the operating system's file system.
+var OS FS = osFS{}
+
+type osFS struct{}
+
+type osFile struct{ *os.File }
+
+func (osFS) Create(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (osFS) OpenRW(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (osFS) Open(name string) (File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+func (f osFile) Size() (int64, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// ReadFull reads len(p) bytes at off, treating a short read as
+// io.ErrUnexpectedEOF so callers can report truncation distinctly.
+func ReadFull(f io.ReaderAt, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
