@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"pwstore/collective"
+	"pwstore/coord"
+	"pwstore/internal/cli"
+	"pwstore/internal/job"
+	"pwstore/internal/workload"
+)
+
+// runFlags are pwriter run's flags.
+type runFlags struct {
+	np, watch  int
+	p          workload.Params
+	kind       string
+	stepDelay  time.Duration
+	tick       time.Duration
+	maxLag     uint64
+	pageSize   int
+	flushRaw   bool
+	durable    bool
+	keepMD     bool
+	syncBytes  int64
+	cachePages int
+	logFile    string
+	json       bool
+	nats       cli.NATS
+	watchWait  time.Duration
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.np, "np", 0, "launch this many writer ranks locally, with an embedded NATS server")
+	fs.IntVar(&f.watch, "watch", 0, "also launch this many reader ranks following the file (preader watch), and print their summary")
+	fs.StringVar(&f.kind, "workload", "ckpt", "ckpt (3-D fields split across ranks), rr (round-robin small appends) or planes")
+	fs.IntVar(&f.p.Steps, "steps", 0, "steps (passes) to write (default: the workload's)")
+	fs.IntVar(&f.p.Datasets, "datasets", 0, "ckpt: fields; rr and planes: datasets (default: the workload's)")
+	fs.IntVar(&f.p.Elems, "elems", 0, "rr: elements per append; ckpt: series elements per step")
+	fs.IntVar(&f.p.Side, "side", 0, "ckpt: cube side; planes: plane side")
+	fs.DurationVar(&f.stepDelay, "step-delay", 0, "pause between steps, standing for computation")
+	fs.DurationVar(&f.tick, "tick", coord.DefaultTickLen, "tick length")
+	fs.Uint64Var(&f.maxLag, "max-lag", coord.DefaultMaxLag, "ticks a reader may lag (at least 3)")
+	fs.IntVar(&f.pageSize, "page-size", coord.DefaultPageSize, "page size in bytes (power of two, 512 to 1048576)")
+	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
+	fs.BoolVar(&f.durable, "durable", false, "fsync at every end of tick: completed ticks survive power loss")
+	fs.BoolVar(&f.keepMD, "keep-md", false, "keep the metadata file after close")
+	fs.Int64Var(&f.syncBytes, "sync-bytes", coord.DefaultSyncBytes, "dirty metadata between sync points (parallel)")
+	fs.IntVar(&f.cachePages, "cache-pages", coord.DefaultCachePages, "page buffer capacity in pages")
+	fs.StringVar(&f.logFile, "log-file", "", "per-rank log file (%r is replaced by the rank)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON line per tick and a JSON summary")
+	fs.DurationVar(&f.watchWait, "watch-timeout", 60*time.Second, "with --watch: the readers' --timeout")
+	f.nats.Register(fs)
+}
+
+func runCmd(args []string) error {
+	var f runFlags
+	fs := flag.NewFlagSet("pwriter run", flag.ContinueOnError)
+	f.register(fs)
+	pos, err := cli.Parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	f.p.Kind = workload.Kind(f.kind)
+	if err := f.p.Defaults().Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if f.np < 0 || f.watch < 0 {
+		return cli.Usagef("--np and --watch must not be negative")
+	}
+	env, err := cli.Rank()
+	if err != nil {
+		return err
+	}
+	if env.Source == "single" && (f.np > 0 || f.watch > 0) {
+		return launchJob(&f, args, pos[0])
+	}
+	return runRank(&f, env, pos[0])
+}
+
+// runRank runs this process as one writer rank.
+func runRank(f *runFlags, env collective.Env, path string) error {
+	log, closeLog, err := cli.Logger(f.logFile, env.Rank, env.Size)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	comm, err := f.nats.Open(env, "writer", log)
+	if err != nil {
+		return err
+	}
+	if comm != nil {
+		defer comm.Close()
+	}
+	out := newPrinter(f.json && env.Rank == 0)
+	p := f.p.Defaults()
+	var perStep float64
+	for _, d := range p.Layout(env.Size) {
+		perStep += float64(d.StepElems()) * float64(d.DType.Size())
+	}
+	prog := cli.NewProgress(env.Rank == 0 && !f.json, p.Steps, perStep)
+	defer prog.Done()
+	cfg := coord.Config{
+		TickLen: f.tick, MaxLag: f.maxLag, PageSize: f.pageSize, NoRawFlush: !f.flushRaw,
+		Durable: f.durable, KeepMD: f.keepMD, SyncBytes: f.syncBytes, CachePages: f.cachePages,
+		Logger: log, Comm: comm,
+	}
+	sum, err := job.RunWriter(path, job.WriterOptions{
+		Params: p, StepDelay: f.stepDelay, Config: cfg,
+		OnTick: func(e job.TickEvent) {
+			out.line(e)
+			prog.Tick(e.Tick, 0)
+		},
+		OnStep: func(s int) { prog.Step(s + 1) },
+	})
+	if err != nil {
+		if comm != nil {
+			comm.Abort(err.Error())
+		}
+		return err
+	}
+	prog.Done()
+	if env.Rank == 0 {
+		if f.json {
+			out.line(sum)
+		} else {
+			fmt.Printf("wrote %s: %s workload, %d ranks, %d steps, %.1f MB in %.2f s (%.1f MB/s, %.0f appends/s), %d ticks, end of tick p50 %.2f ms p99 %.2f ms, metadata file at most %d bytes\n",
+				path, sum.Workload, sum.Ranks, sum.Steps, float64(sum.Bytes)/1e6, sum.Seconds, sum.MBPerS, sum.AppendsPerS,
+				sum.Ticks, sum.EOTP50, sum.EOTP99, sum.MDBytesMax)
+		}
+	}
+	return nil
+}
+
+// printer writes JSON lines to stdout, one at a time.
+type printer struct {
+	on  bool
+	mu  sync.Mutex // guards enc
+	enc *json.Encoder
+}
+
+func newPrinter(on bool) *printer { return &printer{on: on, enc: json.NewEncoder(os.Stdout)} }
+
+func (p *printer) line(v any) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.enc.Encode(v)
+}
+
+// launchJob starts this command's writer ranks (--np) and reader ranks
+// (--watch) locally, each job on an embedded NATS server.
+func launchJob(f *runFlags, args []string, path string) error {
+	groups := []cli.Group{{Label: "writer", N: max(f.np, 1), Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}}
+	if f.watch > 0 {
+		watch := []string{"watch", "--timeout", f.watchWait.String()}
+		if f.json {
+			watch = append(watch, "--json")
+		}
+		groups = append(groups, cli.Group{Label: "reader", N: f.watch, Args: append(watch, path)})
+	}
+	return cli.Launch(groups)
+}

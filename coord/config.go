@@ -1,0 +1,165 @@
+package coord
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"pwstore/collective"
+	"pwstore/internal/vfs"
+)
+
+// Defaults of Config.
+const (
+	DefaultTickLen    = 100 * time.Millisecond
+	DefaultMaxLag     = 10
+	MinMaxLag         = 3
+	DefaultPageSize   = 4096
+	DefaultCachePages = 16384           // 64 MiB of 4 KiB pages
+	DefaultSyncBytes  = 256 << 10       // dirty metadata between sync points
+	DefaultTickBytes  = 64 << 20        // changed metadata that ends a tick early
+	DefaultWriterGone = 5 * time.Second // heartbeat silence that means the writer is gone
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+// Config configures a writer or a reader. The zero value is usable: every
+// zero field takes its default.
+type Config struct {
+	// TickLen is the publication period (default 100ms). Zero with
+	// ManualTicks means ticks end only at EndTick.
+	TickLen time.Duration
+	// ManualTicks: no timer-driven ends of tick; the application calls
+	// EndTick (writer) or Tick (reader).
+	ManualTicks bool
+	// MaxLag is how many ticks a reader may lag (at least 3, default 10).
+	// Writers and readers of one file must use the same value; a reader
+	// takes the writer's from the metadata file when it is zero.
+	MaxLag uint64
+	// PageSize is the data file's page size at creation (power of two,
+	// 512 B to 1 MiB, default 4 KiB). Opening takes the file's own.
+	PageSize int
+	// MDPath is the metadata file (default: the data file's path + ".md").
+	MDPath string
+	// NoRawFlush leaves raw data in the chunk cache at end of tick. By
+	// default every end of tick writes it back first, so that raw data of
+	// every completed tick is in the data file when its metadata is published.
+	NoRawFlush bool
+	// Durable fsyncs the data file, then the page images and index, then
+	// the header at every end of tick: completed ticks survive power loss.
+	Durable bool
+	// KeepMD keeps the metadata file after a clean close.
+	KeepMD bool
+	// CachePages is the page buffer's capacity in pages.
+	CachePages int
+	// RawCacheBytes bounds the per-rank chunk cache (default: pfile's).
+	RawCacheBytes int
+	// TickBytes ends a tick early once this many bytes of metadata changed
+	// in it.
+	TickBytes int64
+	// SyncBytes: a parallel writer enters a sync point every SyncBytes of
+	// dirty metadata (default 256 KiB).
+	SyncBytes int64
+	// WriterGone: a reader reports ErrWriterGone when the writer's heartbeat
+	// has not advanced for this long (default 5s, at least 10 ticks).
+	WriterGone time.Duration
+	// OpenWait: how long a reader waits for a file that does not exist yet
+	// or whose writer has not published its first tick (default 0: no wait).
+	OpenWait time.Duration
+	// Comm makes the writer or reader parallel: all ranks of the job call
+	// every metadata-changing method (writer) or Tick (reader) collectively.
+	// Nil means one rank.
+	Comm collective.Comm
+	// Logger receives the RFC's events (file open, end of tick, ...) as
+	// structured fields. Nil logs nothing.
+	Logger *zap.Logger
+	// FS does all file I/O (default the operating system's).
+	FS vfs.FS
+	// OnPublish, if set, is called on rank 0 after every tick it publishes,
+	// with the writer's lock held: it must not call the writer.
+	OnPublish func(PublishInfo)
+	// Now is the wall clock for heartbeats and publication times (tests).
+	Now func() time.Time
+}
+
+// withDefaults validates c and fills in its defaults for path.
+func (c Config) withDefaults(path string) (Config, error) {
+	if path == "" {
+		return c, fmt.Errorf("%w: empty file path", ErrConfig)
+	}
+	if c.TickLen < 0 {
+		return c, fmt.Errorf("%w: negative tick length %v", ErrConfig, c.TickLen)
+	}
+	if c.TickLen == 0 {
+		if !c.ManualTicks {
+			c.TickLen = DefaultTickLen
+		}
+	}
+	if c.MaxLag != 0 && c.MaxLag < MinMaxLag {
+		return c, fmt.Errorf("%w: max lag %d is below %d", ErrConfig, c.MaxLag, MinMaxLag)
+	}
+	if c.PageSize == 0 {
+		c.PageSize = DefaultPageSize
+	}
+	if c.PageSize < 512 || c.PageSize > 1<<20 || c.PageSize&(c.PageSize-1) != 0 {
+		return c, fmt.Errorf("%w: page size %d is not a power of two from 512 to 1048576", ErrConfig, c.PageSize)
+	}
+	if c.MDPath == "" {
+		c.MDPath = path + ".md"
+	}
+	if c.MDPath == path {
+		return c, fmt.Errorf("%w: metadata file path equals the data file path %q", ErrConfig, path)
+	}
+	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 {
+		return c, fmt.Errorf("%w: negative size or duration", ErrConfig)
+	}
+	if c.CachePages == 0 {
+		c.CachePages = DefaultCachePages
+	}
+	if c.TickBytes == 0 {
+		c.TickBytes = DefaultTickBytes
+	}
+	if c.SyncBytes == 0 {
+		c.SyncBytes = DefaultSyncBytes
+	}
+	if c.WriterGone == 0 {
+		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.FS == nil {
+		c.FS = vfs.OS
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// rank and size of the job (one rank without a communicator).
+func (c Config) rank() int {
+	if c.Comm == nil {
+		return 0
+	}
+	return c.Comm.Rank()
+}
+
+func (c Config) size() int {
+	if c.Comm == nil {
+		return 1
+	}
+	return c.Comm.Size()
+}
+
+// PublishInfo describes one published tick.
+type PublishInfo struct {
+	Tick  uint64        // the tick now in the metadata file
+	Calls uint64        // collective calls whose changes it includes: the first Calls made
+	Took  time.Duration // end-of-tick processing time
+	Index int           // index entries
+	MD    int64         // metadata file size in bytes
+}

@@ -1,0 +1,39 @@
+// Package coord is pwstore's SWMR writer and reader, and the public Go API
+// for applications: create or open a checkpoint file, create datasets,
+// extend them, write and read slabs, set attributes, end ticks, close;
+// follow a file being written from other processes, and recover one whose
+// writer died.
+//
+// # Ticks
+//
+// A writer publishes its changes once per tick (Config.TickLen, default
+// 100 ms): at the end of a tick it hands the metadata pages changed in the
+// tick to the metadata file (FILE.md), then the index of them, then the
+// header naming the tick. A tick ends when an API call finds it expired
+// (on entry or exit), from a background timer while the application is
+// between calls, at EndTick, and early when the tick's changes pass
+// Config.TickBytes. Readers read metadata pages through the index they
+// adopted and everything else from the data file, so they always see the
+// state of one completed tick, and a change becomes visible within a few
+// ticks. Nothing a reader may still use is overwritten or reused for
+// max_lag ticks; a reader that falls further behind gets ErrLagging rather
+// than wrong data.
+//
+// # Parallel writers and readers
+//
+// With Config.Comm, a Writer is one rank of N: every rank makes the same
+// metadata-changing calls (CreateDataset, Extend, SetAttr, EndTick, Flush,
+// Close) with the same arguments, and writes the raw data it owns. Ranks
+// meet at sync points, where they prove their streams of dirty metadata
+// identical and rank 0 decides where ticks end; rank 0 alone writes the
+// metadata file. A Reader with a communicator is one rank of a collective
+// reader: every rank calls Tick together, rank 0 loads the new index and
+// broadcasts it (or its delta), and all ranks adopt the same tick.
+//
+// # Crashes
+//
+// The data file plus the last valid index of the metadata file always
+// describe the last completed tick. Recover applies that index to the data
+// file after a crash. With Config.Durable, completed ticks survive power
+// loss too.
+package coord

@@ -1,0 +1,406 @@
+package coord
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"pwstore/internal/vfs"
+	"pwstore/mdfile"
+	"pwstore/pagebuf"
+	"pwstore/pfile"
+)
+
+// Errors of the reader.
+var (
+	// ErrLagging: the reader fell more than max_lag - 1 ticks behind the
+	// writer; what it would read next may already be reused space.
+	ErrLagging = errors.New("reader fell behind the writer")
+	// ErrWriterGone: the writer's heartbeat stopped.
+	ErrWriterGone = errors.New("writer gone")
+	// ErrWrongFile: the metadata file belongs to another data file.
+	ErrWrongFile = errors.New("metadata file belongs to another data file")
+	// ErrNotReady: neither the file nor a first tick of its writer appeared
+	// within the open wait.
+	ErrNotReady = errors.New("file not ready")
+)
+
+// Reader reads a file while its writer runs (or after it closed), through
+// the snapshots the writer publishes. With cfg.Comm it is one rank of a
+// collective reader: every rank calls Tick together and all adopt the same
+// snapshot. Its methods are safe for concurrent use.
+type Reader struct {
+	cfg  Config
+	path string
+	log  *zap.Logger
+	rank int
+	size int
+
+	mu     sync.Mutex // guards every field below and every call into md, pb and pf
+	data   vfs.File
+	md     *mdfile.Reader   // nil: the writer had closed and removed it before we opened
+	snap   *mdfile.Snapshot // rank 0: the snapshot adopted last
+	idx    *index
+	back   *snapshotBackend
+	pb     *pagebuf.Buffer
+	pf     *pfile.File
+	maxLag uint64
+	ended  bool      // the writer closed (or the file was recovered): data file alone
+	moved  time.Time // when the adopted tick last changed (monotonic)
+	due    time.Time // next automatic tick (one-rank readers without ManualTicks)
+	stats  ReaderStats
+	closed bool
+}
+
+// ReaderStats are a reader's figures.
+type ReaderStats struct {
+	Ticks   uint64 // snapshots adopted
+	Evicted uint64 // pages evicted because a new index changed them
+	Full    uint64 // ticks this rank adopted from a full index (collective)
+	Pagebuf pagebuf.Stats
+}
+
+// TickInfo says what a Tick adopted.
+type TickInfo struct {
+	Tick    uint64 // the adopted tick
+	Changed bool   // the tick moved since the previous Tick
+	Ended   bool   // the writer closed: the file is complete
+	Evicted int    // pages evicted from this rank's buffer
+}
+
+// OpenReader opens path for reading, waiting up to cfg.OpenWait for it or
+// its writer's first tick to appear. With cfg.Comm every reader rank calls
+// it; rank 0 reads the index and sends it to the others.
+func OpenReader(path string, cfg Config) (*Reader, error) {
+	cfg, err := cfg.withDefaults(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{cfg: cfg, path: path, log: cfg.Logger.With(zap.String("file", path)),
+		rank: cfg.rank(), size: cfg.size(), idx: newIndex()}
+	var first adoptMsg
+	if r.rank == 0 {
+		err = r.openFirst()
+		if err == nil {
+			first = r.fullMsg()
+		}
+	}
+	if r.size > 1 {
+		if err != nil {
+			first.Err = err.Error()
+		}
+		got, berr := bcastMsg(cfg.Comm, 0, first)
+		switch {
+		case berr != nil:
+			err = fmt.Errorf("%s: open: %w", path, berr)
+		case got.Err != "" && err == nil:
+			err = fmt.Errorf("%s: reader rank 0: %s", path, got.Err)
+		case err == nil && r.rank != 0:
+			err = r.openFollower(got)
+		}
+	}
+	if err != nil {
+		r.release()
+		return nil, err
+	}
+	r.log.Info("file open", zap.String("role", "reader"), zap.Int("rank", r.rank), zap.Int("ranks", r.size),
+		zap.Uint64("tick", r.idx.tick()), zap.Bool("writer_closed", r.ended))
+	r.moved = time.Now()
+	r.scheduleTick()
+	return r, nil
+}
+
+// openFirst runs on rank 0 (or the only rank): wait for the files, load
+// the first snapshot, check that the two files belong together.
+func (r *Reader) openFirst() error {
+	deadline := time.Now().Add(r.cfg.OpenWait)
+	for {
+		err := r.tryOpen()
+		if err == nil || !errors.Is(err, ErrNotReady) || !time.Now().Before(deadline) {
+			return err
+		}
+		r.release()
+		time.Sleep(min(2*time.Millisecond, time.Until(deadline)))
+	}
+}
+
+// tryOpen makes one attempt; ErrNotReady means try again.
+func (r *Reader) tryOpen() error {
+	fsys := r.cfg.FS
+	md, err := mdfile.Open(fsys, r.cfg.MDPath, mdfile.ReaderOptions{Logger: r.log, Wait: time.Millisecond})
+	switch {
+	case err == nil:
+		r.md = md
+	case errors.Is(err, mdfile.ErrNotReady):
+		// No metadata file, or no tick in it yet: a closed file reads alone.
+		if _, serr := fsys.Stat(r.cfg.MDPath); serr == nil {
+			return fmt.Errorf("%s: the writer has not published a tick yet: %w", r.path, ErrNotReady)
+		}
+	default:
+		return fmt.Errorf("%s: metadata file %s: %w", r.path, r.cfg.MDPath, err)
+	}
+	data, err := fsys.Open(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if r.md != nil {
+			return fmt.Errorf("%s: data file missing beside metadata file %s: %w", r.path, r.cfg.MDPath, ErrWrongFile)
+		}
+		return fmt.Errorf("%s: no such file yet: %w", r.path, ErrNotReady)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", r.path, err)
+	}
+	r.data = data
+	sb, sbErr := pfile.ReadSuperblock(data)
+	if r.md == nil {
+		if sbErr != nil {
+			if errors.Is(sbErr, pfile.ErrTruncated) {
+				return fmt.Errorf("%s: data file has no superblock yet: %w", r.path, ErrNotReady)
+			}
+			return fmt.Errorf("%s: %w", r.path, sbErr)
+		}
+		return r.build(mdfile.Header{PageSize: uint32(sb.PageSize), Status: mdfile.StatusClosed}, nil)
+	}
+	snap := r.md.Current()
+	switch {
+	case sbErr == nil && sb.ID != snap.Header.FileID:
+		return fmt.Errorf("%s: %s was written for file %x, the data file is %x: %w",
+			r.path, r.cfg.MDPath, snap.Header.FileID, sb.ID, ErrWrongFile)
+	case sbErr != nil && !errors.Is(sbErr, pfile.ErrTruncated):
+		return fmt.Errorf("%s: %w", r.path, sbErr)
+	case sbErr != nil:
+		return fmt.Errorf("%s: data file has no superblock yet: %w", r.path, ErrNotReady)
+	}
+	r.snap = snap
+	return r.build(snap.Header, snap.Entries())
+}
+
+// openFollower sets a reader rank other than 0 up from rank 0's message.
+func (r *Reader) openFollower(m adoptMsg) error {
+	data, err := r.cfg.FS.Open(r.path)
+	if err != nil {
+		return fmt.Errorf("rank %d: open %s: %w", r.rank, r.path, err)
+	}
+	r.data = data
+	if m.Header.Status == mdfile.StatusOpen {
+		md, err := mdfile.Open(r.cfg.FS, r.cfg.MDPath, mdfile.ReaderOptions{Logger: r.log, Wait: time.Millisecond})
+		if err != nil {
+			return fmt.Errorf("rank %d: %s: metadata file: %w", r.rank, r.path, err)
+		}
+		r.md = md
+	}
+	return r.build(m.Header, m.Entries)
+}
+
+// build makes the page buffer and data file view for the first index.
+func (r *Reader) build(h mdfile.Header, entries []mdfile.Entry) error {
+	r.idx.reset(h, entries)
+	r.maxLag = r.cfg.MaxLag
+	if r.maxLag == 0 {
+		r.maxLag = uint64(h.MaxLag)
+	}
+	ps := int(h.PageSize)
+	r.back = &snapshotBackend{data: dataBackend{f: r.data, ps: int64(ps)}, md: r.md, idx: r.idx}
+	r.ended = h.Status != mdfile.StatusOpen
+	if !r.ended {
+		r.back.lagCheck = r.checkLag
+	}
+	pb, err := pagebuf.New(pagebuf.Config{PageSize: ps, MaxPages: r.cfg.CachePages, Mode: pagebuf.SWMRReader}, r.back)
+	if err != nil {
+		return fmt.Errorf("%s: page buffer: %w", r.path, err)
+	}
+	r.pb = pb
+	r.pf, err = pfile.Open(pb, r.data, pfile.Options{PageSize: ps, ReadOnly: true, RawCacheBytes: r.cfg.RawCacheBytes})
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	pb.SetEvictHook(r.pf.Evicted)
+	return nil
+}
+
+// checkLag runs after every page the reader loads: if the writer is now
+// max_lag or more ticks ahead of the adopted snapshot, the page may come
+// from space already reused, so the read must not be trusted.
+func (r *Reader) checkLag() error {
+	if r.md == nil {
+		return nil
+	}
+	wt, err := r.md.WriterTick()
+	if err != nil {
+		return fmt.Errorf("%s: writer tick: %w", r.path, err)
+	}
+	if lag := wt - min(wt, r.idx.tick()); lag > r.maxLag-1 {
+		return fmt.Errorf("%s: reader at tick %d, writer at %d: %d ticks behind, more than max lag %d - 1; call Tick more often or raise max lag: %w",
+			r.path, r.idx.tick(), wt, lag, r.maxLag, ErrLagging)
+	}
+	return nil
+}
+
+// release closes what an open attempt opened.
+func (r *Reader) release() {
+	if r.md != nil {
+		r.md.Close()
+		r.md = nil
+	}
+	if r.data != nil {
+		r.data.Close()
+		r.data = nil
+	}
+}
+
+// scheduleTick sets when a one-rank reader ticks by itself.
+func (r *Reader) scheduleTick() {
+	if r.size == 1 && !r.cfg.ManualTicks && r.cfg.TickLen > 0 {
+		r.due = time.Now().Add(r.cfg.TickLen)
+	}
+}
+
+// enter is run by every read call of a one-rank reader: tick when due.
+func (r *Reader) enter() error {
+	if r.closed {
+		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
+	}
+	if r.due.IsZero() || time.Now().Before(r.due) {
+		return nil
+	}
+	_, err := r.tickLocked()
+	return err
+}
+
+// Tick adopts the newest snapshot the writer published. Collective with
+// a communicator: reader rank 0 loads it and sends it to the others, so all
+// ranks adopt the same tick. It reports ErrWriterGone when the writer's
+// heartbeat stopped for cfg.WriterGone, ErrLagging when the reader fell
+// too far behind.
+func (r *Reader) Tick() (TickInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
+	}
+	return r.tickLocked()
+}
+
+func (r *Reader) tickLocked() (TickInfo, error) {
+	defer r.scheduleTick()
+	if r.size > 1 {
+		return r.collectiveTick()
+	}
+	m, err := r.load(false)
+	if err != nil {
+		return TickInfo{Tick: r.idx.tick()}, err
+	}
+	return r.adopt(m)
+}
+
+// load is rank 0's half of a tick: the newest snapshot as a message for
+// the ranks (a delta from the adopted snapshot, or the full index).
+func (r *Reader) load(full bool) (adoptMsg, error) {
+	if r.ended || r.md == nil {
+		if full {
+			return r.fullMsg(), nil
+		}
+		return adoptMsg{Base: r.idx.tick(), Header: r.idx.header}, nil
+	}
+	snap, err := r.md.Load()
+	if err != nil {
+		return adoptMsg{}, fmt.Errorf("%s: load snapshot: %w", r.path, err)
+	}
+	if snap.Tick() == r.snap.Tick() {
+		if snap.Header.Status == mdfile.StatusOpen && time.Since(r.moved) > r.cfg.WriterGone {
+			return adoptMsg{}, fmt.Errorf("%s: no heartbeat for %v since tick %d (written %s); if the writer crashed, run `pwriter recover %s`: %w",
+				r.path, time.Since(r.moved).Round(time.Millisecond), snap.Tick(), snap.Header.Heartbeat.Format(time.RFC3339Nano), r.path, ErrWriterGone)
+		}
+		if full {
+			return adoptMsg{Base: r.idx.tick(), Header: snap.Header, Full: true, Entries: snap.Entries()}, nil
+		}
+		return adoptMsg{Base: r.idx.tick(), Header: snap.Header}, nil
+	}
+	m := adoptMsg{Base: r.snap.Tick(), Header: snap.Header}
+	if full {
+		m.Full, m.Entries = true, snap.Entries()
+	} else {
+		d := mdfile.Diff(r.snap, snap)
+		m.Added, m.Changed, m.Removed = d.Added, d.Changed, d.Removed
+	}
+	r.snap = snap
+	return m, nil
+}
+
+// adopt moves this rank to the snapshot m describes and evicts the pages
+// it changed.
+func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
+	prev := r.idx.tick()
+	info := TickInfo{Tick: m.Header.Tick, Changed: m.Header.Tick != prev}
+	if !info.Changed {
+		info.Ended = r.ended
+		return info, nil
+	}
+	var changed []uint64
+	if m.Full {
+		changed = r.idx.replace(m.Header, m.Entries)
+		r.stats.Full++
+	} else {
+		if m.Base != prev {
+			return info, fmt.Errorf("%s: rank %d at tick %d got a delta from tick %d", r.path, r.rank, prev, m.Base)
+		}
+		d := mdfile.Delta{Added: m.Added, Changed: m.Changed, Removed: m.Removed}
+		r.idx.apply(m.Header, d)
+		changed = d.Pages()
+	}
+	evicted := r.pb.Invalidate(changed)
+	info.Evicted = len(evicted)
+	r.stats.Ticks++
+	r.stats.Evicted += uint64(len(evicted))
+	r.moved = time.Now()
+	if m.Header.Status != mdfile.StatusOpen {
+		r.ended, r.back.lagCheck = true, nil
+	}
+	info.Ended = r.ended
+	if err := r.pf.Refresh(); err != nil {
+		return info, fmt.Errorf("%s: tick %d: %w", r.path, m.Header.Tick, err)
+	}
+	r.log.Debug("end of tick", zap.Uint64("tick", info.Tick), zap.Int("pages_evicted", len(evicted)),
+		zap.Int("index_entries", len(r.idx.entries)), zap.Bool("writer_closed", r.ended))
+	return info, nil
+}
+
+// Close closes the reader (on every rank of a collective reader).
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
+	}
+	r.closed = true
+	r.pf.Close()
+	r.release()
+	r.log.Info("file close", zap.String("role", "reader"), zap.Uint64("tick", r.idx.tick()))
+	return nil
+}
+
+// Stats returns the reader's figures.
+func (r *Reader) Stats() ReaderStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.Pagebuf = r.pb.Stats()
+	return s
+}
+
+// Lag is how many ticks the writer is ahead of the adopted snapshot.
+func (r *Reader) Lag() (uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.md == nil || r.ended {
+		return 0, nil
+	}
+	wt, err := r.md.WriterTick()
+	if err != nil {
+		return 0, err
+	}
+	return wt - min(wt, r.idx.tick()), nil
+}

@@ -1,0 +1,81 @@
+package coord
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"go.uber.org/zap"
+
+	"pwstore/mdfile"
+	"pwstore/pfile"
+)
+
+// Recovered says what recovery did.
+type Recovered struct {
+	Tick   uint64 // the last completed tick, now wholly in the data file
+	Pages  int    // metadata page images copied into the data file
+	Needed bool   // false: there was nothing to recover
+}
+
+// Recover brings a data file whose writer died to its last completed tick
+// (DESIGN section 9): it copies the page images of the metadata file's
+// last valid index into the data file, syncs it, marks the metadata file
+// consumed and removes it. A file without a metadata file, or whose writer
+// closed cleanly, needs nothing.
+func Recover(path string, cfg Config) (Recovered, error) {
+	cfg, err := cfg.withDefaults(path)
+	if err != nil {
+		return Recovered{}, err
+	}
+	log := cfg.Logger.With(zap.String("file", path))
+	if _, err := cfg.FS.Stat(cfg.MDPath); errors.Is(err, fs.ErrNotExist) {
+		return Recovered{}, nil
+	}
+	rc, err := mdfile.OpenForRecovery(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Logger: log})
+	if errors.Is(err, mdfile.ErrNotReady) {
+		// The writer died before its first tick: the data file holds nothing
+		// published, and the metadata file nothing to apply.
+		return Recovered{}, fmt.Errorf("%s: the writer never published a tick: nothing to recover; remove %s and %s",
+			path, path, cfg.MDPath)
+	}
+	if err != nil {
+		return Recovered{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer rc.Close()
+	h := rc.Snapshot.Header
+	if h.Status != mdfile.StatusOpen {
+		return Recovered{Tick: h.Tick}, cfg.FS.Remove(cfg.MDPath)
+	}
+	data, err := cfg.FS.OpenRW(path)
+	if err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	}
+	defer data.Close()
+	if sb, err := pfile.ReadSuperblock(data); err == nil && sb.ID != h.FileID {
+		return Recovered{}, fmt.Errorf("%s: %s was written for file %x, the data file is %x: %w",
+			path, cfg.MDPath, h.FileID, sb.ID, ErrWrongFile)
+	}
+	out := Recovered{Tick: h.Tick, Needed: true}
+	for _, e := range rc.Snapshot.Entries() {
+		img := make([]byte, e.Length)
+		if err := rc.ReadImage(e, img); err != nil {
+			return Recovered{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if _, err := data.WriteAt(img, int64(e.Page)*int64(h.PageSize)); err != nil {
+			return Recovered{}, fmt.Errorf("recover %s: write page %d: %w", path, e.Page, err)
+		}
+		out.Pages++
+	}
+	if err := data.Sync(); err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: sync: %w", path, err)
+	}
+	if err := rc.MarkConsumed(); err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	}
+	log.Info("recovered", zap.Uint64("tick", out.Tick), zap.Int("pages", out.Pages))
+	if err := cfg.FS.Remove(cfg.MDPath); err != nil {
+		return out, fmt.Errorf("recover %s: remove %s: %w", path, cfg.MDPath, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"pwstore/mdfile"
+)
+
+// adoptMsg is what reader rank 0 sends the other reader ranks at a tick:
+// the new header and either the delta from the tick they hold (Base) or,
+// when a rank is not at Base (it just joined or fell behind), the full index.
+type adoptMsg struct {
+	Base    uint64
+	Header  mdfile.Header
+	Full    bool
+	Entries []mdfile.Entry // Full
+	Added   []mdfile.Entry // delta
+	Changed []mdfile.Entry
+	Removed []uint64
+	Err     string // rank 0 failed: every rank fails with this
+	Kind    int    // the failure's sentinel (errKind)
+}
+
+// fullMsg describes the adopted index in full.
+func (r *Reader) fullMsg() adoptMsg {
+	return adoptMsg{Base: r.idx.tick(), Header: r.idx.header, Full: true, Entries: r.idx.sorted()}
+}
+
+// collectiveTick: every rank says which tick it holds; rank 0 loads the
+// newest snapshot and sends the delta, or the full index if any rank is not
+// where rank 0 was; every rank adopts it.
+func (r *Reader) collectiveTick() (TickInfo, error) {
+	return r.collectiveTickWith(false)
+}
+
+func (r *Reader) collectiveTickWith(forceFull bool) (TickInfo, error) {
+	comm := r.cfg.Comm
+	ctx := context.Background()
+	mine, err := msgpack.Marshal(r.idx.tick())
+	if err != nil {
+		return TickInfo{}, err
+	}
+	ticks, err := comm.Gather(ctx, 0, mine)
+	if err != nil {
+		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, err)
+	}
+	var m adoptMsg
+	var loadErr error
+	if r.rank == 0 {
+		full := forceFull
+		for rank, b := range ticks {
+			var t uint64
+			if err := msgpack.Unmarshal(b, &t); err != nil {
+				return TickInfo{}, fmt.Errorf("%s: reader tick: rank %d: %w", r.path, rank, err)
+			}
+			full = full || t != r.idx.tick()
+		}
+		if m, loadErr = r.load(full); loadErr != nil {
+			m = adoptMsg{Err: loadErr.Error(), Kind: errKind(loadErr)}
+		}
+	}
+	m, err = bcastMsg(comm, 0, m)
+	switch {
+	case err != nil:
+		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, err)
+	case loadErr != nil:
+		return TickInfo{Tick: r.idx.tick()}, loadErr
+	case m.Err != "":
+		return TickInfo{Tick: r.idx.tick()}, rankZeroError(r.path, m)
+	}
+	return r.adopt(m)
+}
+
+// sentinels are the reader errors whose identity travels from rank 0 to
+// the other ranks, so errors.Is holds for them on every rank.
+var sentinels = []error{ErrWriterGone, ErrLagging, ErrWrongFile, mdfile.ErrTickBackwards, mdfile.ErrNoSnapshot}
+
+// errKind is the index of err's sentinel in sentinels, or -1.
+func errKind(err error) int {
+	for i, s := range sentinels {
+		if errors.Is(err, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// rankZeroError rebuilds rank 0's failure on another rank.
+func rankZeroError(path string, m adoptMsg) error {
+	if m.Kind >= 0 && m.Kind < len(sentinels) {
+		return fmt.Errorf("%s: reader rank 0: %s: %w", path, m.Err, sentinels[m.Kind])
+	}
+	return fmt.Errorf("%s: reader rank 0: %s", path, m.Err)
+}
+
+// TickFull is Tick with the full index sent to every rank instead of a
+// delta: a check that both paths agree (IndexDigest), and a way to resync.
+func (r *Reader) TickFull() (TickInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
+	}
+	if r.size == 1 {
+		m, err := r.load(true)
+		if err != nil {
+			return TickInfo{Tick: r.idx.tick()}, err
+		}
+		return r.adopt(m)
+	}
+	return r.collectiveTickWith(true)
+}
+
+// IndexDigest is a checksum of the adopted tick and index: equal on every
+// rank after every Tick.
+func (r *Reader) IndexDigest() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idx.digest()
+}

@@ -1,0 +1,177 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sync points of a parallel writer (DESIGN section 7). Every rank makes the
+// same collective calls, so every rank's page buffer sees the same stream of
+// dirty metadata. Ranks enter a sync point together - after every K
+// collective calls, every SyncBytes of dirty metadata, when the tick's
+// changes pass their limit, and at EndTick, Flush and Close - because those
+// counts are the same on every rank. There they compare their streams, and
+// rank 0 decides whether the tick ends.
+
+const (
+	firstK = 16   // calls between the first sync points
+	maxK   = 4096 // never fewer sync points than one per maxK calls
+	// syncsPerTick is how many sync points rank 0 aims for in a tick.
+	syncsPerTick = 4
+)
+
+// syncState is a parallel writer's record since the last sync point.
+type syncState struct {
+	k     int       // collective calls between sync points, decided by rank 0
+	calls []callRec // the calls since the last sync point
+	total uint64    // collective calls since the start
+	n     uint64    // sync points so far
+	last  time.Time // rank 0: when the last sync point ended
+}
+
+// callRec is one collective call and the stream digest right after it.
+type callRec struct {
+	Name   string
+	Digest uint64
+	Bytes  int64
+}
+
+// syncReport is what each rank brings to a sync point.
+type syncReport struct {
+	Total uint64 // collective calls since the start
+	Calls []callRec
+}
+
+// decision is what rank 0 tells the others at a sync point.
+type decision struct {
+	End     bool     // the tick ends here
+	Written []uint64 // pages rank 0 wrote to the data file since the last sync point
+	K       int      // collective calls until the next sync point
+}
+
+// noteCall records a finished collective call and enters a sync point
+// when one is due.
+func (w *Writer) noteCall(name string) error {
+	if w.sync.k == 0 {
+		w.sync.k = firstK
+		w.sync.last = time.Now()
+	}
+	digest, bytes := w.pb.Stream()
+	w.sync.calls = append(w.sync.calls, callRec{Name: name, Digest: digest, Bytes: bytes})
+	w.sync.total++
+	if len(w.sync.calls) >= w.sync.k || bytes >= w.cfg.SyncBytes || w.pb.OverLimit() {
+		return w.syncPoint("sync", false)
+	}
+	return nil
+}
+
+// syncPoint runs one sync point on every rank; end forces the tick to end.
+func (w *Writer) syncPoint(why string, end bool) error {
+	if w.sync.k == 0 {
+		w.sync.k = firstK
+		w.sync.last = time.Now()
+	}
+	comm := w.cfg.Comm
+	reports, err := allgatherMsg(comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
+	if err != nil {
+		return w.fail(fmt.Errorf("%s: sync point %d (%s): %w", w.path, w.sync.n+1, why, err))
+	}
+	w.sync.n++
+	if err := diverged(reports, w.sync.n); err != nil {
+		return w.fail(fmt.Errorf("%s: %w", w.path, err))
+	}
+	var dec decision
+	if w.rank == 0 {
+		dec = w.decide(end)
+	}
+	if dec, err = bcastMsg(comm, 0, dec); err != nil {
+		return w.fail(fmt.Errorf("%s: sync point %d: decision: %w", w.path, w.sync.n, err))
+	}
+	if w.rank != 0 {
+		if err := w.pb.MarkClean(dec.Written); err != nil {
+			return w.fail(fmt.Errorf("%s: sync point %d: %w", w.path, w.sync.n, err))
+		}
+	}
+	w.stats.Syncs++
+	w.sync.k = dec.K
+	w.sync.calls = w.sync.calls[:0]
+	w.pb.ResetStream()
+	if !dec.End {
+		return nil
+	}
+	// Every rank's raw data of the tick is in the file before rank 0
+	// publishes the metadata that makes it reachable.
+	if err := w.flushRaw(); err != nil {
+		return w.fail(err)
+	}
+	if err := comm.Barrier(context.Background()); err != nil {
+		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.tick, err))
+	}
+	return w.publishTick()
+}
+
+// decide is rank 0's choice at a sync point.
+func (w *Writer) decide(end bool) decision {
+	now := time.Now()
+	dec := decision{
+		End:     end || w.pb.OverLimit() || (!w.due.IsZero() && !now.Before(w.due)),
+		Written: w.pb.TakeWritten(),
+		K:       w.sync.k,
+	}
+	// Aim for several sync points per tick at the rate calls come in.
+	if elapsed := now.Sub(w.sync.last); w.cfg.TickLen > 0 && elapsed > 0 && len(w.sync.calls) > 0 {
+		rate := float64(len(w.sync.calls)) / elapsed.Seconds()
+		k := int(rate * w.cfg.TickLen.Seconds() / syncsPerTick)
+		dec.K = min(max(k, 1), maxK)
+	}
+	w.sync.last = now
+	return dec
+}
+
+// diverged compares every rank's report with rank 0's and names the ranks
+// whose metadata streams differ, and the first call where they do.
+func diverged(reports []syncReport, n uint64) error {
+	ref := reports[0]
+	var bad []string
+	for r, rep := range reports[1:] {
+		rank := r + 1
+		if rep.Total == ref.Total && slices.Equal(rep.Calls, ref.Calls) {
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("rank %d %s", rank, firstDifference(rep, ref)))
+	}
+	if bad == nil {
+		return nil
+	}
+	return fmt.Errorf("sync point %d: metadata streams diverged: %s", n, strings.Join(bad, "; "))
+}
+
+// firstDifference describes where rep departs from rank 0's ref.
+func firstDifference(rep, ref syncReport) string {
+	base := rep.Total - uint64(len(rep.Calls)) // calls before this sync interval
+	for i := 0; i < max(len(rep.Calls), len(ref.Calls)); i++ {
+		var mine, theirs string
+		if i < len(rep.Calls) {
+			mine = rep.Calls[i].Name
+		}
+		if i < len(ref.Calls) {
+			theirs = ref.Calls[i].Name
+		}
+		if i >= len(rep.Calls) || i >= len(ref.Calls) || rep.Calls[i] != ref.Calls[i] {
+			switch {
+			case mine == "":
+				return fmt.Sprintf("made no call #%d where rank 0 made %s", base+uint64(i)+1, theirs)
+			case theirs == "":
+				return fmt.Sprintf("made call #%d %s that rank 0 did not make", base+uint64(i)+1, mine)
+			case mine != theirs:
+				return fmt.Sprintf("made call #%d %s where rank 0 made %s", base+uint64(i)+1, mine, theirs)
+			default:
+				return fmt.Sprintf("wrote other metadata than rank 0 in call #%d %s", base+uint64(i)+1, mine)
+			}
+		}
+	}
+	return fmt.Sprintf("has made %d collective calls, rank 0 %d", rep.Total, ref.Total)
+}

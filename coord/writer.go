@@ -1,0 +1,596 @@
+package coord
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"pwstore/internal/vfs"
+	"pwstore/mdfile"
+	"pwstore/pagebuf"
+	"pwstore/pfile"
+)
+
+// Errors of the writer.
+var (
+	// ErrClosed: the writer or reader was closed.
+	ErrClosed = errors.New("closed")
+	// ErrNeedsRecovery: the metadata file says a writer is open, but none
+	// is running: the file must be recovered before it is written again.
+	ErrNeedsRecovery = errors.New("file needs recovery")
+	// ErrExists: the data file or its metadata file already exists.
+	ErrExists = errors.New("file exists")
+)
+
+// Writer is a SWMR writer: one process, or one rank of a parallel writer.
+// Its methods are safe for concurrent use, but the collective ones (those
+// that change metadata) must be called by every rank in the same order with
+// the same arguments.
+type Writer struct {
+	cfg  Config
+	path string
+	log  *zap.Logger
+	rank int
+	size int
+
+	mu   sync.Mutex // guards every field below and every call into data, pb and pf
+	data vfs.File
+	pb   *pagebuf.Buffer
+	pf   *pfile.File
+	dsets map[string]*Dataset // handles handed out, by path
+	tick  uint64              // the page buffer's open tick
+	calls uint64              // collective calls made
+	due   time.Time           // when the open tick expires (zero: manual ticks)
+	sync  syncState           // parallel writers only
+	stats WriterStats
+	err   error // sticky: after an I/O or collective failure the writer only closes
+	done  bool  // Close has run
+	final bool  // the data file is closed: its raw data and last metadata are written
+
+	pub *publisher // rank 0 only: the metadata file
+
+	stop    chan struct{} // closed by Close: stops the timer goroutine
+	stopped chan struct{} // closed by the timer goroutine when it returns
+}
+
+// WriterStats are the figures a writer collects.
+type WriterStats struct {
+	Ticks    uint64          // ends of tick run by this rank
+	EOT      []time.Duration // rank 0: duration of each end of tick
+	MDMax    int64           // rank 0: largest metadata file size seen
+	Syncs    uint64          // sync points (parallel)
+	Pagebuf  pagebuf.Stats
+	LastTick uint64 // last tick published in the metadata file (rank 0)
+}
+
+// Create creates a new data file and its metadata file and returns their
+// writer. With cfg.Comm, every rank calls Create; rank 0 creates the files.
+func Create(path string, cfg Config) (*Writer, error) {
+	return startWriter(path, cfg, true)
+}
+
+// Open opens an existing, cleanly closed (or recovered) data file for SWMR
+// writing. Pages already in the data file then follow the delayed-write
+// rule, so readers of the file never see a message from the future.
+func Open(path string, cfg Config) (*Writer, error) {
+	return startWriter(path, cfg, false)
+}
+
+func startWriter(path string, cfg Config, create bool) (*Writer, error) {
+	cfg, err := cfg.withDefaults(path)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxLag == 0 {
+		cfg.MaxLag = DefaultMaxLag
+	}
+	w := &Writer{cfg: cfg, path: path, log: cfg.Logger.With(zap.String("file", path)),
+		rank: cfg.rank(), size: cfg.size(), dsets: map[string]*Dataset{}}
+	// Rank 0 creates or checks the files, then tells the others what it found.
+	var id [16]byte
+	var ps int
+	if w.rank == 0 {
+		id, ps, err = w.prepare(create)
+	}
+	if w.size > 1 {
+		id, ps, err = w.shareStart(id, ps, err)
+	}
+	if err != nil {
+		w.abandon()
+		return nil, err
+	}
+	if err := w.openStack(create, id, ps); err != nil {
+		w.abandon()
+		return nil, err
+	}
+	// Publish at once so readers can open the file.
+	w.mu.Lock()
+	err = w.endTickLocked("open")
+	if err == nil && w.rank == 0 {
+		// Put the superblock in the data file at once: readers check the
+		// file identity against the metadata file's before they trust it.
+		_, err = w.pb.Flush()
+	}
+	w.mu.Unlock()
+	if err != nil {
+		w.abandon()
+		return nil, err
+	}
+	w.log.Info("file open", zap.String("role", "writer"), zap.Int("rank", w.rank), zap.Int("ranks", w.size),
+		zap.Uint64("max_lag", cfg.MaxLag), zap.Duration("tick_len", cfg.TickLen), zap.Int("page_size", ps))
+	if w.rank == 0 && cfg.TickLen > 0 {
+		w.stop, w.stopped = make(chan struct{}), make(chan struct{})
+		go w.timer()
+	}
+	return w, nil
+}
+
+// prepare runs on rank 0: it creates (or opens) the data file and creates
+// the metadata file, and returns the file identity and page size.
+func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
+	fsys := w.cfg.FS
+	takeover := false
+	if _, err := fsys.Stat(w.cfg.MDPath); err == nil {
+		if err := w.existingMD(); !errors.Is(err, errStaleMD) {
+			return id, 0, err
+		}
+		takeover = true
+	}
+	if create {
+		if _, err := rand.Read(id[:]); err != nil {
+			return id, 0, fmt.Errorf("create %s: file id: %w", w.path, err)
+		}
+		data, err := fsys.Create(w.path)
+		if errors.Is(err, fs.ErrExist) {
+			return id, 0, fmt.Errorf("create %s: %w (open it for writing instead, or remove it)", w.path, ErrExists)
+		}
+		if err != nil {
+			return id, 0, fmt.Errorf("create %s: %w", w.path, err)
+		}
+		w.data, ps = data, w.cfg.PageSize
+	} else {
+		data, err := fsys.OpenRW(w.path)
+		if err != nil {
+			return id, 0, fmt.Errorf("open %s: %w", w.path, err)
+		}
+		w.data = data
+		sb, err := pfile.ReadSuperblock(data)
+		if err != nil {
+			return id, 0, fmt.Errorf("open %s: %w", w.path, err)
+		}
+		id, ps = sb.ID, sb.PageSize
+		w.cfg.PageSize = ps
+	}
+	w.pub, err = newPublisher(w.cfg, id, takeover, w.data, w.log)
+	if err != nil {
+		if create {
+			fsys.Remove(w.path)
+		}
+		return id, 0, fmt.Errorf("%s: %w", w.path, err)
+	}
+	return id, ps, nil
+}
+
+// errStaleMD marks a metadata file left by a writer that closed cleanly or
+// whose file was recovered: a new writer may take it over.
+var errStaleMD = errors.New("stale metadata file")
+
+// existingMD explains why an existing metadata file stops a new writer.
+func (w *Writer) existingMD() error {
+	r, err := mdfile.Open(w.cfg.FS, w.cfg.MDPath, mdfile.ReaderOptions{Logger: w.log, Wait: time.Millisecond})
+	if err != nil {
+		return fmt.Errorf("%s: metadata file %s exists and is unreadable (%v); if no writer runs, remove it: %w",
+			w.path, w.cfg.MDPath, err, ErrExists)
+	}
+	defer r.Close()
+	h := r.Current().Header
+	if h.Status == mdfile.StatusOpen {
+		return fmt.Errorf("%s: metadata file %s says a writer is open (tick %d, heartbeat %s); if none runs, run `pwriter recover %s`: %w",
+			w.path, w.cfg.MDPath, h.Tick, h.Heartbeat.Format(time.RFC3339), w.path, ErrNeedsRecovery)
+	}
+	return errStaleMD
+}
+
+// shareStart broadcasts rank 0's outcome (identity, page size, or error)
+// so that every rank starts, or fails, together.
+func (w *Writer) shareStart(id [16]byte, ps int, err error) ([16]byte, int, error) {
+	msg := startMsg{ID: id, PageSize: ps}
+	if err != nil {
+		msg.Err = err.Error()
+	}
+	got, berr := bcastMsg(w.cfg.Comm, 0, msg)
+	if berr != nil {
+		return id, 0, fmt.Errorf("%s: start: %w", w.path, berr)
+	}
+	if got.Err != "" {
+		if err != nil {
+			return id, 0, err
+		}
+		return id, 0, fmt.Errorf("%s: rank 0: %s", w.path, got.Err)
+	}
+	if w.rank != 0 {
+		w.cfg.PageSize = got.PageSize
+		data, err := w.cfg.FS.OpenRW(w.path)
+		if err != nil {
+			return id, 0, fmt.Errorf("rank %d: open %s: %w", w.rank, w.path, err)
+		}
+		w.data = data
+	}
+	return got.ID, got.PageSize, nil
+}
+
+type startMsg struct {
+	ID       [16]byte
+	PageSize int
+	Err      string
+}
+
+// openStack builds the page buffer and the data file on every rank.
+func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
+	pb, err := pagebuf.New(pagebuf.Config{
+		PageSize: ps, MaxPages: w.cfg.CachePages, Mode: pagebuf.SWMRWriter, MaxLag: w.cfg.MaxLag,
+		TickBytesLimit: w.cfg.TickBytes, Leader: w.size > 1 && w.rank == 0, Follower: w.rank != 0,
+	}, dataBackend{f: w.data, ps: int64(ps)})
+	if err != nil {
+		return fmt.Errorf("%s: page buffer: %w", w.path, err)
+	}
+	w.pb, w.tick = pb, pb.Tick()
+	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes}
+	if create {
+		w.pf, err = pfile.Create(pb, w.data, opts)
+	} else {
+		w.pf, err = pfile.Open(pb, w.data, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	pb.SetEvictHook(w.pf.Evicted)
+	w.pf.SetEpoch(w.tick)
+	return nil
+}
+
+// abandon releases what a failed start opened.
+func (w *Writer) abandon() {
+	if w.pub != nil {
+		w.pub.abandon()
+	}
+	if w.data != nil {
+		w.data.Close()
+	}
+}
+
+// Tick returns the writer's open tick.
+func (w *Writer) Tick() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tick
+}
+
+// Calls returns how many collective calls this rank has made: the call
+// about to be made is number Calls()+1 (PublishInfo.Calls counts them too).
+func (w *Writer) Calls() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.calls
+}
+
+// Stats returns the writer's figures so far.
+func (w *Writer) Stats() WriterStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.stats
+	s.EOT = append([]time.Duration(nil), s.EOT...)
+	s.Pagebuf = w.pb.Stats()
+	if w.pub != nil {
+		s.LastTick = w.pub.lastTick()
+	}
+	return s
+}
+
+// usable reports whether the writer may still be used; mu held.
+func (w *Writer) usable() error {
+	if w.done {
+		return fmt.Errorf("%s: writer: %w", w.path, ErrClosed)
+	}
+	return w.err
+}
+
+// fail makes err sticky; mu held.
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+		w.log.Error("writer failed", zap.Error(err))
+		if w.cfg.Comm != nil {
+			w.cfg.Comm.Abort(err.Error())
+		}
+	}
+	return err
+}
+
+// collective runs a metadata-changing call: end of tick on entry and exit
+// for one rank, a sync point when due for many.
+func (w *Writer) collective(name string, fn func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.maybeEndTick(); err != nil {
+		return err
+	}
+	callErr := fn()
+	w.calls++
+	if err := w.afterCall(name); err != nil {
+		return err
+	}
+	return callErr
+}
+
+// independent runs a call that changes no metadata (raw data, reads).
+func (w *Writer) independent(fn func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.maybeEndTick(); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	return w.maybeEndTick()
+}
+
+// maybeEndTick ends the tick of a one-rank writer that has expired or
+// passed its byte limit. Parallel writers end ticks only at sync points.
+func (w *Writer) maybeEndTick() error {
+	if w.size > 1 {
+		return nil
+	}
+	if w.pb.OverLimit() || (!w.due.IsZero() && !time.Now().Before(w.due)) {
+		return w.endTickLocked("expired")
+	}
+	return nil
+}
+
+// afterCall accounts a collective call and ends the tick or enters a sync
+// point when due.
+func (w *Writer) afterCall(name string) error {
+	if w.size == 1 {
+		return w.maybeEndTick()
+	}
+	return w.noteCall(name)
+}
+
+// EndTick ends the tick now: the changes made so far become visible to
+// readers. Collective.
+func (w *Writer) EndTick() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.endTickLocked("end tick")
+}
+
+// endTickLocked ends the open tick on every rank: a sync point that ends
+// the tick for a parallel writer, the writer end of tick for one rank.
+func (w *Writer) endTickLocked(why string) error {
+	if w.size > 1 {
+		return w.syncPoint(why, true)
+	}
+	if err := w.flushRaw(); err != nil {
+		return w.fail(err)
+	}
+	return w.publishTick()
+}
+
+// flushRaw writes back this rank's raw data unless configured not to.
+func (w *Writer) flushRaw() error {
+	if w.cfg.NoRawFlush || w.final {
+		return nil
+	}
+	if err := w.pf.FlushRaw(); err != nil {
+		return fmt.Errorf("%s: raw data flush: %w", w.path, err)
+	}
+	if w.cfg.Durable && w.rank != 0 {
+		// Rank 0 syncs the data file itself before publishing.
+		if err := w.data.Sync(); err != nil {
+			return fmt.Errorf("%s: sync data: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// publishTick runs the end of tick after the raw data is written: the page
+// buffer hands over the tick's changes and rank 0 publishes them.
+func (w *Writer) publishTick() error {
+	start := time.Now()
+	res, err := w.pb.EndTick(w.tick)
+	if err != nil {
+		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.tick, err))
+	}
+	if w.pub != nil {
+		st, err := w.pub.update(res)
+		if err != nil {
+			return w.fail(fmt.Errorf("%s: publish tick %d: %w", w.path, w.tick, err))
+		}
+		took := time.Since(start)
+		w.stats.EOT = append(w.stats.EOT, took)
+		w.stats.MDMax = max(w.stats.MDMax, st.FileSize)
+		w.log.Info("end of tick", zap.Uint64("tick", st.Tick), zap.Duration("eot", took),
+			zap.Int("index_entries", st.Entries), zap.Int("changed", len(res.Changes)),
+			zap.Int("removed", len(res.Remove)), zap.Uint64("md_bytes_written", st.LastBytes),
+			zap.Int64("md_file_size", st.FileSize))
+		if w.cfg.OnPublish != nil {
+			w.cfg.OnPublish(PublishInfo{Tick: st.Tick, Calls: w.calls, Took: took, Index: st.Entries, MD: st.FileSize})
+		}
+	}
+	w.stats.Ticks++
+	w.tick++
+	w.pf.SetEpoch(w.tick)
+	if w.tick > w.cfg.MaxLag {
+		w.pf.ReleaseBefore(w.tick - w.cfg.MaxLag)
+	}
+	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
+		w.due = time.Now().Add(w.cfg.TickLen)
+	}
+	return nil
+}
+
+// timer runs on rank 0 between the application's calls: it ends expired
+// ticks of a one-rank writer, and keeps the heartbeat going when it cannot
+// (a parallel writer between sync points, or a long call in progress).
+func (w *Writer) timer() {
+	defer close(w.stopped)
+	period := w.cfg.TickLen / 4
+	t := time.NewTicker(max(period, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		if w.size == 1 && !w.cfg.ManualTicks && w.mu.TryLock() {
+			if w.usable() == nil && !time.Now().Before(w.due) {
+				w.endTickLocked("timer") // a failure is sticky and reported by the next call
+			}
+			w.mu.Unlock()
+		}
+		if err := w.pub.heartbeat(w.cfg.TickLen); err != nil {
+			w.log.Warn("heartbeat failed", zap.Error(err))
+		}
+	}
+}
+
+// Flush ends ticks until every metadata page is in the data file (up to
+// max_lag ticks, waiting for each tick to expire), then syncs the data
+// file. Collective.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := w.drain("flush"); err != nil {
+		return err
+	}
+	if err := w.data.Sync(); err != nil {
+		return w.fail(fmt.Errorf("%s: sync: %w", w.path, err))
+	}
+	return nil
+}
+
+// drain ends ticks until rank 0's page buffer has written everything.
+func (w *Writer) drain(why string) error {
+	for {
+		if err := w.endTickLocked(why); err != nil {
+			return err
+		}
+		pending, err := w.pendingWrites()
+		if err != nil {
+			return w.fail(err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		w.waitTick()
+	}
+}
+
+// pendingWrites is how many of rank 0's entries must still wait, agreed
+// by every rank.
+func (w *Writer) pendingWrites() (int, error) {
+	pending := 0
+	if w.rank == 0 {
+		n, err := w.pb.Flush()
+		if err != nil {
+			return 0, fmt.Errorf("%s: write back: %w", w.path, err)
+		}
+		pending = n
+	}
+	if w.size == 1 {
+		return pending, nil
+	}
+	got, err := bcastMsg(w.cfg.Comm, 0, pending)
+	if err != nil {
+		return 0, fmt.Errorf("%s: flush: %w", w.path, err)
+	}
+	return got, nil
+}
+
+// waitTick sleeps out the rest of the open tick, so that draining the
+// delayed writes does not run the ticks faster than readers expect.
+func (w *Writer) waitTick() {
+	if w.cfg.TickLen <= 0 {
+		return
+	}
+	w.mu.Unlock()
+	time.Sleep(w.cfg.TickLen)
+	w.mu.Lock()
+}
+
+// Close publishes the final tick, waits until every metadata page is in the
+// data file, syncs it, marks the metadata file closed and removes it
+// (unless KeepMD). Collective.
+func (w *Writer) Close() error {
+	if w.stop != nil {
+		close(w.stop)
+		<-w.stopped
+		w.stop = nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return fmt.Errorf("%s: writer: %w", w.path, ErrClosed)
+	}
+	err := w.closeLocked()
+	w.done = true
+	if cerr := w.data.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%s: close: %w", w.path, cerr)
+	}
+	if w.pub != nil {
+		if err != nil {
+			w.pub.abandon()
+		} else {
+			w.log.Info("file close", zap.String("role", "writer"), zap.Uint64("tick", w.pub.lastTick()))
+		}
+	}
+	return err
+}
+
+func (w *Writer) closeLocked() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.pf.Close(); err != nil {
+		return w.fail(fmt.Errorf("%s: close data file: %w", w.path, err))
+	}
+	w.final = true
+	if err := w.drain("close"); err != nil {
+		return err
+	}
+	if err := w.data.Sync(); err != nil {
+		return w.fail(fmt.Errorf("%s: sync: %w", w.path, err))
+	}
+	if w.size > 1 {
+		// Every rank's data is in the file before rank 0 says closed.
+		if err := w.cfg.Comm.Barrier(context.Background()); err != nil {
+			return w.fail(fmt.Errorf("%s: close: %w", w.path, err))
+		}
+	}
+	if w.pub != nil {
+		if err := w.pub.close(w.cfg.KeepMD); err != nil {
+			return w.fail(fmt.Errorf("%s: close metadata file: %w", w.path, err))
+		}
+	}
+	return nil
+}

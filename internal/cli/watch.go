@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"pwstore/coord"
+	"pwstore/internal/job"
+)
+
+// Watch is `preader watch` (and `pwriter watch`): follow a file with M
+// reader ranks, verify every snapshot, measure write-to-visible latency.
+// Exit 0 only if the writer closed cleanly and every snapshot verified.
+func Watch(prog string, args []string) error {
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	np := fs.Int("np", 0, "launch this many reader ranks locally, with an embedded NATS server")
+	timeout := fs.Duration("timeout", 60*time.Second, "wait this long for the file to appear, and for each new tick")
+	poll := fs.Duration("poll", 2*time.Millisecond, "pause between reader ticks")
+	gone := fs.Duration("writer-gone", 0, "report the writer gone after this long without a heartbeat (default max(5s, 10 ticks))")
+	md := fs.String("md", "", "metadata file (default FILE.md)")
+	asJSON := fs.Bool("json", false, "print one JSON line per adopted tick and a JSON summary")
+	logFile := fs.String("log-file", "", "per-rank log file (%r is replaced by the rank)")
+	var nats NATS
+	nats.Register(fs)
+	pos, err := Parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *np < 0 {
+		return Usagef("--np must not be negative")
+	}
+	env, err := Rank()
+	if err != nil {
+		return err
+	}
+	if env.Source == "single" && *np > 0 {
+		return Launch([]Group{{Label: "reader", N: *np, Args: append([]string{"watch"}, Strip(args, "np")...)}})
+	}
+	log, closeLog, err := Logger(*logFile, env.Rank, env.Size)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	comm, err := nats.Open(env, "reader", log)
+	if err != nil {
+		return err
+	}
+	if comm != nil {
+		defer comm.Close()
+	}
+	rank0 := env.Rank == 0
+	enc := json.NewEncoder(os.Stdout)
+	var mu sync.Mutex // guards enc
+	emit := func(v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(v)
+	}
+	progress := NewProgress(rank0 && !*asJSON, 0, 0)
+	sum, err := job.Watch(pos[0], job.WatchOptions{
+		Config:  coord.Config{Comm: comm, Logger: log, WriterGone: *gone, MDPath: *md},
+		Timeout: *timeout, Poll: *poll,
+		OnTick: func(t job.WatchTick) {
+			if *asJSON {
+				emit(t)
+			}
+			progress.Step(t.Steps)
+			progress.Tick(t.Tick, t.WriterTick-t.Tick)
+		},
+	})
+	progress.Done()
+	if rank0 {
+		if *asJSON {
+			emit(sum)
+		} else {
+			fmt.Printf("watched %s with %d reader ranks: %d ticks, %d snapshots verified, %d steps, latency p50 %.2f ms p99 %.2f ms max %.2f ms, %d errors\n",
+				pos[0], sum.Ranks, sum.Ticks, sum.SnapshotsVerified, sum.Steps, sum.LatP50, sum.LatP99, sum.LatMax, sum.Errors)
+		}
+	}
+	if err != nil && comm != nil {
+		comm.Abort(err.Error())
+	}
+	return err
+}

@@ -1,0 +1,74 @@
+package job
+
+import (
+	"fmt"
+
+	"pwstore/coord"
+	"pwstore/internal/workload"
+)
+
+// VerifyResult is preader verify's report (--json).
+type VerifyResult struct {
+	OK       bool   `json:"ok"`
+	Datasets int    `json:"datasets"`
+	Steps    int    `json:"steps"`
+	Elements uint64 `json:"elements"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Verify deep-checks a closed or recovered workload file: every structure
+// and checksum (coord.Reader.Check), then every value of every complete
+// step against the workload's value function.
+func Verify(path string, cfg coord.Config) (VerifyResult, error) {
+	res, err := verify(path, cfg)
+	res.OK = err == nil
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, err
+}
+
+func verify(path string, cfg coord.Config) (VerifyResult, error) {
+	var res VerifyResult
+	cfg.ManualTicks = true
+	r, err := coord.OpenReader(path, cfg)
+	if err != nil {
+		return res, err
+	}
+	defer r.Close()
+	if err := r.Check(); err != nil {
+		return res, err
+	}
+	infos, err := r.Datasets()
+	if err != nil {
+		return res, err
+	}
+	res.Datasets = len(infos)
+	tv, err := r.Dataset(workload.TimePath)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", workload.TimePath, err)
+	}
+	p, _, err := paramsOf(tv)
+	if err != nil {
+		return res, err
+	}
+	val, _, err := tv.Attr(workload.StepsAttr)
+	if err != nil {
+		return res, err
+	}
+	steps, _ := val.Int()
+	res.Steps = int(steps)
+	w := &watcher{r: r, size: 1, layout: p.Defaults().Layout(1)}
+	if len(infos) != len(w.layout) {
+		return res, fmt.Errorf("%d datasets, the %s workload has %d", len(infos), p.Kind, len(w.layout))
+	}
+	for s := range uint64(steps) {
+		if err := w.checkStep(s); err != nil {
+			return res, err
+		}
+		for _, d := range w.layout {
+			res.Elements += d.StepElems()
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,274 @@
+package job
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"pwstore/collective"
+	"pwstore/coord"
+	"pwstore/internal/workload"
+)
+
+// WatchTick is printed (with --json) for every tick a watcher adopts.
+type WatchTick struct {
+	Tick       uint64  `json:"tick"`
+	Steps      int     `json:"steps"`
+	LatencyMS  float64 `json:"latency_ms"`
+	WriterTick uint64  `json:"writer_tick"` // the writer's tick right after adoption: visibility in ticks
+}
+
+// WatchSummary is the watcher's closing line (--json).
+type WatchSummary struct {
+	Summary           bool    `json:"summary"`
+	Ranks             int     `json:"ranks"`
+	Ticks             int     `json:"ticks"`
+	SnapshotsVerified int     `json:"snapshots_verified"`
+	Steps             int     `json:"steps"`
+	LatP50            float64 `json:"lat_ms_p50"`
+	LatP99            float64 `json:"lat_ms_p99"`
+	LatMax            float64 `json:"lat_ms_max"`
+	Errors            int     `json:"errors"`
+	Error             string  `json:"error,omitempty"`
+}
+
+// WatchOptions configure Watch.
+type WatchOptions struct {
+	Config  coord.Config  // Comm set for a collective reader
+	Timeout time.Duration // wait for the file, and for progress, at most this long
+	Poll    time.Duration // pause between ticks
+	OnTick  func(WatchTick)
+}
+
+// watcher follows one file.
+type watcher struct {
+	r       *coord.Reader
+	comm    collective.Comm
+	rank    int
+	size    int
+	layout  []workload.Dataset
+	total   int      // steps the writer will write
+	seen    int      // steps verified
+	rows    []uint64 // rows seen per dataset: extents never shrink
+	lat     []float64
+	sum     WatchSummary
+	onTick  func(WatchTick)
+	timeout time.Duration
+}
+
+// Watch follows path with a reader (one rank of a collective reader when
+// o.Config.Comm is set) until its writer closes, verifying every snapshot
+// it adopts: extents never shrink, every complete step holds the values
+// the workload wrote. It returns an error on the first violation, when the
+// writer is gone, or when nothing progresses for o.Timeout.
+func Watch(path string, o WatchOptions) (WatchSummary, error) {
+	cfg := o.Config
+	cfg.ManualTicks = true
+	cfg.OpenWait = o.Timeout
+	r, err := coord.OpenReader(path, cfg)
+	if err != nil {
+		return WatchSummary{Summary: true, Errors: 1, Error: err.Error()}, err
+	}
+	defer r.Close()
+	w := &watcher{r: r, comm: cfg.Comm, size: 1, onTick: o.OnTick, timeout: o.Timeout}
+	if w.comm != nil {
+		w.rank, w.size = w.comm.Rank(), w.comm.Size()
+	}
+	w.sum = WatchSummary{Summary: true, Ranks: w.size}
+	err = w.run(o.Poll)
+	w.sum.LatP50, w.sum.LatP99 = percentile(w.lat, 50), percentile(w.lat, 99)
+	for _, l := range w.lat {
+		w.sum.LatMax = max(w.sum.LatMax, l)
+	}
+	w.sum.Steps = w.seen
+	if err != nil {
+		w.sum.Errors++
+		w.sum.Error = err.Error()
+	}
+	return w.sum, err
+}
+
+func (w *watcher) run(poll time.Duration) error {
+	lastMove := time.Now()
+	for {
+		info, err := w.r.Tick()
+		if err != nil {
+			return err
+		}
+		adopted := time.Now()
+		var writerTick uint64
+		if info.Changed {
+			lastMove = adopted
+			if w.onTick != nil && w.rank == 0 {
+				lag, _ := w.r.Lag()
+				writerTick = info.Tick + lag
+			}
+		}
+		steps, lat, verr := w.verify(adopted)
+		stop := 0
+		if verr == nil && info.Ended {
+			stop = 1
+			if w.layout == nil || steps < w.total {
+				verr = fmt.Errorf("writer closed after %d of %d steps", steps, w.total)
+			}
+		}
+		if verr == nil && !info.Ended && time.Since(lastMove) > w.timeout {
+			verr = fmt.Errorf("no new tick for %v", w.timeout)
+		}
+		if err := w.agree(&verr, &stop); err != nil {
+			return err
+		}
+		if verr != nil {
+			return verr
+		}
+		w.sum.SnapshotsVerified++
+		if info.Changed {
+			w.sum.Ticks++
+			if w.onTick != nil && w.rank == 0 {
+				w.onTick(WatchTick{Tick: info.Tick, Steps: steps, LatencyMS: lat, WriterTick: writerTick})
+			}
+		}
+		if stop == 1 {
+			return nil
+		}
+		time.Sleep(poll)
+	}
+}
+
+// agree makes every rank of a collective reader stop together: if any rank
+// found a violation, all fail.
+func (w *watcher) agree(verr *error, stop *int) error {
+	if w.comm == nil {
+		return nil
+	}
+	bad := int64(0)
+	if *verr != nil {
+		bad = 1
+	}
+	got, err := w.comm.AllreduceInt64(context.Background(), collective.Max, []int64{bad, int64(*stop)})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	if got[0] > 0 && *verr == nil {
+		*verr = errors.New("another reader rank found a violation")
+	}
+	*stop = int(got[1])
+	return nil
+}
+
+// verify checks the adopted snapshot and returns the complete steps and the
+// write-to-visible latency (ms) of the newest new step (rank 0).
+func (w *watcher) verify(adopted time.Time) (int, float64, error) {
+	if w.layout == nil {
+		v, err := w.r.Dataset(workload.TimePath)
+		if errors.Is(err, coord.ErrNotFound) {
+			return 0, 0, nil // the writer has not created its datasets yet
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		p, total, err := paramsOf(v)
+		if err != nil {
+			return 0, 0, err
+		}
+		w.layout, w.total = p.Defaults().Layout(1), total
+		w.rows = make([]uint64, len(w.layout))
+	}
+	tv, err := w.r.Dataset(workload.TimePath)
+	if err != nil {
+		return 0, 0, err
+	}
+	val, ok, err := tv.Attr(workload.StepsAttr)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, isInt := val.Int()
+	if !ok || !isInt || n < 0 || int(n) > w.total {
+		return 0, 0, fmt.Errorf("%s: bad %s attribute", workload.TimePath, workload.StepsAttr)
+	}
+	steps := int(n)
+	if steps < w.seen {
+		return 0, 0, fmt.Errorf("complete steps went back from %d to %d", w.seen, steps)
+	}
+	for i, d := range w.layout {
+		v, err := w.r.Dataset(d.Path)
+		if err != nil {
+			return 0, 0, err
+		}
+		shape, err := v.Shape()
+		if err != nil {
+			return 0, 0, err
+		}
+		if shape[0] < w.rows[i] {
+			return 0, 0, fmt.Errorf("%s: extent shrank from %d to %d rows", d.Path, w.rows[i], shape[0])
+		}
+		if shape[0] < uint64(steps)*d.Rows {
+			return 0, 0, fmt.Errorf("%s: %d rows for %d complete steps", d.Path, shape[0], steps)
+		}
+		w.rows[i] = shape[0]
+	}
+	// New steps in full, split across ranks; one random older step again.
+	for s := w.seen; s < steps; s++ {
+		if s%w.size == w.rank {
+			if err := w.checkStep(uint64(s)); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	if w.seen > 0 {
+		if err := w.checkStep(uint64(rand.IntN(w.seen))); err != nil {
+			return 0, 0, err
+		}
+	}
+	var lat float64
+	if w.rank == 0 {
+		for s := w.seen; s < steps; s++ {
+			l, err := w.latency(tv, uint64(s), adopted)
+			if err != nil {
+				return 0, 0, err
+			}
+			w.lat = append(w.lat, l)
+			lat = l
+		}
+	}
+	w.seen = steps
+	return steps, lat, nil
+}
+
+// checkStep verifies every element of step s of every dataset.
+func (w *watcher) checkStep(s uint64) error {
+	for _, d := range w.layout {
+		if d.Path == workload.TimePath {
+			continue
+		}
+		v, err := w.r.Dataset(d.Path)
+		if err != nil {
+			return err
+		}
+		sl, _ := d.RankSlab(s, 0, 1)
+		buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
+		if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
+			return err
+		}
+		if err := d.CheckSlab(buf, s, sl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latency is the time from step s's recorded publication to adoption.
+func (w *watcher) latency(tv *coord.View, s uint64, adopted time.Time) (float64, error) {
+	var b [8]byte
+	if err := tv.ReadSlab([]uint64{s}, []uint64{1}, b[:]); err != nil {
+		return 0, err
+	}
+	ns := int64(binary.LittleEndian.Uint64(b[:]))
+	if ns <= 0 {
+		return 0, fmt.Errorf("%s: step %d has no publication time", workload.TimePath, s)
+	}
+	return float64(adopted.UnixNano()-ns) / 1e6, nil
+}

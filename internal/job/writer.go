@@ -1,0 +1,240 @@
+// Package job runs the checkpoint workloads of internal/workload on the
+// public API: a writer job (pwriter run), a following reader job that
+// verifies every snapshot (preader watch) and a deep check of a finished
+// file (preader verify). Commands and multi-process tests share it.
+package job
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"pwstore/coord"
+	"pwstore/internal/workload"
+)
+
+// Attributes the writer stores on workload.TimePath so that readers can
+// rebuild the layout and know when the job is complete.
+const (
+	attrWorkload = "workload"
+	attrDatasets = "datasets"
+	attrElems    = "elems"
+	attrSide     = "side"
+	attrSteps    = "steps_total"
+)
+
+// TickEvent is printed (with --json) for every tick the writer publishes.
+type TickEvent struct {
+	Tick          uint64 `json:"tick"`
+	StepsComplete int    `json:"steps_complete"`
+}
+
+// WriterSummary is the writer's closing line (--json).
+type WriterSummary struct {
+	Summary     bool    `json:"summary"`
+	Workload    string  `json:"workload"`
+	Ranks       int     `json:"ranks"`
+	Steps       int     `json:"steps"`
+	Bytes       int64   `json:"bytes"`
+	Seconds     float64 `json:"seconds"`
+	MBPerS      float64 `json:"mb_per_s"`
+	AppendsPerS float64 `json:"appends_per_s"`
+	Ticks       uint64  `json:"ticks"`
+	EOTP50      float64 `json:"eot_ms_p50"`
+	EOTP99      float64 `json:"eot_ms_p99"`
+	MDBytesMax  int64   `json:"md_bytes_max"`
+}
+
+// WriterOptions configure RunWriter.
+type WriterOptions struct {
+	Params    workload.Params
+	StepDelay time.Duration // pause between steps, standing for computation
+	Config    coord.Config  // Comm set for a parallel writer
+	// OnTick, if set, gets every published tick (rank 0), with the writer's
+	// lock held: it must be quick and must not call the writer.
+	OnTick func(TickEvent)
+	// OnStep, if set, is called after each step is complete on this rank.
+	OnStep func(step int)
+}
+
+// stepLog maps collective-call counts to completed steps, so each
+// published tick can say exactly how many steps it makes visible.
+type stepLog struct {
+	mu    sync.Mutex // guards marks
+	marks []uint64   // marks[s]: the collective call that completes step s
+}
+
+func (l *stepLog) mark(call uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.marks = append(l.marks, call)
+}
+
+// complete is the number of steps whose completing call is among the
+// first calls collective calls.
+func (l *stepLog) complete(calls uint64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sort.Search(len(l.marks), func(i int) bool { return l.marks[i] > calls })
+}
+
+// RunWriter runs the workload as one rank of a writer job and returns the
+// summary (meaningful on rank 0).
+func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
+	p := o.Params.Defaults()
+	if err := p.Validate(); err != nil {
+		return WriterSummary{}, err
+	}
+	ranks, rank := 1, 0
+	if o.Config.Comm != nil {
+		ranks, rank = o.Config.Comm.Size(), o.Config.Comm.Rank()
+	}
+	var log stepLog
+	var ticks uint64
+	cfg := o.Config
+	cfg.OnPublish = func(pi coord.PublishInfo) {
+		ticks++
+		if o.OnTick != nil {
+			o.OnTick(TickEvent{Tick: pi.Tick, StepsComplete: log.complete(pi.Calls)})
+		}
+	}
+	start := time.Now()
+	w, err := coord.Create(path, cfg)
+	if err != nil {
+		return WriterSummary{}, err
+	}
+	layout := p.Layout(ranks)
+	err = writeAll(w, p, layout, rank, ranks, o, &log)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return WriterSummary{}, err
+	}
+	secs := time.Since(start).Seconds()
+	st := w.Stats()
+	var bytes int64
+	for _, d := range layout {
+		bytes += int64(d.StepElems()) * int64(d.DType.Size()) * int64(p.Steps)
+	}
+	eot := millis(st.EOT)
+	return WriterSummary{
+		Summary: true, Workload: string(p.Kind), Ranks: ranks, Steps: p.Steps, Bytes: bytes,
+		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs,
+		AppendsPerS: float64(p.Steps) * float64(len(layout)-1) / secs,
+		Ticks:       ticks, EOTP50: percentile(eot, 50), EOTP99: percentile(eot, 99), MDBytesMax: st.MDMax,
+	}, nil
+}
+
+// writeAll creates the datasets and writes every step.
+func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, rank, ranks int, o WriterOptions, log *stepLog) error {
+	ds := make([]*coord.Dataset, len(layout))
+	for i, d := range layout {
+		var err error
+		if ds[i], err = w.CreateDataset(d.Path, Spec(d)); err != nil {
+			return err
+		}
+		if err := ds[i].SetAttr("dtype", coord.StringValue(string(d.DType))); err != nil {
+			return err
+		}
+	}
+	timeDS := ds[len(ds)-1]
+	// In a fixed order: every rank must make the same calls.
+	for _, a := range []coord.Attr{
+		{Name: attrWorkload, Value: coord.StringValue(string(p.Kind))},
+		{Name: attrDatasets, Value: coord.IntValue(int64(p.Datasets))},
+		{Name: attrElems, Value: coord.IntValue(int64(p.Elems))},
+		{Name: attrSide, Value: coord.IntValue(int64(p.Side))},
+		{Name: attrSteps, Value: coord.IntValue(int64(p.Steps))},
+		{Name: workload.StepsAttr, Value: coord.IntValue(0)},
+	} {
+		if err := timeDS.SetAttr(a.Name, a.Value); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	for s := range uint64(p.Steps) {
+		for i, d := range layout {
+			if err := ds[i].Extend((s + 1) * d.Rows); err != nil {
+				return err
+			}
+			sl, mine := d.RankSlab(s, rank, ranks)
+			if !mine {
+				continue
+			}
+			n := int(sl.Elems()) * d.DType.Size()
+			if cap(buf) < n {
+				buf = make([]byte, n)
+			}
+			if d.Path == workload.TimePath {
+				binary.LittleEndian.PutUint64(buf[:8], uint64(time.Now().UnixNano()))
+			} else {
+				d.FillSlab(buf[:n], s, sl)
+			}
+			if err := ds[i].WriteSlab(sl.Start, sl.Count, buf[:n]); err != nil {
+				return err
+			}
+		}
+		log.mark(w.Calls() + 1)
+		if err := timeDS.SetAttr(workload.StepsAttr, coord.IntValue(int64(s+1))); err != nil {
+			return err
+		}
+		if o.OnStep != nil {
+			o.OnStep(int(s))
+		}
+		if o.StepDelay > 0 {
+			time.Sleep(o.StepDelay)
+		}
+	}
+	return nil
+}
+
+// Spec is the dataset spec of a workload dataset.
+func Spec(d workload.Dataset) coord.Spec {
+	typ := map[workload.DType]coord.Type{workload.Int32: coord.Int32, workload.Int64: coord.Int64, workload.Float64: coord.Float64}[d.DType]
+	return coord.Spec{
+		Type:     typ,
+		Shape:    append([]uint64{0}, d.Step...),
+		MaxShape: append([]uint64{coord.Unlimited}, d.Step...),
+		Chunk:    d.Chunk,
+	}
+}
+
+// paramsOf rebuilds a workload's parameters from the attributes its writer
+// stored, so a reader can verify it.
+func paramsOf(v *coord.View) (workload.Params, int, error) {
+	get := func(name string) (coord.Value, error) {
+		val, ok, err := v.Attr(name)
+		if err != nil {
+			return val, err
+		}
+		if !ok {
+			return val, fmt.Errorf("%s has no attribute %q: not a pwriter workload file", v.Path(), name)
+		}
+		return val, nil
+	}
+	var p workload.Params
+	var ints [4]int64
+	for i, name := range []string{attrDatasets, attrElems, attrSide, attrSteps} {
+		val, err := get(name)
+		if err != nil {
+			return p, 0, err
+		}
+		var ok bool
+		if ints[i], ok = val.Int(); !ok {
+			return p, 0, fmt.Errorf("%s attribute %q is not an integer", v.Path(), name)
+		}
+	}
+	kind, err := get(attrWorkload)
+	if err != nil {
+		return p, 0, err
+	}
+	ks, ok := kind.Str()
+	if !ok {
+		return p, 0, fmt.Errorf("%s attribute %q is not a string", v.Path(), attrWorkload)
+	}
+	p = workload.Params{Kind: workload.Kind(ks), Datasets: int(ints[0]), Elems: int(ints[1]), Side: int(ints[2]), Steps: int(ints[3])}
+	return p, int(ints[3]), p.Validate()
+}

@@ -1,0 +1,90 @@
+package workload
+
+import (
+	"strings"
+	"testing"
+)
+
+// stepImage assembles one whole step of d from the slabs of ranks ranks.
+func stepImage(t *testing.T, d Dataset, s uint64, ranks int) []byte {
+	t.Helper()
+	size := uint64(d.DType.Size())
+	img := make([]byte, d.StepElems()*size)
+	covered := make([]bool, d.StepElems())
+	for r := range ranks {
+		sl, ok := d.RankSlab(s, r, ranks)
+		if !ok {
+			continue
+		}
+		buf := make([]byte, sl.Elems()*size)
+		d.FillSlab(buf, s, sl)
+		i := uint64(0)
+		d.eachRun(sl, func(e0 uint64, n int) {
+			for k := range uint64(n) {
+				if covered[e0+k] {
+					t.Fatalf("%s: element %d written by two ranks", d.Path, e0+k)
+				}
+				covered[e0+k] = true
+			}
+			copy(img[e0*size:], buf[i*size:(i+uint64(n))*size])
+			i += uint64(n)
+		})
+	}
+	for e, ok := range covered {
+		if !ok {
+			t.Fatalf("%s: element %d written by no rank", d.Path, e)
+		}
+	}
+	return img
+}
+
+func TestSplitsAgree(t *testing.T) {
+	for _, kind := range []Kind{Ckpt, RR, Planes} {
+		p := Params{Kind: kind, Side: 7, Datasets: 5, Elems: 3}.Defaults()
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		one := p.Layout(1)
+		for _, ranks := range []int{2, 3, 4, 8} {
+			many := p.Layout(ranks)
+			if len(many) != len(one) {
+				t.Fatalf("%s: %d datasets with %d ranks, %d with 1", kind, len(many), ranks, len(one))
+			}
+			for i, d := range many {
+				for _, s := range []uint64{0, 5} {
+					a, b := stepImage(t, one[i], s, 1), stepImage(t, d, s, ranks)
+					if string(a) != string(b) {
+						t.Fatalf("%s %s step %d: %d ranks write other values than 1", kind, d.Path, s, ranks)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestCheckSlabFindsDamage(t *testing.T) {
+	d := Params{Kind: Ckpt, Side: 4}.Defaults().Layout(2)[0]
+	sl, _ := d.RankSlab(3, 1, 2)
+	buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
+	d.FillSlab(buf, 3, sl)
+	if err := d.CheckSlab(buf, 3, sl); err != nil {
+		t.Fatalf("intact slab rejected: %v", err)
+	}
+	if err := d.CheckSlab(buf, 4, sl); err == nil {
+		t.Fatal("slab of step 3 accepted as step 4")
+	}
+	buf[len(buf)/2] ^= 1
+	err := d.CheckSlab(buf, 3, sl)
+	if err == nil || !strings.Contains(err.Error(), "step 3 element") {
+		t.Fatalf("flipped byte not reported: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (Params{Kind: "bogus"}).Defaults().Validate(); err == nil {
+		t.Fatal("unknown workload accepted")
+	}
+	if err := (Params{Kind: RR, Steps: -1}).Defaults().Validate(); err == nil {
+		t.Fatal("negative steps accepted")
+	}
+}
