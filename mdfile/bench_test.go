@@ -1,0 +1,121 @@
+package mdfile
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"pwstore/internal/vfs"
+)
+
+// benchWriter creates a writer holding an index of size one-page entries
+// (pages 0..size-1), with 512-byte pages so a million images stay small.
+func benchWriter(b *testing.B, size int) (*Writer, string) {
+	b.Helper()
+	const ps = 512
+	path := mdPath(b)
+	w := mustCreate(b, vfs.OS, path, WriterOptions{PageSize: ps})
+	data := make([]byte, ps)
+	imgs := make([]Image, size)
+	for i := range imgs {
+		imgs[i] = Image{Page: uint64(i), Data: data}
+	}
+	if err := w.Update(1, imgs, nil); err != nil {
+		b.Fatal(err)
+	}
+	return w, path
+}
+
+// spread returns n pages spread evenly over [0, size) from a random start:
+// the worst case for the index, touching as many index pages as it can.
+func spread(rng *rand.Rand, n, size int) []int {
+	out := make([]int, n)
+	stride := size / n
+	start := rng.IntN(stride)
+	for i := range out {
+		out[i] = start + i*stride
+	}
+	return out
+}
+
+// BenchmarkUpdate measures one end of tick: n changed pages in an index
+// of size entries. End-of-tick time must follow n, not size.
+func BenchmarkUpdate(b *testing.B) {
+	for _, size := range []int{1000, 1_000_000} {
+		b.Run(fmt.Sprintf("index=%d", size), func(b *testing.B) {
+			w, _ := benchWriter(b, size)
+			defer w.Close(false)
+			ps := int(w.ps)
+			for _, n := range []int{10, 1000, 100_000} {
+				if n > size {
+					continue
+				}
+				b.Run(fmt.Sprintf("changed=%d", n), func(b *testing.B) {
+					rng := rand.New(rand.NewPCG(1, uint64(n)))
+					data := make([]byte, n*ps)
+					imgs := make([]Image, n)
+					b.SetBytes(int64(n * ps))
+					var written uint64
+					b.ResetTimer()
+					for range b.N {
+						for i, p := range spread(rng, n, size) {
+							imgs[i] = Image{Page: uint64(p), Data: data[i*ps : (i+1)*ps]}
+						}
+						if err := w.Update(w.Tick()+1, imgs, nil); err != nil {
+							b.Fatal(err)
+						}
+						written += w.Stats().LastBytes
+					}
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/eot")
+					b.ReportMetric(float64(size), "entries")
+					b.ReportMetric(float64(written)/float64(b.N), "mdbytes/eot")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkHeartbeat measures a heartbeat tick on a million-entry index.
+func BenchmarkHeartbeat(b *testing.B) {
+	w, _ := benchWriter(b, 1_000_000)
+	defer func() { b.StopTimer(); w.Close(false) }()
+	b.ResetTimer()
+	for range b.N {
+		if err := w.Heartbeat(w.Tick()+1, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "us/heartbeat")
+}
+
+// BenchmarkLoad measures a reader adopting a tick that changed 10 pages of
+// a million-entry index (only changed index pages are read).
+func BenchmarkLoad(b *testing.B) {
+	const size, n = 1_000_000, 10
+	w, path := benchWriter(b, size)
+	defer func() { b.StopTimer(); w.Close(false) }()
+	r := mustOpen(b, path)
+	rng := rand.New(rand.NewPCG(2, 2))
+	data := make([]byte, w.ps)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		var imgs []Image
+		for _, p := range spread(rng, n, size) {
+			imgs = append(imgs, Image{Page: uint64(p), Data: data})
+		}
+		if err := w.Update(w.Tick()+1, imgs, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		snap, err := r.Load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if snap.Tick() != w.Tick() {
+			b.Fatalf("loaded %d, writer at %d", snap.Tick(), w.Tick())
+		}
+	}
+	b.ReportMetric(float64(size), "entries")
+}

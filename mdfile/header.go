@@ -1,0 +1,176 @@
+package mdfile
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"pwstore/internal/corrupt"
+)
+
+// Frozen: on-disk constants of the metadata file header.
+const (
+	headerMagic   = "PWMH" // Frozen: header signature.
+	formatVersion = 1      // Frozen: version of header, index root and index page.
+	// HeaderSize is the encoded size of one header slot in bytes.
+	HeaderSize = 104 // Frozen: header slot length.
+	// headerSlots is the number of header slots, at byte offsets 0 and
+	// slotStride, so a reader finds both before it knows the page size.
+	headerSlots = 2   // Frozen: slot count.
+	slotStride  = 512 // Frozen: distance between slots (one sector).
+	// headerBytes is the head of the file owned by the header slots:
+	// nothing else is ever written below it.
+	headerBytes = headerSlots * slotStride // Frozen.
+	// MinPageSize and MaxPageSize bound the page size (a power of two).
+	MinPageSize = 512     // Frozen.
+	MaxPageSize = 1 << 20 // Frozen.
+)
+
+// Status says what the writer was doing when it wrote a header.
+type Status uint32
+
+// Frozen: status word values.
+const (
+	StatusOpen     Status = 1 // Frozen: a writer is (or was, if it crashed) publishing.
+	StatusClosed   Status = 2 // Frozen: the writer closed cleanly; the data file is complete.
+	StatusConsumed Status = 3 // Frozen: recovery copied the index into the data file.
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOpen:
+		return "open"
+	case StatusClosed:
+		return "closed"
+	case StatusConsumed:
+		return "consumed"
+	}
+	return "unknown"
+}
+
+// Header is one decoded header slot.
+type Header struct {
+	PageSize uint32
+	Status   Status
+	// Tick is the tick this header publishes.
+	Tick uint64
+	// IndexTick is the tick at which the index was last changed: a
+	// heartbeat publishes a new Tick with the same index and IndexTick.
+	IndexTick uint64
+	// RootOffset and RootLength locate the index root in bytes; both are
+	// zero for an empty index.
+	RootOffset uint64
+	RootLength uint64
+	// RootChecksum is the xxhash64 of the root's bytes.
+	RootChecksum uint64
+	// Entries is the number of index entries.
+	Entries uint64
+	// FileID is the data file's identity.
+	FileID [16]byte
+	// Heartbeat is the writer's clock when it wrote this header.
+	Heartbeat time.Time
+	// MaxLag is the writer's max_lag.
+	MaxLag uint32
+	// ReservedPages is md_pages_reserved, header slots included.
+	ReservedPages uint32
+}
+
+// Encode writes h into b, which must be at least HeaderSize bytes.
+func (h *Header) Encode(b []byte) {
+	b = b[:HeaderSize]
+	copy(b[0:4], headerMagic)
+	le := binary.LittleEndian
+	le.PutUint32(b[4:], formatVersion)
+	le.PutUint32(b[8:], h.PageSize)
+	le.PutUint32(b[12:], uint32(h.Status))
+	le.PutUint64(b[16:], h.Tick)
+	le.PutUint64(b[24:], h.IndexTick)
+	le.PutUint64(b[32:], h.RootOffset)
+	le.PutUint64(b[40:], h.RootLength)
+	le.PutUint64(b[48:], h.RootChecksum)
+	le.PutUint64(b[56:], h.Entries)
+	copy(b[64:80], h.FileID[:])
+	le.PutUint64(b[80:], uint64(h.Heartbeat.UnixNano()))
+	le.PutUint32(b[88:], h.MaxLag)
+	le.PutUint32(b[92:], h.ReservedPages)
+	le.PutUint64(b[96:], xxhash.Sum64(b[:96]))
+}
+
+// DecodeHeader validates and decodes a header slot: magic, version and
+// checksum first, then every field. Each failure wraps its own sentinel
+// and corrupt.Err.
+func DecodeHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) < HeaderSize {
+		return h, corrupt.Errorf("mdfile header: %d bytes, need %d: %w", len(b), HeaderSize, ErrBadLength)
+	}
+	b = b[:HeaderSize]
+	if string(b[0:4]) != headerMagic {
+		return h, corrupt.Errorf("mdfile header: signature %q: %w", b[0:4], ErrBadMagic)
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(b[4:]); v != formatVersion {
+		return h, corrupt.Errorf("mdfile header: version %d: %w", v, ErrBadVersion)
+	}
+	if sum, want := xxhash.Sum64(b[:96]), le.Uint64(b[96:]); sum != want {
+		return h, corrupt.Errorf("mdfile header: checksum %#x, stored %#x: %w", sum, want, ErrBadChecksum)
+	}
+	h.PageSize = le.Uint32(b[8:])
+	h.Status = Status(le.Uint32(b[12:]))
+	h.Tick = le.Uint64(b[16:])
+	h.IndexTick = le.Uint64(b[24:])
+	h.RootOffset = le.Uint64(b[32:])
+	h.RootLength = le.Uint64(b[40:])
+	h.RootChecksum = le.Uint64(b[48:])
+	h.Entries = le.Uint64(b[56:])
+	copy(h.FileID[:], b[64:80])
+	h.Heartbeat = time.Unix(0, int64(le.Uint64(b[80:])))
+	h.MaxLag = le.Uint32(b[88:])
+	h.ReservedPages = le.Uint32(b[92:])
+	return h, h.check()
+}
+
+// check validates the fields of a header whose checksum is good.
+func (h *Header) check() error {
+	if !validPageSize(uint64(h.PageSize)) {
+		return corrupt.Errorf("mdfile header: page size %d: %w", h.PageSize, ErrBadField)
+	}
+	if h.Status < StatusOpen || h.Status > StatusConsumed {
+		return corrupt.Errorf("mdfile header: status %d: %w", h.Status, ErrBadField)
+	}
+	if h.Tick == 0 {
+		return corrupt.Errorf("mdfile header: tick 0: %w", ErrBadField)
+	}
+	if h.IndexTick > h.Tick {
+		return corrupt.Errorf("mdfile header: index tick %d after tick %d: %w", h.IndexTick, h.Tick, ErrTickMismatch)
+	}
+	if h.MaxLag == 0 || uint64(h.ReservedPages) < headerPages(uint64(h.PageSize)) {
+		return corrupt.Errorf("mdfile header: max lag %d, reserved pages %d: %w", h.MaxLag, h.ReservedPages, ErrBadField)
+	}
+	ps := uint64(h.PageSize)
+	if h.RootLength == 0 {
+		if h.RootOffset != 0 || h.Entries != 0 || h.RootChecksum != 0 {
+			return corrupt.Errorf("mdfile header: empty index with offset %d, %d entries: %w", h.RootOffset, h.Entries, ErrBadBounds)
+		}
+		return nil
+	}
+	if h.RootOffset%ps != 0 || h.RootOffset < headerBytes || h.RootOffset > maxOffset-h.RootLength {
+		return corrupt.Errorf("mdfile header: index root at %d: %w", h.RootOffset, ErrBadBounds)
+	}
+	if h.RootLength < rootFixed || (h.RootLength-rootFixed)%refSize != 0 || h.RootLength > maxRootLength {
+		return corrupt.Errorf("mdfile header: index root length %d: %w", h.RootLength, ErrBadBounds)
+	}
+	return nil
+}
+
+// maxOffset bounds every byte offset in the file so that offset arithmetic
+// never overflows int64 (vfs offsets are int64).
+const maxOffset = 1<<63 - 1
+
+// headerPages is the number of pages the header slots occupy.
+func headerPages(ps uint64) uint64 { return (headerBytes + ps - 1) / ps }
+
+func validPageSize(ps uint64) bool {
+	return ps >= MinPageSize && ps <= MaxPageSize && ps&(ps-1) == 0
+}

@@ -1,0 +1,347 @@
+package mdfile
+
+import (
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+	"go.uber.org/zap"
+)
+
+// The writer's index is a three-level copy-on-write tree: the root lists
+// branch pages, a branch lists index pages (leaves), a leaf holds sorted
+// entries. An update replaces only the leaves holding changed entries,
+// the branches holding those leaves and the root, so its cost follows the
+// pages changed, not the index size.
+
+// wleaf is one index page as the writer holds it.
+type wleaf struct {
+	entries []Entry
+	at      extent // where it is on disk; n == 0 until placed
+	ref     Ref
+	dirty   bool // must be (re)written this update
+}
+
+func (l *wleaf) first() uint64 { return l.entries[0].Page }
+
+// wbranch is one branch page: a run of index pages.
+type wbranch struct {
+	leaves  []*wleaf
+	at      extent
+	ref     Ref
+	entries int // entries in its leaves
+	dirty   bool
+}
+
+func (b *wbranch) first() uint64 { return b.leaves[0].first() }
+
+// evenRun is the length of the first of the fewest runs of at most limit
+// items that n items split into evenly.
+func evenRun(n, limit int) int {
+	runs := (n + limit - 1) / limit
+	return (n + runs - 1) / runs
+}
+
+// small says whether two neighbours should become one page: one of them
+// changed, one is under a quarter full, and together they fit.
+func small(a, b, limit int, dirty bool) bool {
+	return dirty && (a < limit/4 || b < limit/4) && a+b <= limit
+}
+
+// merge applies ops to the index copy-on-write: untouched branches and
+// leaves are shared, touched ones replaced by new dirty pages (split when
+// full, joined with a neighbour when nearly empty). It returns the new
+// branches and the extents the update supersedes.
+func (w *Writer) merge(ops []change) ([]*wbranch, []extent, error) {
+	old := w.branches
+	if len(old) == 0 {
+		old = []*wbranch{{}}
+	}
+	var superseded []extent
+	out := make([]*wbranch, 0, len(old)+1)
+	oi := 0
+	for bi, br := range old {
+		hi := uint64(maxPage)
+		if bi+1 < len(old) {
+			hi = old[bi+1].first()
+		}
+		oj := oi
+		for oj < len(ops) && ops[oj].page < hi {
+			oj++
+		}
+		if oj == oi {
+			if len(br.leaves) > 0 { // not the stand-in for an empty index
+				out = append(out, br)
+			}
+			continue
+		}
+		leaves, err := w.mergeLeaves(br.leaves, ops[oi:oj], &superseded)
+		if err != nil {
+			return nil, nil, err
+		}
+		oi = oj
+		if br.at.n > 0 {
+			superseded = append(superseded, br.at)
+		}
+		for k := 0; k < len(leaves); {
+			size := evenRun(len(leaves)-k, w.bcap)
+			out = append(out, &wbranch{leaves: leaves[k : k+size], dirty: true})
+			k += size
+		}
+	}
+	joined := out[:0]
+	for _, br := range out {
+		if k := len(joined); k > 0 {
+			prev := joined[k-1]
+			if small(len(prev.leaves), len(br.leaves), w.bcap, prev.dirty || br.dirty) {
+				for _, x := range []*wbranch{prev, br} {
+					if x.at.n > 0 {
+						superseded = append(superseded, x.at)
+					}
+				}
+				both := make([]*wleaf, 0, len(prev.leaves)+len(br.leaves))
+				joined[k-1] = &wbranch{leaves: append(append(both, prev.leaves...), br.leaves...), dirty: true}
+				continue
+			}
+		}
+		joined = append(joined, br)
+	}
+	for k, br := range joined {
+		if !br.dirty {
+			continue
+		}
+		around := make([]*wleaf, 0, len(br.leaves)+2)
+		if k > 0 {
+			p := joined[k-1].leaves
+			around = append(around, p[len(p)-1])
+		}
+		around = append(around, br.leaves...)
+		if k+1 < len(joined) {
+			around = append(around, joined[k+1].leaves[0])
+		}
+		if err := w.checkOverlaps(around); err != nil {
+			return nil, nil, err
+		}
+	}
+	return joined, superseded, nil
+}
+
+// mergeLeaves applies sorted ops, all inside one branch's range, to its
+// leaves and returns the new leaves.
+func (w *Writer) mergeLeaves(old []*wleaf, ops []change, superseded *[]extent) ([]*wleaf, error) {
+	if len(old) == 0 {
+		old = []*wleaf{{}}
+	}
+	out := make([]*wleaf, 0, len(old)+1)
+	oi := 0
+	for li, lf := range old {
+		hi := uint64(maxPage)
+		if li+1 < len(old) {
+			hi = old[li+1].first()
+		}
+		oj := oi
+		for oj < len(ops) && ops[oj].page < hi {
+			oj++
+		}
+		if oj == oi {
+			if len(lf.entries) > 0 { // not the stand-in for an empty branch
+				out = append(out, lf)
+			}
+			continue
+		}
+		merged, err := w.mergeLeaf(lf.entries, ops[oi:oj], superseded)
+		if err != nil {
+			return nil, err
+		}
+		oi = oj
+		if lf.at.n > 0 {
+			*superseded = append(*superseded, lf.at)
+		}
+		for k := 0; k < len(merged); {
+			size := evenRun(len(merged)-k, w.cap)
+			out = append(out, &wleaf{entries: merged[k : k+size], dirty: true})
+			k += size
+		}
+	}
+	joined := out[:0]
+	for _, lf := range out {
+		if k := len(joined); k > 0 {
+			prev := joined[k-1]
+			if small(len(prev.entries), len(lf.entries), w.cap, prev.dirty || lf.dirty) {
+				for _, x := range []*wleaf{prev, lf} {
+					if x.at.n > 0 {
+						*superseded = append(*superseded, x.at)
+					}
+				}
+				both := make([]Entry, 0, len(prev.entries)+len(lf.entries))
+				joined[k-1] = &wleaf{entries: append(append(both, prev.entries...), lf.entries...), dirty: true}
+				continue
+			}
+		}
+		joined = append(joined, lf)
+	}
+	return joined, nil
+}
+
+// mergeLeaf merges sorted ops into one page's sorted entries, collecting
+// the images they supersede.
+func (w *Writer) mergeLeaf(old []Entry, ops []change, superseded *[]extent) ([]Entry, error) {
+	out := make([]Entry, 0, len(old)+len(ops))
+	i := 0
+	for _, op := range ops {
+		for i < len(old) && old[i].Page < op.page {
+			out = append(out, old[i])
+			i++
+		}
+		found := i < len(old) && old[i].Page == op.page
+		if found {
+			*superseded = append(*superseded, extent{old[i].MDPage, old[i].pages(w.ps)})
+			i++
+		}
+		if op.data == nil {
+			if !found {
+				return nil, fmt.Errorf("removal of page %d which is not in the index: %w", op.page, ErrBadUpdate)
+			}
+			continue
+		}
+		out = append(out, op.ent)
+	}
+	return append(out, old[i:]...), nil
+}
+
+// checkOverlaps checks that no multi-page entry covers the next entry,
+// inside and around every dirty leaf of leaves.
+func (w *Writer) checkOverlaps(leaves []*wleaf) error {
+	bad := func(a, b Entry) error {
+		if b.Page < a.Page+a.pages(w.ps) {
+			return fmt.Errorf("entry of page %d (%d pages) overlaps page %d: %w", a.Page, a.pages(w.ps), b.Page, ErrBadUpdate)
+		}
+		return nil
+	}
+	for k, lf := range leaves {
+		if !lf.dirty {
+			continue
+		}
+		for i := 1; i < len(lf.entries); i++ {
+			if err := bad(lf.entries[i-1], lf.entries[i]); err != nil {
+				return err
+			}
+		}
+		if k > 0 {
+			if err := bad(leaves[k-1].entries[len(leaves[k-1].entries)-1], lf.entries[0]); err != nil {
+				return err
+			}
+		}
+		if k+1 < len(leaves) {
+			if err := bad(lf.entries[len(lf.entries)-1], leaves[k+1].entries[0]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// place allocates space for the dirty leaves, dirty branches and the root:
+// in the reserved pages while they fit, else (for good) in allocated
+// space; the relocation rewrites every page still in the reserved pages
+// and supersedes them. The old root goes onto superseded by the caller.
+func (w *Writer) place(branches []*wbranch, superseded []extent) []extent {
+	try := func(sp *space, hi uint64) bool {
+		var got []extent
+		alloc := func(bytes uint64) (extent, bool) {
+			n := (bytes + w.ps - 1) / w.ps
+			p, ok := sp.alloc(n, hi)
+			if ok {
+				got = append(got, extent{p, n})
+			}
+			return extent{p, n}, ok
+		}
+		ok := true
+	branches:
+		for _, br := range branches {
+			if !br.dirty {
+				continue
+			}
+			for _, lf := range br.leaves {
+				if lf.dirty {
+					if lf.at, ok = alloc(leafLength(len(lf.entries))); !ok {
+						break branches
+					}
+				}
+			}
+			if br.at, ok = alloc(nodeLength(len(br.leaves))); !ok {
+				break
+			}
+		}
+		if ok && len(branches) > 0 {
+			w.root, ok = alloc(nodeLength(len(branches)))
+		}
+		if !ok {
+			for _, e := range got {
+				sp.free(e.page, e.n) // just allocated: cannot fail
+			}
+		}
+		return ok
+	}
+	w.root = extent{}
+	if !w.relocated {
+		if try(w.reserved, w.res) {
+			return superseded
+		}
+		w.relocated = true
+		w.log.Info("metadata file index relocated out of the reserved pages",
+			zap.Int("branches", len(branches)), zap.Uint64("reserved_pages", w.res))
+		// The reserved pages become ordinary space max_lag ticks from now,
+		// the free ones too, so the new index lands outside them. Until
+		// then w.space keeps them taken; w.reserved is done with.
+		for p := headerPages(w.ps); p < w.res; p++ {
+			if !w.reserved.used(p) {
+				superseded = append(superseded, extent{p, 1})
+			}
+		}
+		for _, br := range branches {
+			if !br.dirty {
+				superseded = append(superseded, br.at)
+				br.dirty = true
+			}
+			for _, lf := range br.leaves {
+				if !lf.dirty {
+					superseded = append(superseded, lf.at)
+					lf.dirty = true
+				}
+			}
+		}
+	}
+	try(w.space, unbounded)
+	return superseded
+}
+
+// encodeIndex encodes the dirty leaves and branches, adds them to pieces
+// and returns the entry and leaf totals.
+func (w *Writer) encodeIndex(tick uint64, branches []*wbranch, pieces []piece) ([]piece, int, int) {
+	entries, nleaves := 0, 0
+	for _, br := range branches {
+		if br.dirty {
+			refs := make([]Ref, len(br.leaves))
+			br.entries = 0
+			for j, lf := range br.leaves {
+				if lf.dirty {
+					b := encodeLeaf(make([]byte, 0, lf.at.n*w.ps), tick, lf.entries)
+					lf.ref = Ref{First: lf.first(), MDPage: lf.at.page, Length: uint32(len(b)),
+						Count: uint32(len(lf.entries)), Checksum: xxhash.Sum64(b)}
+					pieces = append(pieces, piece{lf.at.page, b[:lf.at.n*w.ps]})
+					lf.dirty = false
+				}
+				refs[j] = lf.ref
+				br.entries += len(lf.entries)
+			}
+			b := encodeNode(make([]byte, 0, br.at.n*w.ps), branchMagic, tick, uint64(br.entries), refs)
+			br.ref = Ref{First: br.first(), MDPage: br.at.page, Length: uint32(len(b)),
+				Count: uint32(len(br.leaves)), Checksum: xxhash.Sum64(b)}
+			pieces = append(pieces, piece{br.at.page, b[:br.at.n*w.ps]})
+			br.dirty = false
+		}
+		entries += br.entries
+		nleaves += len(br.leaves)
+	}
+	return pieces, entries, nleaves
+}

@@ -1,0 +1,486 @@
+package mdfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"go.uber.org/zap"
+
+	"pwstore/internal/vfs"
+)
+
+// Image is a new version of the metadata entry at data-file page Page:
+// Data is its whole image, a positive whole number of pages.
+type Image struct {
+	Page uint64
+	Data []byte
+}
+
+// WriterOptions configure Create. Zero values take the defaults.
+type WriterOptions struct {
+	// PageSize is the page size of data and metadata file (default 4096).
+	PageSize int
+	// MaxLag is max_lag in ticks (default 10, at least 3).
+	MaxLag uint64
+	// FileID is the data file's identity, written into every header.
+	FileID [16]byte
+	// ReservedPages is md_pages_reserved: the pages at the head of the file
+	// for the two header slots (the first 1024 bytes) and the index while
+	// it fits (default 64).
+	ReservedPages int
+	// LeafPages is the size in pages of a full index or branch page
+	// (default: 4 KiB worth, at least one page). Bigger pages make a
+	// smaller root but cost more bytes per changed entry.
+	LeafPages int
+	// Takeover lets Create reuse an existing file (its contents are lost).
+	Takeover bool
+	// Durable makes every update survive power loss: SyncData, then page
+	// images and index, fsync, then header, fsync.
+	Durable bool
+	// SyncData, in durable mode, is called first in every update (the data
+	// file's fsync).
+	SyncData func() error
+	// Logger receives end-of-tick events (default: none).
+	Logger *zap.Logger
+	// Now is the clock for the heartbeat field of Update and Close
+	// (default time.Now).
+	Now func() time.Time
+}
+
+// Stats describe a writer.
+type Stats struct {
+	Tick, IndexTick uint64
+	Entries         int    // index entries
+	Leaves          int    // index pages
+	Branches        int    // branch pages
+	RootBytes       uint64 // length of the current index root
+	FileSize        int64  // metadata file length in bytes
+	BytesWritten    uint64 // bytes written to the metadata file since Create
+	LastBytes       uint64 // bytes written by the last Update or Heartbeat
+	PendingRelease  int    // extents on the delayed-release list
+	Relocated       bool   // the index has left the reserved pages
+}
+
+// Writer publishes ticks into a metadata file. It is not safe for
+// concurrent use.
+type Writer struct {
+	fs   vfs.FS
+	f    vfs.File
+	path string
+	opts WriterOptions
+	ps   uint64 // page size
+	res  uint64 // reserved pages
+	cap  int    // entries in a full index page
+	bcap int    // index pages in a full branch page
+	log  *zap.Logger
+
+	space     *space // all pages; the reserved ones stay taken until relocation
+	reserved  *space // the reserved pages, where the index lives until relocation
+	delayed   releaseList
+	branches  []*wbranch // the current index, sorted, none empty
+	nleaves   int        // index pages in all branches
+	root      extent     // where the current root lives (n == 0: no root)
+	rootLen   uint64
+	rootSum   uint64
+	entries   int
+	tick      uint64 // last tick published
+	indexTick uint64 // tick of the last index change
+	slot      int    // header slot written last (-1: none)
+	relocated bool   // the index lives in allocated space for good
+	stats     Stats
+	err       error // sticky: an I/O failure leaves the writer unusable
+	closed    bool
+	hdr       [HeaderSize]byte
+}
+
+// Create creates the metadata file at path and returns its writer. Nothing
+// is published until the first Update or Heartbeat: readers see
+// ErrNotReady until then.
+func Create(fsys vfs.FS, path string, opts WriterOptions) (*Writer, error) {
+	if opts.PageSize == 0 {
+		opts.PageSize = 4096
+	}
+	if opts.MaxLag == 0 {
+		opts.MaxLag = 10
+	}
+	if opts.ReservedPages == 0 {
+		opts.ReservedPages = 64
+	}
+	if opts.LeafPages == 0 {
+		opts.LeafPages = max(1, 4096/opts.PageSize)
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	switch {
+	case !validPageSize(uint64(opts.PageSize)):
+		return nil, fmt.Errorf("mdfile: page size %d: not a power of two in [%d, %d]", opts.PageSize, MinPageSize, MaxPageSize)
+	case opts.MaxLag < 3 || opts.MaxLag > 1<<31:
+		return nil, fmt.Errorf("mdfile: max lag %d: must be at least 3", opts.MaxLag)
+	case uint64(opts.ReservedPages) < headerPages(uint64(opts.PageSize)) || opts.ReservedPages > 1<<20:
+		return nil, fmt.Errorf("mdfile: reserved pages %d: must hold the header slots and be at most %d", opts.ReservedPages, 1<<20)
+	case opts.LeafPages < 1 || uint64(opts.LeafPages)*uint64(opts.PageSize) > 1<<26:
+		return nil, fmt.Errorf("mdfile: leaf pages %d: out of range", opts.LeafPages)
+	}
+	f, err := fsys.Create(path)
+	if errors.Is(err, fs.ErrExist) {
+		if !opts.Takeover {
+			return nil, fmt.Errorf("create %s: %w", path, ErrExists)
+		}
+		f, err = fsys.OpenRW(path)
+		if err == nil {
+			err = f.Truncate(0)
+		}
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("mdfile: create %s: %w", path, err)
+	}
+	ps := uint64(opts.PageSize)
+	w := &Writer{
+		fs: fsys, f: f, path: path, opts: opts, ps: ps,
+		res:      uint64(opts.ReservedPages),
+		cap:      int((uint64(opts.LeafPages)*ps - leafFixed) / entrySize),
+		bcap:     int((uint64(opts.LeafPages)*ps - rootFixed) / refSize),
+		log:      opts.Logger,
+		space:    newSpace(uint64(opts.ReservedPages)),
+		reserved: newSpace(0),
+		slot:     -1,
+	}
+	w.space.take(0, w.res)
+	w.reserved.take(0, headerPages(ps))
+	if err := f.Truncate(int64(w.res * ps)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mdfile: create %s: %w", path, err)
+	}
+	w.log.Info("metadata file created", zap.String("path", path), zap.Int("page_size", opts.PageSize),
+		zap.Uint64("max_lag", opts.MaxLag), zap.Int("reserved_pages", opts.ReservedPages))
+	return w, nil
+}
+
+// usable reports why the writer cannot take another call, if it cannot.
+func (w *Writer) usable(tick uint64) error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case w.err != nil:
+		return fmt.Errorf("mdfile: writer failed earlier: %w", w.err)
+	case tick <= w.tick:
+		return fmt.Errorf("tick %d after %d: %w", tick, w.tick, ErrTickOrder)
+	}
+	return nil
+}
+
+// change is one requested index change; data == nil removes the page.
+type change struct {
+	page uint64
+	data []byte
+	ent  Entry
+}
+
+// Update publishes tick: the changed images replace (or add) their
+// entries, the removed pages leave the index (the caller says the data
+// file holds them now). Order on disk: page images, index, header.
+// Superseded images and index pieces are released max_lag ticks later.
+// On a bad argument nothing is written and the writer stays usable; on an
+// I/O error the previous tick stays readable and the writer refuses
+// further updates.
+func (w *Writer) Update(tick uint64, changed []Image, removed []uint64) error {
+	if err := w.usable(tick); err != nil {
+		return err
+	}
+	start := time.Now()
+	ops, err := w.plan(changed, removed)
+	if err != nil {
+		return err
+	}
+	// Allocate the images first: their entries go into the index pages.
+	var images []extent
+	for i := range ops {
+		op := &ops[i]
+		if op.data == nil {
+			continue
+		}
+		n := uint64(len(op.data)) / w.ps
+		p, _ := w.space.alloc(n, unbounded)
+		images = append(images, extent{p, n})
+		op.ent = Entry{Page: op.page, MDPage: p, Length: uint64(len(op.data)), Checksum: xxhash.Sum64(op.data)}
+	}
+	branches, superseded, err := w.merge(ops)
+	if err != nil {
+		for _, e := range images {
+			w.space.free(e.page, e.n) // just allocated: cannot fail
+		}
+		return err
+	}
+	if w.root.n > 0 {
+		superseded = append(superseded, w.root)
+	}
+	if err := w.publish(tick, ops, branches, superseded); err != nil {
+		w.err = err
+		return err
+	}
+	w.log.Debug("end of tick", zap.Uint64("tick", tick), zap.Int("changed", len(changed)), zap.Int("removed", len(removed)),
+		zap.Int("entries", w.entries), zap.Uint64("bytes", w.stats.LastBytes), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// plan validates the arguments and returns the changes sorted by page.
+func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
+	ops := make([]change, 0, len(changed)+len(removed))
+	for _, img := range changed {
+		n := uint64(len(img.Data))
+		if n == 0 || n%w.ps != 0 {
+			return nil, fmt.Errorf("image of page %d is %d bytes, not a whole number of %d-byte pages: %w", img.Page, n, w.ps, ErrBadUpdate)
+		}
+		if img.Page > maxPage-n/w.ps {
+			return nil, fmt.Errorf("image of page %d: %d pages overflow: %w", img.Page, n/w.ps, ErrBadUpdate)
+		}
+		ops = append(ops, change{page: img.Page, data: img.Data})
+	}
+	for _, p := range removed {
+		ops = append(ops, change{page: p})
+	}
+	slices.SortFunc(ops, func(a, b change) int {
+		switch {
+		case a.page < b.page:
+			return -1
+		case a.page > b.page:
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(ops); i++ {
+		if ops[i].page == ops[i-1].page {
+			return nil, fmt.Errorf("page %d named twice in one update: %w", ops[i].page, ErrBadUpdate)
+		}
+	}
+	return ops, nil
+}
+
+// piece is bytes to write at a metadata-file page.
+type piece struct {
+	page uint64
+	data []byte
+}
+
+// publish places and writes the index, writes the header and adopts the
+// new state.
+func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superseded []extent) error {
+	if w.opts.Durable && w.opts.SyncData != nil {
+		if err := w.opts.SyncData(); err != nil {
+			return fmt.Errorf("mdfile: sync data file: %w", err)
+		}
+	}
+	superseded = w.place(branches, superseded)
+	var pieces []piece
+	for _, op := range ops {
+		if op.data != nil {
+			pieces = append(pieces, piece{op.ent.MDPage, op.data})
+		}
+	}
+	pieces, entries, nleaves := w.encodeIndex(tick, branches, pieces)
+	var root []byte
+	if len(branches) > 0 {
+		refs := make([]Ref, len(branches))
+		for i, br := range branches {
+			refs[i] = br.ref
+		}
+		root = encodeNode(make([]byte, 0, w.root.n*w.ps), rootMagic, tick, uint64(entries), refs)
+		pieces = append(pieces, piece{w.root.page, root[:w.root.n*w.ps]})
+	}
+	w.stats.LastBytes = 0
+	if err := w.writePieces(pieces); err != nil {
+		return err
+	}
+	w.rootLen, w.rootSum = uint64(len(root)), 0
+	if len(root) > 0 {
+		w.rootSum = xxhash.Sum64(root)
+	}
+	w.branches, w.entries, w.nleaves, w.indexTick = branches, entries, nleaves, tick
+	if err := w.writeHeader(tick, StatusOpen, true, w.opts.Now()); err != nil {
+		return err
+	}
+	for _, e := range superseded {
+		w.delayed.add(tick, e)
+	}
+	return w.release(tick)
+}
+
+// maxWrite caps the bytes gathered into one WriteAt.
+const maxWrite = 8 << 20
+
+// writePieces writes pieces in file order, gathering adjacent ones into
+// single writes, then syncs in durable mode.
+func (w *Writer) writePieces(pieces []piece) error {
+	slices.SortFunc(pieces, func(a, b piece) int {
+		switch {
+		case a.page < b.page:
+			return -1
+		case a.page > b.page:
+			return 1
+		}
+		return 0
+	})
+	var buf []byte
+	for i := 0; i < len(pieces); {
+		j, size := i+1, len(pieces[i].data)
+		for j < len(pieces) && pieces[j].page == pieces[j-1].page+uint64(len(pieces[j-1].data))/w.ps && size+len(pieces[j].data) <= maxWrite {
+			size += len(pieces[j].data)
+			j++
+		}
+		data := pieces[i].data
+		if j > i+1 {
+			buf = buf[:0]
+			for _, p := range pieces[i:j] {
+				buf = append(buf, p.data...)
+			}
+			data = buf
+		}
+		if _, err := w.f.WriteAt(data, int64(pieces[i].page*w.ps)); err != nil {
+			return fmt.Errorf("mdfile: write at page %d: %w", pieces[i].page, err)
+		}
+		w.stats.LastBytes += uint64(len(data))
+		i = j
+	}
+	w.stats.BytesWritten += w.stats.LastBytes
+	if w.opts.Durable && len(pieces) > 0 {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("mdfile: sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeHeader writes the header of tick into the slot not written last,
+// naming the current index (or an empty one when withIndex is false).
+func (w *Writer) writeHeader(tick uint64, status Status, withIndex bool, now time.Time) error {
+	h := Header{
+		PageSize: uint32(w.ps), Status: status, Tick: tick, FileID: w.opts.FileID,
+		Heartbeat: now, MaxLag: uint32(w.opts.MaxLag), ReservedPages: uint32(w.res),
+	}
+	if withIndex {
+		h.IndexTick = w.indexTick
+		if w.rootLen > 0 {
+			h.RootOffset, h.RootLength, h.RootChecksum = w.root.page*w.ps, w.rootLen, w.rootSum
+			h.Entries = uint64(w.entries)
+		}
+	}
+	h.Encode(w.hdr[:])
+	slot := (w.slot + 1) % headerSlots
+	if _, err := w.f.WriteAt(w.hdr[:], int64(slot*slotStride)); err != nil {
+		return fmt.Errorf("mdfile: write header of tick %d: %w", tick, err)
+	}
+	w.stats.LastBytes += HeaderSize
+	w.stats.BytesWritten += HeaderSize
+	if w.opts.Durable {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("mdfile: sync header of tick %d: %w", tick, err)
+		}
+	}
+	w.slot, w.tick = slot, tick
+	return nil
+}
+
+// release hands the space superseded max_lag or more ticks before tick to
+// the free-space manager and shrinks the file when its tail came free.
+func (w *Writer) release(tick uint64) error {
+	if tick <= w.opts.MaxLag {
+		return nil
+	}
+	end := w.space.end()
+	for _, e := range w.delayed.due(tick - w.opts.MaxLag) {
+		sp := w.space
+		if !w.relocated && e.page < w.res {
+			sp = w.reserved
+		}
+		if err := sp.free(e.page, e.n); err != nil {
+			return err
+		}
+	}
+	if now := w.space.end(); now < end {
+		if err := w.f.Truncate(int64(now * w.ps)); err != nil {
+			return fmt.Errorf("mdfile: shrink to %d pages: %w", now, err)
+		}
+	}
+	return nil
+}
+
+// Heartbeat publishes tick with the same index and heartbeat time now:
+// one header write, whatever the index size.
+func (w *Writer) Heartbeat(tick uint64, now time.Time) error {
+	if err := w.usable(tick); err != nil {
+		return err
+	}
+	w.stats.LastBytes = 0
+	err := w.writeHeader(tick, StatusOpen, true, now)
+	if err == nil {
+		err = w.release(tick)
+	}
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+// Close publishes a last tick with status closed and an empty index (the
+// caller has moved all metadata into the data file), then removes the
+// file unless keep. After a failure the file is kept for recovery.
+func (w *Writer) Close(keep bool) error {
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	if w.err != nil {
+		w.f.Close()
+		return fmt.Errorf("mdfile: close after failure (file kept for recovery): %w", w.err)
+	}
+	err := w.writeHeader(w.tick+1, StatusClosed, false, w.opts.Now())
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mdfile: close %s: %w", w.path, err)
+	}
+	w.log.Info("metadata file closed", zap.String("path", w.path), zap.Uint64("tick", w.tick), zap.Bool("kept", keep))
+	if !keep {
+		if err := w.fs.Remove(w.path); err != nil {
+			return fmt.Errorf("mdfile: remove %s: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// Find looks page up in the current index.
+func (w *Writer) Find(page uint64) (Entry, bool) {
+	i := sort.Search(len(w.branches), func(i int) bool { return w.branches[i].first() > page })
+	if i == 0 {
+		return Entry{}, false
+	}
+	br := w.branches[i-1]
+	return findEntry(len(br.leaves), func(j int) []Entry { return br.leaves[j].entries }, page)
+}
+
+// Tick is the last tick published (0 before the first).
+func (w *Writer) Tick() uint64 { return w.tick }
+
+// Stats returns the writer's figures.
+func (w *Writer) Stats() Stats {
+	s := w.stats
+	s.Tick, s.IndexTick = w.tick, w.indexTick
+	s.Entries, s.Leaves, s.Branches, s.RootBytes = w.entries, w.nleaves, len(w.branches), w.rootLen
+	s.FileSize = int64(w.space.end() * w.ps)
+	s.PendingRelease = w.delayed.len()
+	s.Relocated = w.relocated
+	return s
+}
