@@ -1,0 +1,140 @@
+package pfile
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"pwstore/internal/vfs"
+)
+
+// chunkCache holds the chunks this rank has written and not yet written
+// back (chunks over half its limit bypass it). For each it keeps the chunk's bytes and the byte ranges written,
+// and writes back only those ranges: ranks writing disjoint elements of one
+// chunk never overwrite each other's bytes. Reads merge the file's bytes
+// with the cached ranges; nothing is cached for reading, so a reader
+// always sees the data file's current bytes.
+type chunkCache struct {
+	limit  int                     // bytes of chunk buffers before the oldest are written back
+	bytes  int                     // bytes of chunk buffers held
+	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
+	order  []uint64                // chunk offsets, oldest first
+}
+
+type cachedChunk struct {
+	addr  uint64
+	buf   []byte
+	dirty []span // written ranges of buf: sorted, disjoint, not touching
+}
+
+// span is the byte range [lo, hi).
+type span struct{ lo, hi uint64 }
+
+func newChunkCache(limit int) *chunkCache {
+	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}}
+}
+
+// write copies p into the chunk r at byte off of the chunk, writing back
+// the oldest chunks first if the cache is over its limit. A chunk larger
+// than half the cache is not cached: p goes straight to the file.
+func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
+	if r.Size > uint64(c.limit/2) {
+		if _, err := raw.WriteAt(p, int64(r.Addr+off)); err != nil {
+			return fmt.Errorf("write chunk at byte %d: %w", r.Addr, err)
+		}
+		return nil
+	}
+	ch, ok := c.chunks[r.Addr]
+	if !ok {
+		if err := c.makeRoom(raw, int(r.Size)); err != nil {
+			return err
+		}
+		ch = &cachedChunk{addr: r.Addr, buf: make([]byte, r.Size)}
+		c.chunks[r.Addr] = ch
+		c.order = append(c.order, r.Addr)
+		c.bytes += len(ch.buf)
+	}
+	copy(ch.buf[off:], p)
+	ch.mark(span{off, off + uint64(len(p))})
+	return nil
+}
+
+// mark adds s to the written ranges, merging neighbours.
+func (ch *cachedChunk) mark(s span) {
+	d := ch.dirty
+	// Appending in order is the common case.
+	if n := len(d); n == 0 || d[n-1].hi < s.lo {
+		ch.dirty = append(d, s)
+		return
+	}
+	i := sort.Search(len(d), func(i int) bool { return d[i].hi >= s.lo })
+	j := i
+	for j < len(d) && d[j].lo <= s.hi {
+		s.lo, s.hi = min(s.lo, d[j].lo), max(s.hi, d[j].hi)
+		j++
+	}
+	ch.dirty = slices.Replace(d, i, j, s)
+}
+
+// overlay copies this rank's unwritten-back bytes of chunk addr over p,
+// which holds the chunk's bytes [off, off+len(p)) as read from the file.
+func (c *chunkCache) overlay(addr, off uint64, p []byte) {
+	ch, ok := c.chunks[addr]
+	if !ok {
+		return
+	}
+	end := off + uint64(len(p))
+	for _, s := range ch.dirty {
+		lo, hi := max(s.lo, off), min(s.hi, end)
+		if lo < hi {
+			copy(p[lo-off:hi-off], ch.buf[lo:hi])
+		}
+	}
+}
+
+func (c *chunkCache) makeRoom(raw vfs.File, need int) error {
+	for len(c.order) > 0 && c.bytes+need > c.limit {
+		if err := c.writeBack(raw, c.order[0]); err != nil {
+			return err
+		}
+		c.order = c.order[1:]
+	}
+	return nil
+}
+
+func (c *chunkCache) writeBack(raw vfs.File, addr uint64) error {
+	ch := c.chunks[addr]
+	for _, s := range ch.dirty {
+		if _, err := raw.WriteAt(ch.buf[s.lo:s.hi], int64(addr+s.lo)); err != nil {
+			return fmt.Errorf("write chunk at byte %d: %w", addr, err)
+		}
+	}
+	delete(c.chunks, addr)
+	c.bytes -= len(ch.buf)
+	return nil
+}
+
+// flush writes back every chunk, in address order, and empties the cache.
+func (c *chunkCache) flush(raw vfs.File) error {
+	slices.Sort(c.order)
+	for len(c.order) > 0 {
+		if err := c.writeBack(raw, c.order[0]); err != nil {
+			return err
+		}
+		c.order = c.order[1:]
+	}
+	c.order = nil
+	return nil
+}
+
+// FlushRaw writes back every chunk this rank wrote. It changes no
+// metadata: chunks got their space when the shape grew.
+func (f *File) FlushRaw() error {
+	if err := f.writable(); err != nil {
+		return err
+	}
+	if err := f.cache.flush(f.raw); err != nil {
+		return fmt.Errorf("flush raw data: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,448 @@
+package pfile
+
+import (
+	"fmt"
+	"math/bits"
+	"unicode/utf8"
+
+	"pwstore/internal/corrupt"
+)
+
+// Dataset is a handle on one dataset of a File.
+type Dataset struct {
+	f     *File
+	path  string
+	at    ref // where the header lives
+	h     *header
+	idx   chunkIndex // opened on first use
+	stale bool       // reader: the header's page was evicted, reload before use
+	gen   uint64     // reader: File.catGen when the catalog entry was read
+}
+
+// Info describes a dataset in a listing.
+type Info struct {
+	Path string
+	Spec Spec // Shape is the current shape
+}
+
+// CreateDataset creates a dataset and allocates space for every chunk of
+// its initial shape. Collective in a parallel writer: same arguments on
+// every rank.
+func (f *File) CreateDataset(path string, spec Spec) (*Dataset, error) {
+	if err := f.writable(); err != nil {
+		return nil, err
+	}
+	if err := checkPath(path, f.sb.PageSize); err != nil {
+		return nil, err
+	}
+	s, err := spec.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("dataset %q: %w", path, err)
+	}
+	if _, found, err := f.lookup(path); err != nil || found {
+		if err == nil {
+			err = fmt.Errorf("dataset %q: %w", path, ErrExists)
+		}
+		return nil, err
+	}
+	h := &header{path: path, typ: s.Type, shape: s.Shape, max: s.MaxShape, chunk: s.Chunk}
+	if err := f.checkSpace(h, h.shape); err != nil {
+		return nil, fmt.Errorf("dataset %q: %w", path, err)
+	}
+	ds, err := f.createDataset(h)
+	if err == nil {
+		err = ds.allocChunks(make([]uint64, len(h.shape)), h.shape)
+	}
+	if err == nil {
+		err = f.writeSuperblock()
+	}
+	if err != nil {
+		return nil, f.fail(fmt.Errorf("create dataset %q: %w", path, err))
+	}
+	return ds, nil
+}
+
+// createDataset writes the chunk index, the header and the catalog entry
+// of a new dataset (its chunks are allocated next).
+func (f *File) createDataset(h *header) (*Dataset, error) {
+	var err error
+	st := indexStore{f}
+	if h.extensible() {
+		h.index, err = createExtensible(st)
+	} else {
+		h.index, err = createFixed(st, h.fixedChunks())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create chunk index: %w", err)
+	}
+	p := h.encode()
+	np := pagesFor(len(p), f.sb.PageSize)
+	at := ref{f.allocMeta(np), uint32(np)}
+	if err := f.writeObject(magicDataset, at.page, np, p); err != nil {
+		return nil, err
+	}
+	if err := f.catalogPut(h.path, at, false); err != nil {
+		return nil, err
+	}
+	ds := &Dataset{f: f, path: h.path, at: at, h: h}
+	f.dsets[h.path] = ds
+	f.headers[at.page] = ds
+	return ds, nil
+}
+
+// Dataset opens the dataset at path (ErrNotFound if there is none).
+func (f *File) Dataset(path string) (*Dataset, error) {
+	if err := f.usable(); err != nil {
+		return nil, err
+	}
+	if err := f.fresher(); err != nil {
+		return nil, err
+	}
+	if ds, ok := f.dsets[path]; ok {
+		if err := ds.sync(); err != nil {
+			return nil, err
+		}
+		return ds, nil
+	}
+	ds := &Dataset{f: f, path: path, stale: true}
+	if err := ds.sync(); err != nil {
+		return nil, err
+	}
+	f.dsets[path] = ds
+	return ds, nil
+}
+
+// sync brings a reader's dataset up to date: it reloads a header whose
+// page was evicted, and looks the path up again if catalog nodes were
+// evicted since it last did (reloading the header if the entry moved).
+func (ds *Dataset) sync() error {
+	f := ds.f
+	if !ds.stale && (!f.ro || (ds.gen == f.catGen && !f.sbStale)) {
+		return nil
+	}
+	if err := f.fresher(); err != nil {
+		return err
+	}
+	at, found, err := f.lookup(ds.path)
+	if err != nil {
+		return fmt.Errorf("dataset %q: %w", ds.path, err)
+	}
+	if !found {
+		return fmt.Errorf("dataset %q: %w", ds.path, ErrNotFound)
+	}
+	if !ds.stale && at == ds.at {
+		ds.gen = f.catGen
+		return nil
+	}
+	h, err := f.loadHeader(at)
+	if err != nil {
+		return err
+	}
+	if h.path != ds.path {
+		return corrupt.Errorf("catalog entry %q points at the header of %q", ds.path, h.path)
+	}
+	if ds.h != nil {
+		delete(f.headers, ds.at.page)
+	}
+	ds.at, ds.h, ds.idx, ds.stale, ds.gen = at, h, nil, false, f.catGen
+	f.headers[at.page] = ds
+	return nil
+}
+
+func (f *File) loadHeader(at ref) (*header, error) {
+	p, err := f.readObject(magicDataset, at)
+	if err != nil {
+		return nil, err
+	}
+	h, err := decodeHeader(p, f.eoa(), f.sb.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("dataset header at page %d: %w", at.page, err)
+	}
+	return h, nil
+}
+
+// Paths lists the dataset paths in order.
+func (f *File) Paths() ([]string, error) {
+	if err := f.usable(); err != nil {
+		return nil, err
+	}
+	if err := f.fresher(); err != nil {
+		return nil, err
+	}
+	var out []string
+	err := f.walk(func(path string, _ ref) error {
+		out = append(out, path)
+		return nil
+	})
+	return out, err
+}
+
+// Datasets lists every dataset, sorted by path, with its current spec.
+func (f *File) Datasets() ([]Info, error) {
+	if err := f.usable(); err != nil {
+		return nil, err
+	}
+	if err := f.fresher(); err != nil {
+		return nil, err
+	}
+	var out []Info
+	err := f.walk(func(path string, at ref) error {
+		h, err := f.loadHeader(at)
+		if err != nil {
+			return err
+		}
+		if h.path != path {
+			return corrupt.Errorf("catalog entry %q points at the header of %q", path, h.path)
+		}
+		out = append(out, Info{Path: path, Spec: h.spec()})
+		return nil
+	})
+	return out, err
+}
+
+func (h *header) spec() Spec {
+	return Spec{Type: h.typ, Shape: clip(h.shape), MaxShape: clip(h.max), Chunk: clip(h.chunk)}
+}
+
+// Path returns the dataset's path.
+func (ds *Dataset) Path() string { return ds.path }
+
+// Spec returns the dataset's spec with its current shape.
+func (ds *Dataset) Spec() (Spec, error) {
+	if err := ds.ready(); err != nil {
+		return Spec{}, err
+	}
+	return ds.h.spec(), nil
+}
+
+// Shape returns the current shape.
+func (ds *Dataset) Shape() ([]uint64, error) {
+	if err := ds.ready(); err != nil {
+		return nil, err
+	}
+	return clip(ds.h.shape), nil
+}
+
+func (ds *Dataset) ready() error {
+	if err := ds.f.usable(); err != nil {
+		return err
+	}
+	return ds.sync()
+}
+
+// Extend sets the first dimension to n (it may not shrink). Collective.
+func (ds *Dataset) Extend(n uint64) error {
+	if err := ds.ready(); err != nil {
+		return err
+	}
+	shape := clip(ds.h.shape)
+	shape[0] = n
+	return ds.Resize(shape)
+}
+
+// Resize grows any dimensions within the max shape (none may shrink) and
+// allocates the chunks the new shape covers. Collective: every rank makes
+// the same allocations, so raw writes never change metadata.
+func (ds *Dataset) Resize(shape []uint64) error {
+	f := ds.f
+	if err := f.writable(); err != nil {
+		return err
+	}
+	h := ds.h
+	if len(shape) != len(h.shape) {
+		return fmt.Errorf("resize %q: rank %d, dataset has %d: %w", ds.path, len(shape), len(h.shape), ErrBadSpec)
+	}
+	for i := range shape {
+		if shape[i] < h.shape[i] || shape[i] > h.max[i] {
+			return fmt.Errorf("resize %q to %v: must lie between the shape %v and the max shape %v: %w", ds.path, shape, h.shape, h.max, ErrBadSpec)
+		}
+	}
+	if err := f.checkSpace(h, shape); err != nil {
+		return fmt.Errorf("resize %q: %w", ds.path, err)
+	}
+	err := ds.resize(shape)
+	if err == nil {
+		err = f.writeSuperblock()
+	}
+	if err != nil {
+		return f.fail(fmt.Errorf("resize %q: %w", ds.path, err))
+	}
+	return nil
+}
+
+// checkSpace refuses a shape whose chunks could not be addressed.
+func (f *File) checkSpace(h *header, shape []uint64) error {
+	n := header{shape: shape, chunk: h.chunk}
+	total := n.shapeChunks()
+	if total == Unlimited || total > maxFixedChunk {
+		return fmt.Errorf("shape %v in chunks %v has too many chunks: %w", shape, h.chunk, ErrBadSpec)
+	}
+	if hi, bytes := bits.Mul64(total, h.chunkBytes()); hi != 0 || bytes/uint64(f.sb.PageSize) > maxPages(f.sb.PageSize)-f.al.eoa {
+		return fmt.Errorf("shape %v needs more space than a file can address: %w", shape, ErrBadSpec)
+	}
+	return nil
+}
+
+// resize sets the shape, rewrites the header in place (its size does not
+// change) and allocates the new chunks.
+func (ds *Dataset) resize(shape []uint64) error {
+	old := ds.h.shape
+	ds.h.shape = clip(shape)
+	if err := ds.f.writeObject(magicDataset, ds.at.page, int(ds.at.npages), ds.h.encode()); err != nil {
+		return err
+	}
+	return ds.allocChunks(old, shape)
+}
+
+// allocChunks gives space to every chunk that shape covers and old did
+// not, in row-major order of chunk coordinates (so deterministically).
+func (ds *Dataset) allocChunks(old, shape []uint64) error {
+	h := ds.h
+	r := len(shape)
+	oldN, newN := make([]uint64, r), make([]uint64, r)
+	firstOnly := true
+	for i := range shape {
+		oldN[i], newN[i] = ceilDiv(old[i], h.chunk[i]), ceilDiv(shape[i], h.chunk[i])
+		if newN[i] == 0 {
+			return nil
+		}
+		if i > 0 && oldN[i] != newN[i] {
+			firstOnly = false
+		}
+	}
+	idx, err := ds.index()
+	if err != nil {
+		return err
+	}
+	c := make([]uint64, r)
+	if firstOnly {
+		c[0] = oldN[0]
+	}
+	size := h.chunkBytes()
+	for c[0] < newN[0] {
+		inOld := true
+		for i := range c {
+			inOld = inOld && c[i] < oldN[i]
+		}
+		if !inOld {
+			if err := idx.Set(h.linear(c), Record{Addr: ds.f.al.allocRaw(size), Size: size}); err != nil {
+				return fmt.Errorf("chunk %v: %w", c, err)
+			}
+		}
+		for i := r - 1; i >= 0; i-- {
+			c[i]++
+			if c[i] < newN[i] || i == 0 {
+				break
+			}
+			c[i] = 0
+		}
+	}
+	return nil
+}
+
+// index opens the chunk index on first use.
+func (ds *Dataset) index() (chunkIndex, error) {
+	if ds.idx != nil {
+		return ds.idx, nil
+	}
+	h := ds.h
+	var (
+		idx chunkIndex
+		err error
+	)
+	if h.extensible() {
+		idx, err = openExtensible(indexStore{ds.f}, h.index)
+	} else {
+		idx, err = openFixed(indexStore{ds.f}, h.index, h.fixedChunks())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset %q: chunk index at page %d: %w", ds.path, h.index, err)
+	}
+	ds.idx = idx
+	return idx, nil
+}
+
+// Attr is a named attribute value.
+type Attr struct {
+	Name  string
+	Value Value
+}
+
+// SetAttr sets (adds or replaces) an attribute. Collective.
+func (ds *Dataset) SetAttr(name string, v Value) error {
+	f := ds.f
+	if err := f.writable(); err != nil {
+		return err
+	}
+	if name == "" || len(name) > MaxAttrName || !utf8.ValidString(name) {
+		return fmt.Errorf("attribute name %q: empty, over %d bytes or not UTF-8: %w", name, MaxAttrName, ErrBadSpec)
+	}
+	if err := v.check(); err != nil {
+		return fmt.Errorf("attribute %q: %w", name, err)
+	}
+	v.Data = clip(v.Data)
+	h := ds.h
+	if i, found := h.findAttr(name); found {
+		h.attrs[i].val = v
+	} else if len(h.attrs) >= MaxAttrs {
+		return fmt.Errorf("attribute %q: %q has %d attributes already: %w", name, ds.path, MaxAttrs, ErrBadSpec)
+	} else {
+		h.attrs = insertAt(h.attrs, i, attr{name, v})
+	}
+	err := ds.rewriteHeader()
+	if err == nil {
+		err = f.writeSuperblock()
+	}
+	if err != nil {
+		return f.fail(fmt.Errorf("set attribute %q of %q: %w", name, ds.path, err))
+	}
+	return nil
+}
+
+// rewriteHeader writes the header in place if it still fits its pages,
+// else moves it to a new, larger entry and repoints the catalog.
+func (ds *Dataset) rewriteHeader() error {
+	f := ds.f
+	p := ds.h.encode()
+	np := pagesFor(len(p), f.sb.PageSize)
+	if np <= int(ds.at.npages) {
+		return f.writeObject(magicDataset, ds.at.page, int(ds.at.npages), p)
+	}
+	at := ref{f.allocMeta(np), uint32(np)}
+	if err := f.writeObject(magicDataset, at.page, np, p); err != nil {
+		return err
+	}
+	if err := f.catalogPut(ds.path, at, true); err != nil {
+		return err
+	}
+	f.freeMeta(ds.at.page, int(ds.at.npages))
+	delete(f.headers, ds.at.page)
+	f.headers[at.page] = ds
+	ds.at = at
+	return nil
+}
+
+// Attr returns one attribute.
+func (ds *Dataset) Attr(name string) (Value, bool, error) {
+	if err := ds.ready(); err != nil {
+		return Value{}, false, err
+	}
+	i, found := ds.h.findAttr(name)
+	if !found {
+		return Value{}, false, nil
+	}
+	v := ds.h.attrs[i].val
+	return Value{v.Type, clip(v.Data)}, true, nil
+}
+
+// Attrs returns every attribute, sorted by name.
+func (ds *Dataset) Attrs() ([]Attr, error) {
+	if err := ds.ready(); err != nil {
+		return nil, err
+	}
+	out := make([]Attr, len(ds.h.attrs))
+	for i, a := range ds.h.attrs {
+		out[i] = Attr{a.name, Value{a.val.Type, clip(a.val.Data)}}
+	}
+	return out, nil
+}

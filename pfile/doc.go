@@ -1,0 +1,143 @@
+// Package pfile is the data file of a pwstore checkpoint: superblock,
+// catalog of datasets, dataset headers with attributes, chunk indexes
+// (package chunkindex), and the allocation of pages and raw space.
+//
+// It knows nothing of ticks, the metadata file or NATS. Every metadata
+// page is read and written through the Pages interface (the page buffer);
+// raw chunk bytes go straight to the data file through a vfs.File.
+//
+// # Layout
+//
+// The file is a sequence of pages of PageSize bytes (a power of two, 512 B
+// to 1 MiB). Page 0 is the superblock; everything else is allocated. All
+// integers are little endian.
+//
+// Superblock, page 0 (the rest of the page is zero):
+//
+//	0   magic      [8]byte  0x89 'P' 'W' 'S' '\r' '\n' 0x1a '\n'
+//	8   version    u32      1
+//	12  page size  u32
+//	16  file id    [16]byte random at creation (or given by the caller)
+//	32  catalog    u64      page of the catalog B+tree root
+//	40  EOA        u64      end of allocation, pages
+//	48  free list  u64      page of the persisted free list, 0 if none
+//	56  free pages u32      its length in pages
+//	60  reserved   u32      zero
+//	64  checksum   u64      xxhash64 of the whole page but these 8 bytes
+//
+// Every other metadata object this package writes is framed as one entry
+// of whole pages (a "multi-page entry" when over one page):
+//
+//	0   magic      [4]byte  "PWCN" catalog node, "PWDH" dataset header, "PWFS" free list
+//	4   version    u16      1
+//	6   reserved   u16      zero
+//	8   length     u32      payload bytes
+//	12  pages      u32      length of the entry in pages
+//	16  self       u64      the page the object lives at (misplaced writes show)
+//	24  checksum   u64      xxhash64 of the whole entry but these 8 bytes
+//	32  payload, then zeros to the end of the entry
+//
+// Catalog node payload (one page; a B+tree keyed by dataset path):
+//
+//	kind u8 (1 leaf, 0 internal), pad u8 (0), key count u16
+//	leaf:     count x {key length u16, key, header page u64, header pages u32}
+//	internal: child page u64, then count x {key length u16, key, child page u64}
+//
+// Keys ascend; child i of an internal node holds keys in [key i-1, key i).
+// Paths are at most 1024 bytes, less with small pages so that a node holds
+// four of the longest entries and a split always gives two nodes that fit.
+//
+// Dataset header payload:
+//
+//	path length u16, path
+//	type kind u8, type length u32 (bytes for fixed-length byte strings, else 0)
+//	rank u8, then rank x {shape u64, max shape u64 (Unlimited = 2^64-1), chunk u64}
+//	index kind u8 (1 extensible, 2 fixed), chunk index root page u64
+//	attribute count u32, then count x {name length u16, name, kind u8,
+//	    type length u32, data length u32, data}, sorted by name
+//
+// Free list payload: count u32, then count x {page u64, pages u64}.
+//
+// Every decoder checks magic, version and checksum (each failure with its
+// own sentinel: ErrNotPWFile for the superblock magic, ErrMagic, ErrVersion,
+// ErrChecksum, ErrPageSize), then every length and address against the
+// payload and the end of allocation, and returns errors wrapping
+// corrupt.Err; none panics.
+//
+// # Objects and pages
+//
+// Each object has pages of its own (no packing of small objects into a
+// shared page): the page buffer keys entries by first page, a change to
+// one object then dirties only its own page, and a reader's eviction of a
+// changed page drops exactly one decoded object. The cost is space: a
+// dataset's header takes a page (4 KiB by default) however small.
+// A header that outgrows its entry (attributes) moves to a larger one and
+// the catalog is repointed; it never shrinks.
+//
+// # Allocation
+//
+// Allocation is deterministic: the same sequence of calls gives the same
+// addresses on every rank (ordered slices, no map iteration, no randomness
+// but the file id, which the caller may give). Metadata space comes first
+// fit from the free list, else from the end of allocation (EOA). Raw space
+// always comes from the EOA, never from freed space, so a chunk's unwritten
+// bytes are zero in the file without anyone writing zeros: chunks over half
+// a page get whole pages of their own; smaller ones are packed, 8-byte
+// aligned, into 64 KiB raw blocks.
+//
+// Freed space (a moved header, pages the chunk index releases) is reusable
+// at once by default. With Options.DeferReuse it is tagged with the epoch
+// set by SetEpoch and becomes reusable only when ReleaseBefore passes that
+// epoch: a SWMR writer sets the epoch to the tick and releases ticks older
+// than max_lag, so no lagging reader follows a pointer into reused space.
+// Close persists the free list (reusable and pending alike) in an object
+// allocated at the EOA; a writer that opens the file takes it over.
+//
+// # Datasets and raw data
+//
+// Chunks are numbered linearly over the chunk grid of the max shape (the
+// first dimension unbounded): c0*prod(grid[1:]) + ... + c[r-1]. A dataset
+// with an unlimited first dimension has an extensible-array chunk index,
+// any other a fixed array sized for its max shape.
+//
+// Every chunk gets its space when the shape first covers it: at
+// CreateDataset for the initial shape, at Extend/Resize for the new part.
+// These calls are collective, so every rank makes the same allocations and
+// chunk index changes; WriteSlab and ReadSlab never change metadata and are
+// independent. Edge chunks are stored whole.
+//
+// Raw writes go to a per-File chunk cache that remembers which byte ranges
+// this rank wrote and writes back only those (FlushRaw, Close, or when the
+// cache passes Options.RawCacheBytes; chunks over half that size skip the
+// cache and their written ranges go straight to the file), so ranks writing
+// disjoint elements of one chunk never overwrite each other. Reads take the
+// file's bytes and lay this rank's unwritten-back ranges over them; bytes
+// never written read as zero.
+//
+// # Use by the coordinator
+//
+// Writer (every rank, same calls, same arguments): Create(buffer, dataFile,
+// Options{ID: the same id on every rank, PageSize, DeferReuse: true for
+// SWMR}); optionally buffer.SetEvictHook(f.Evicted). At the start of tick
+// T call SetEpoch(T) and, once T > max_lag, ReleaseBefore(T - max_lag): a
+// page freed in tick t is then reused no earlier than tick t + max_lag + 1.
+// Before a tick's raw data must be durable, FlushRaw. At the end, Close
+// (it writes back raw data, persists the free list and writes the
+// superblock), then flush the page buffer. CreateDataset, Resize/Extend
+// and SetAttr are the collective calls; WriteSlab, ReadSlab and FlushRaw
+// are independent.
+//
+// Reader: learn the page size (ReadSuperblock on the data file, or the
+// metadata file's header), build the buffer, Open(buffer, dataFile,
+// Options{ReadOnly: true}) and buffer.SetEvictHook(f.Evicted). After
+// adopting a new snapshot (the buffer's Invalidate calls the hook), call
+// Refresh.
+//
+// # Readers
+//
+// A read-only File (Options.ReadOnly) never writes. It keeps decoded
+// catalog nodes, headers and chunk indexes; Evicted(pages), wired to the
+// page buffer's eviction hook, drops those built from evicted pages (an
+// evicted page 0 makes the next call re-read the superblock), and Refresh
+// re-reads the superblock after adopting a new snapshot.
+package pfile

@@ -1,0 +1,395 @@
+package pfile
+
+import (
+	"crypto/rand"
+	"fmt"
+
+	"pwstore/internal/corrupt"
+	"pwstore/internal/vfs"
+)
+
+// Pages is how the package reads and writes every metadata page; the page
+// buffer (pwstore/pagebuf) implements it. See docs/ARCHITECTURE.md.
+type Pages interface {
+	// Read returns the image of the entry at page, npages pages long. The
+	// slice belongs to the buffer: the caller must not modify it.
+	Read(page uint64, npages int) ([]byte, error)
+	// Write replaces the entry at page with data (whole pages) and takes
+	// ownership of data. fresh: this package allocated the space and has
+	// not written it since, so no older snapshot can reach it.
+	Write(page uint64, data []byte, fresh bool) error
+	// Free drops the entry at page without writing it (its space was freed).
+	Free(page uint64, npages int)
+}
+
+// DefaultPageSize is the page size Create uses when Options.PageSize is 0.
+const DefaultPageSize = 4096
+
+// DefaultRawCacheBytes bounds the chunk cache when Options.RawCacheBytes is 0.
+const DefaultRawCacheBytes = 64 << 20
+
+// Options configure Create and Open.
+type Options struct {
+	// PageSize: for Create, the page size (0: DefaultPageSize); for Open,
+	// the page size the caller's page buffer uses (0: whatever the
+	// superblock says), a mismatch being ErrPageSize.
+	PageSize int
+	// ID is the file identity Create writes; zero draws a random one. Every
+	// rank of a parallel writer must pass the same ID.
+	ID [16]byte
+	// ReadOnly (Open): never write through Pages or to the data file.
+	ReadOnly bool
+	// DeferReuse: freed space becomes reusable only when ReleaseBefore
+	// passes the epoch it was freed in (SWMR writers: a lagging reader may
+	// still follow an old pointer). Without it, freed space is reusable at
+	// once.
+	DeferReuse bool
+	// RawCacheBytes bounds the chunk cache (0: DefaultRawCacheBytes); past
+	// it the oldest chunks are written back.
+	RawCacheBytes int
+}
+
+// File is an open data file. It is not safe for concurrent use.
+type File struct {
+	pages Pages
+	raw   vfs.File
+	ro    bool
+	sb    Superblock // in memory; sb.EOA is refreshed from the allocator
+	saved Superblock // as last written, to skip unchanged writes
+	al    allocator
+	cache *chunkCache
+
+	fresh   map[uint64]bool     // metadata pages allocated and not yet written
+	nodes   map[uint64]*node    // decoded catalog nodes by page
+	dsets   map[string]*Dataset // datasets handed out, by path
+	headers map[uint64]*Dataset // the same, by header page (for Evicted)
+	// catGen counts a reader's evictions of decoded catalog nodes: a
+	// dataset found at an older generation looks its path up again.
+	catGen  uint64
+	sbStale bool  // reader: page 0 was evicted, re-read it before use
+	err     error // sticky: a failed change left memory ahead of the pages
+	closed  bool
+}
+
+func newFile(pages Pages, raw vfs.File, opts Options) *File {
+	limit := opts.RawCacheBytes
+	if limit <= 0 {
+		limit = DefaultRawCacheBytes
+	}
+	return &File{
+		pages: pages, raw: raw, ro: opts.ReadOnly,
+		cache: newChunkCache(limit),
+		fresh: map[uint64]bool{}, nodes: map[uint64]*node{},
+		dsets: map[string]*Dataset{}, headers: map[uint64]*Dataset{},
+	}
+}
+
+// Create makes a new data file: superblock and an empty catalog. The raw
+// file should be empty.
+func Create(pages Pages, raw vfs.File, opts Options) (*File, error) {
+	ps := opts.PageSize
+	if ps == 0 {
+		ps = DefaultPageSize
+	}
+	if !validPageSize(ps) {
+		return nil, fmt.Errorf("create: page size %d is not a power of two in [%d, %d]: %w", ps, MinPageSize, MaxPageSize, ErrBadSpec)
+	}
+	if opts.ReadOnly {
+		return nil, fmt.Errorf("create: %w", ErrReadOnly)
+	}
+	id := opts.ID
+	if id == ([16]byte{}) {
+		if _, err := rand.Read(id[:]); err != nil {
+			return nil, fmt.Errorf("create: file id: %w", err)
+		}
+	}
+	f := newFile(pages, raw, opts)
+	f.al = allocator{pageSize: ps, eoa: 1, deferReuse: opts.DeferReuse}
+	f.sb = Superblock{PageSize: ps, ID: id}
+	f.fresh[0] = true
+	root := f.allocMeta(1)
+	if err := f.writeNode(root, &node{leaf: true}); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	f.sb.CatalogRoot = root
+	if err := f.writeSuperblock(); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	return f, nil
+}
+
+// Open opens an existing data file through pages. A read-only file never
+// writes; a writable one takes over the persisted free list.
+func Open(pages Pages, raw vfs.File, opts Options) (*File, error) {
+	f := newFile(pages, raw, opts)
+	sb, err := f.readSuperblock(opts.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	f.sb, f.saved = sb, sb
+	f.al = allocator{pageSize: sb.PageSize, eoa: sb.EOA, deferReuse: opts.DeferReuse}
+	if sb.FreeList != 0 {
+		free, err := f.loadFreeList(ref{sb.FreeList, sb.FreePages})
+		if err != nil {
+			return nil, fmt.Errorf("open: %w", err)
+		}
+		if !f.ro {
+			// The list is taken over in memory; its own pages are free too.
+			for _, x := range free {
+				f.al.insertFree(x)
+			}
+			f.al.insertFree(extent{sb.FreeList, uint64(sb.FreePages)})
+			f.pages.Free(sb.FreeList, int(sb.FreePages))
+			f.sb.FreeList, f.sb.FreePages = 0, 0
+			if err := f.writeSuperblock(); err != nil {
+				return nil, fmt.Errorf("open: %w", err)
+			}
+		}
+	}
+	return f, nil
+}
+
+// readSuperblock reads page 0 through the pages and checks it against the
+// page size the caller expects (0: any).
+func (f *File) readSuperblock(want int) (Superblock, error) {
+	img, err := f.pages.Read(0, 1)
+	if err != nil {
+		return Superblock{}, fmt.Errorf("read superblock: %w", err)
+	}
+	ps, err := sbPrefix(img)
+	if err != nil {
+		return Superblock{}, err
+	}
+	if len(img) != ps || (want != 0 && want != ps) {
+		return Superblock{}, fmt.Errorf("file has %d-byte pages, the caller uses %d: %w", ps, max(want, len(img)), ErrPageSize)
+	}
+	return DecodeSuperblock(img)
+}
+
+// ID returns the file identity.
+func (f *File) ID() [16]byte { return f.sb.ID }
+
+// PageSize returns the page size.
+func (f *File) PageSize() int { return f.sb.PageSize }
+
+// Superblock returns the superblock as this File sees it now.
+func (f *File) Superblock() Superblock {
+	sb := f.sb
+	if !f.ro {
+		sb.EOA = f.al.eoa
+	}
+	return sb
+}
+
+// SetEpoch tags space freed from now on with epoch e (with DeferReuse).
+func (f *File) SetEpoch(e uint64) { f.al.epoch = e }
+
+// ReleaseBefore makes space freed in epochs before e reusable.
+func (f *File) ReleaseBefore(e uint64) { f.al.releaseBefore(e) }
+
+// Refresh re-reads the superblock of a read-only file (a SWMR reader
+// after its page buffer adopted a new snapshot). Objects built from
+// evicted pages are dropped by Evicted, not here.
+func (f *File) Refresh() error {
+	if err := f.usable(); err != nil {
+		return err
+	}
+	if !f.ro {
+		return nil
+	}
+	sb, err := f.readSuperblock(f.sb.PageSize)
+	if err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
+	if sb.ID != f.sb.ID {
+		return corrupt.Errorf("refresh: file identity changed from %x to %x", f.sb.ID, sb.ID)
+	}
+	f.sb, f.sbStale = sb, false
+	return nil
+}
+
+// Evicted drops every decoded object built from the given pages (the start
+// pages of evicted entries); nil means everything. The coordinator wires
+// it to the page buffer's eviction hook. For a read-only file, a dataset
+// whose header page was evicted reloads it (by path, through the catalog)
+// on next use, and an evicted page 0 makes the next call re-read the
+// superblock. Chunk indexes need nothing: they read every page through the
+// buffer on every lookup. A writer's decoded objects are authoritative, so
+// for it this only trims the node cache. A dataset whose catalog entry may
+// have changed (a catalog node it was found through was evicted) looks its
+// path up again on next use, and reloads its header if the entry moved.
+func (f *File) Evicted(pages []uint64) {
+	if pages == nil {
+		clear(f.nodes)
+		if f.ro {
+			f.sbStale = true
+			f.catGen++
+			for _, ds := range f.dsets {
+				ds.stale = true
+			}
+			clear(f.headers)
+		}
+		return
+	}
+	for _, p := range pages {
+		if _, ok := f.nodes[p]; ok {
+			delete(f.nodes, p)
+			f.catGen++
+		}
+		if !f.ro {
+			continue
+		}
+		if p == 0 {
+			f.sbStale = true
+			f.catGen++
+		}
+		if ds, ok := f.headers[p]; ok {
+			ds.stale = true
+			delete(f.headers, p)
+		}
+	}
+}
+
+// Close writes back the chunk cache and, for a writer, persists the free
+// list and writes the superblock and grows the data file to the end of
+// allocation. The owner flushes the page buffer afterwards.
+func (f *File) Close() error {
+	if f.closed {
+		return ErrClosed
+	}
+	if f.ro {
+		f.closed = true
+		return nil
+	}
+	if f.err != nil {
+		f.closed = true
+		return fmt.Errorf("close: %w", f.err)
+	}
+	err := f.FlushRaw()
+	if err == nil {
+		err = f.saveFreeList()
+	}
+	if err == nil {
+		err = f.writeSuperblock()
+	}
+	if err == nil {
+		err = f.growRaw()
+	}
+	f.closed = true
+	if err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+// growRaw makes the data file reach the end of allocation, so that a
+// shorter file later means truncation (Check with Closed).
+func (f *File) growRaw() error {
+	size, err := f.raw.Size()
+	if err != nil {
+		return err
+	}
+	if end := int64(f.al.eoa) * int64(f.sb.PageSize); size < end {
+		return f.raw.Truncate(end)
+	}
+	return nil
+}
+
+// usable reports a closed file or an earlier failed change.
+func (f *File) usable() error {
+	if f.closed {
+		return ErrClosed
+	}
+	return f.err
+}
+
+// writable is usable plus not read-only.
+func (f *File) writable() error {
+	if err := f.usable(); err != nil {
+		return err
+	}
+	if f.ro {
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// fail makes err sticky: after a change failed half way, memory may be
+// ahead of the pages, so every later call reports it.
+func (f *File) fail(err error) error {
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("earlier change failed: %w", err)
+	}
+	return err
+}
+
+// fresher re-reads the superblock of a reader whose page 0 was evicted.
+func (f *File) fresher() error {
+	if f.sbStale {
+		return f.Refresh()
+	}
+	return nil
+}
+
+func (f *File) allocMeta(n int) uint64 {
+	p := f.al.alloc(uint64(n))
+	f.fresh[p] = true
+	return p
+}
+
+func (f *File) freeMeta(page uint64, n int) {
+	delete(f.fresh, page)
+	f.pages.Free(page, n)
+	f.al.release(page, uint64(n))
+}
+
+// writeObject frames payload and writes it at page as an entry of np
+// pages (0: as many as it needs).
+func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) error {
+	if np == 0 {
+		np = pagesFor(len(payload), f.sb.PageSize)
+	}
+	img := seal(magic, page, np, payload, f.sb.PageSize)
+	fresh := f.fresh[page]
+	delete(f.fresh, page)
+	if err := f.pages.Write(page, img, fresh); err != nil {
+		return fmt.Errorf("write %q object at page %d: %w", magic[:], page, err)
+	}
+	return nil
+}
+
+// writeSuperblock writes page 0 if it changed since last written.
+func (f *File) writeSuperblock() error {
+	f.sb.EOA = f.al.eoa
+	if f.sb == f.saved {
+		return nil
+	}
+	fresh := f.fresh[0]
+	delete(f.fresh, 0)
+	if err := f.pages.Write(0, f.sb.encode(), fresh); err != nil {
+		return fmt.Errorf("write superblock: %w", err)
+	}
+	f.saved = f.sb
+	return nil
+}
+
+// readObject reads and unseals the object r points at.
+func (f *File) readObject(magic [4]byte, r ref) ([]byte, error) {
+	if eoa := f.eoa(); r.page < 1 || r.npages == 0 || r.page >= eoa || uint64(r.npages) > eoa-r.page {
+		return nil, corrupt.Errorf("object %q at %d+%d outside [1, %d)", magic[:], r.page, r.npages, eoa)
+	}
+	img, err := f.pages.Read(r.page, int(r.npages))
+	if err != nil {
+		return nil, fmt.Errorf("read %q object at page %d: %w", magic[:], r.page, err)
+	}
+	return unseal(img, magic, r.page, f.sb.PageSize)
+}
+
+// eoa is the end of allocation: the allocator's for a writer, the
+// superblock's for a reader.
+func (f *File) eoa() uint64 {
+	if f.ro {
+		return f.sb.EOA
+	}
+	return f.al.eoa
+}

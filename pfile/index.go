@@ -1,0 +1,75 @@
+package pfile
+
+import (
+	"fmt"
+
+	"pwstore/internal/corrupt"
+	"pwstore/pfile/chunkindex"
+)
+
+// Record is a chunk's place in the data file: byte offset and length.
+type Record = chunkindex.Record
+
+// chunkIndex is what a dataset needs of its chunk index (extensible array
+// for an unlimited first dimension, fixed array otherwise).
+type chunkIndex interface {
+	Get(i uint64) (Record, error)
+	Set(i uint64, r Record) error
+	Len() uint64
+	Root() uint64
+}
+
+func createExtensible(st indexStore) (uint64, error) { return chunkindex.CreateExtensible(st) }
+
+func createFixed(st indexStore, n uint64) (uint64, error) { return chunkindex.CreateFixed(st, n) }
+
+func openExtensible(st indexStore, root uint64) (chunkIndex, error) {
+	x, err := chunkindex.OpenExtensible(st, root)
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func openFixed(st indexStore, root, n uint64) (chunkIndex, error) {
+	x, err := chunkindex.OpenFixed(st, root, n)
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// indexStore gives a chunk index its pages: through the File's Pages and
+// allocator, bounds-checked against the end of allocation.
+type indexStore struct{ f *File }
+
+func (s indexStore) Read(page uint64, npages int) ([]byte, error) {
+	if eoa := s.f.eoa(); page < 1 || npages < 1 || page >= eoa || uint64(npages) > eoa-page {
+		return nil, corrupt.Errorf("chunk index page %d+%d outside [1, %d)", page, npages, eoa)
+	}
+	return s.f.pages.Read(page, npages)
+}
+
+func (s indexStore) Write(page uint64, data []byte, fresh bool) error {
+	if s.f.ro {
+		return ErrReadOnly
+	}
+	if err := s.f.pages.Write(page, data, fresh); err != nil {
+		return fmt.Errorf("write chunk index page %d: %w", page, err)
+	}
+	return nil
+}
+
+func (s indexStore) Alloc(npages int) (uint64, error) {
+	if s.f.ro {
+		return 0, ErrReadOnly
+	}
+	if npages < 1 {
+		return 0, fmt.Errorf("allocate %d pages: %w", npages, ErrBadSpec)
+	}
+	return s.f.al.alloc(uint64(npages)), nil
+}
+
+func (s indexStore) Release(page uint64, npages int) { s.f.freeMeta(page, npages) }
+
+func (s indexStore) PageSize() int { return s.f.sb.PageSize }
