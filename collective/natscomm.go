@@ -1,0 +1,258 @@
+package collective
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config.
+const (
+	DefaultName        = "world"
+	DefaultTimeout     = 30 * time.Second
+	DefaultJoinTimeout = 60 * time.Second
+)
+
+// Config configures a communicator.
+type Config struct {
+	Rank, Size int
+	// Job tells concurrent jobs apart; Name tells communicators of one job
+	// apart (default "world"). Both are subject tokens: 1 to 128 letters,
+	// digits, '-' or '_'.
+	Job, Name string
+	// URL of the NATS server(s), comma-separated; not needed for one rank.
+	URL string
+	// Timeout bounds every collective, from the call on this rank until
+	// it has what it needs (default 30 s): a rank that is later than that
+	// to the same collective fails the job. A rank waiting for a root alone
+	// (bcast data, barrier release, gather done) waits a quarter longer, so
+	// the root, which waits for everyone, names the missing rank first.
+	Timeout time.Duration
+	// JoinTimeout bounds connecting and the startup handshake (default 60 s).
+	JoinTimeout time.Duration
+	Auth        Auth
+	Logger      *zap.Logger // nil: no logging
+}
+
+// Auth holds the NATS credentials and TLS files, passed to the client as
+// they are. At most one of Token, User/Password, NkeySeedFile, CredsFile.
+type Auth struct {
+	Token          string
+	User, Password string
+	NkeySeedFile   string // an nkey seed file (nats.NkeyOptionFromSeed)
+	CredsFile      string // a JWT credentials file (nats.UserCredentials)
+	CAFile         string // verify the server with this CA
+	CertFile       string // client certificate, with KeyFile
+	KeyFile        string
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	return cfg
+}
+
+func (cfg Config) validate() error {
+	if cfg.Size < 1 || cfg.Rank < 0 || cfg.Rank >= cfg.Size {
+		return fmt.Errorf("collective: rank %d of %d", cfg.Rank, cfg.Size)
+	}
+	for _, n := range []struct{ what, v string }{{"job", cfg.Job}, {"communicator name", cfg.Name}} {
+		if n.v == "" || len(n.v) > maxName || subjectToken(n.v) != n.v {
+			return fmt.Errorf("collective: %s %q: want 1 to %d letters, digits, '-' or '_'", n.what, n.v, maxName)
+		}
+	}
+	return nil
+}
+
+func (a Auth) options() ([]nats.Option, error) {
+	var opts []nats.Option
+	n := 0
+	if a.Token != "" {
+		n++
+		opts = append(opts, nats.Token(a.Token))
+	}
+	if a.User != "" || a.Password != "" {
+		n++
+		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	}
+	if a.NkeySeedFile != "" {
+		n++
+		o, err := nats.NkeyOptionFromSeed(a.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("collective: nkey seed %s: %w", a.NkeySeedFile, err)
+		}
+		opts = append(opts, o)
+	}
+	if a.CredsFile != "" {
+		n++
+		opts = append(opts, nats.UserCredentials(a.CredsFile))
+	}
+	if n > 1 {
+		return nil, errors.New("collective: give one of token, user/password, nkey seed, creds file")
+	}
+	if a.CAFile != "" {
+		opts = append(opts, nats.RootCAs(a.CAFile))
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		return nil, errors.New("collective: a TLS client certificate needs both cert and key files")
+	}
+	if a.CertFile != "" {
+		opts = append(opts, nats.ClientCert(a.CertFile, a.KeyFile))
+	}
+	return opts, nil
+}
+
+// Open returns the communicator cfg describes: for one rank an in-process
+// one (no NATS), else a NATS one, once every rank has joined.
+func Open(ctx context.Context, cfg Config) (Comm, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Size == 1 {
+		return NewLocalWith(1, LocalOptions{Job: cfg.Job, Name: cfg.Name, Timeout: cfg.Timeout, Logger: cfg.Logger})[0], nil
+	}
+	if cfg.URL == "" {
+		return nil, fmt.Errorf("collective: %d ranks need a NATS server URL (flag or %s)", cfg.Size, EnvURL)
+	}
+	opts, err := cfg.Auth.options()
+	if err != nil {
+		return nil, err
+	}
+	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Timeout, cfg.Logger)
+	opts = append(opts,
+		nats.Name(fmt.Sprintf("pw %s/%s rank %d", cfg.Job, cfg.Name, cfg.Rank)),
+		nats.NoEcho(),
+		nats.ClosedHandler(func(*nats.Conn) { c.connLost(errors.New("collective: NATS connection closed")) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.log.Warn("NATS connection lost; reconnecting", zap.Error(err))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			c.connLost(fmt.Errorf("collective: NATS: %w", err))
+		}),
+	)
+	nc, err := connect(ctx, cfg.URL, cfg.JoinTimeout, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx, nc, true, cfg.JoinTimeout); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// New returns a NATS communicator over an open connection, which Close
+// leaves open. The connection should have been made with nats.NoEcho (else
+// every rank also receives its own broadcasts, which are dropped, at a cost).
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (Comm, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Timeout, cfg.Logger)
+	if err := c.start(ctx, nc, false, cfg.JoinTimeout); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// connectRetry is the pause between attempts to reach a server that is not
+// up yet.
+const connectRetry = 200 * time.Millisecond
+
+func connect(ctx context.Context, url string, within time.Duration, opts []nats.Option) (*nats.Conn, error) {
+	deadline := time.Now().Add(within)
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		// Only a server that is not up yet is worth waiting for; bad
+		// credentials or certificates stay bad.
+		if !errors.Is(err, nats.ErrNoServers) || !time.Now().Add(connectRetry).Before(deadline) {
+			return nil, fmt.Errorf("collective: connect to %s: %w", url, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("collective: connect to %s: %w", url, ctx.Err())
+		case <-time.After(connectRetry):
+		}
+	}
+}
+
+// start subscribes c on nc and runs the startup handshake.
+func (c *comm) start(ctx context.Context, nc *nats.Conn, own bool, joinTimeout time.Duration) error {
+	base := "pw." + c.job + "." + c.name + "."
+	l := &natsLink{nc: nc, own: own, all: base + "all", ranks: make([]string, c.size)}
+	for r := range l.ranks {
+		l.ranks[r] = base + strconv.Itoa(r)
+	}
+	c.attach(l)
+	handler := func(m *nats.Msg) { c.deliver(m.Data) }
+	for _, subj := range []string{l.all, l.ranks[c.rank]} {
+		sub, err := nc.Subscribe(subj, handler)
+		if err == nil {
+			// The protocol bounds what is in flight; never drop messages.
+			err = sub.SetPendingLimits(-1, -1)
+		}
+		if err != nil {
+			l.unsubscribe()
+			return fmt.Errorf("collective: subscribe %s: %w", subj, err)
+		}
+		l.subs = append(l.subs, sub)
+	}
+	if err := nc.FlushTimeout(joinTimeout); err != nil {
+		l.unsubscribe()
+		return fmt.Errorf("collective: subscribe on %s: %w", nc.ConnectedUrlRedacted(), err)
+	}
+	if err := c.join(ctx, joinTimeout); err != nil {
+		l.unsubscribe()
+		return err
+	}
+	c.log.Debug("joined", zap.Int("size", c.size), zap.Int("max_payload", l.maxPayload()))
+	return nil
+}
+
+// natsLink: one subject all ranks subscribe to, and one per rank.
+type natsLink struct {
+	nc    *nats.Conn
+	own   bool     // Close closes nc
+	all   string   // pw.<job>.<comm>.all
+	ranks []string // pw.<job>.<comm>.<rank>
+	subs  []*nats.Subscription
+}
+
+func (l *natsLink) toAll(b []byte) error            { return l.nc.Publish(l.all, b) }
+func (l *natsLink) toRank(rank int, b []byte) error { return l.nc.Publish(l.ranks[rank], b) }
+func (l *natsLink) maxPayload() int                 { return int(l.nc.MaxPayload()) }
+func (l *natsLink) flush() error                    { return l.nc.FlushTimeout(5 * time.Second) }
+
+func (l *natsLink) unsubscribe() {
+	for _, s := range l.subs {
+		_ = s.Unsubscribe() // fails only if already gone
+	}
+	l.subs = nil
+}
+
+func (l *natsLink) close() error {
+	if l.own {
+		// Drain would wait for messages nobody needs any more.
+		l.nc.Close()
+		return nil
+	}
+	l.unsubscribe()
+	return nil
+}
