@@ -21,8 +21,12 @@ import (
 const envRole = "PW_TEST_ROLE"
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(envRole); role != "" {
+	switch role := os.Getenv(envRole); role {
+	case "":
+	case "writer", "reader":
 		os.Exit(runRole(role, os.Getenv("PW_TEST_FILE")))
+	default:
+		os.Exit(rankRole(role, os.Getenv("PW_TEST_FILE")))
 	}
 	os.Exit(m.Run())
 }

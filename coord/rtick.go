@@ -122,3 +122,21 @@ func (r *Reader) IndexDigest() uint64 {
 	defer r.mu.Unlock()
 	return r.idx.digest()
 }
+
+// VerifyIndex checks, on reader rank 0 (or a one-rank reader), that the
+// index it built from deltas equals the snapshot's own full index. Other
+// ranks have nothing to compare with and return nil.
+func (r *Reader) VerifyIndex() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap == nil || r.rank != 0 || r.ended {
+		return nil
+	}
+	full := newIndex()
+	full.reset(r.snap.Header, r.snap.Entries())
+	if got, want := r.idx.digest(), full.digest(); got != want {
+		return fmt.Errorf("%s: tick %d: index built from deltas (%d entries) differs from the full index (%d entries)",
+			r.path, r.idx.tick(), len(r.idx.entries), len(full.entries))
+	}
+	return nil
+}

@@ -39,10 +39,10 @@ type Writer struct {
 	rank int
 	size int
 
-	mu   sync.Mutex // guards every field below and every call into data, pb and pf
-	data vfs.File
-	pb   *pagebuf.Buffer
-	pf   *pfile.File
+	mu    sync.Mutex // guards every field below and every call into data, pb and pf
+	data  vfs.File
+	pb    *pagebuf.Buffer
+	pf    *pfile.File
 	dsets map[string]*Dataset // handles handed out, by path
 	tick  uint64              // the page buffer's open tick
 	calls uint64              // collective calls made

@@ -41,6 +41,12 @@ type WatchOptions struct {
 	Timeout time.Duration // wait for the file, and for progress, at most this long
 	Poll    time.Duration // pause between ticks
 	OnTick  func(WatchTick)
+	// FullEvery > 0 adopts every FullEvery-th tick from the full index
+	// instead of the delta (a check of both paths).
+	FullEvery int
+	// AfterTick, if set, runs on every rank right after each tick, before
+	// the snapshot is verified; an error stops the watch.
+	AfterTick func(r *coord.Reader, info coord.TickInfo) error
 }
 
 // watcher follows one file.
@@ -57,6 +63,9 @@ type watcher struct {
 	sum     WatchSummary
 	onTick  func(WatchTick)
 	timeout time.Duration
+
+	fullEvery int
+	afterTick func(*coord.Reader, coord.TickInfo) error
 }
 
 // Watch follows path with a reader (one rank of a collective reader when
@@ -73,7 +82,7 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 		return WatchSummary{Summary: true, Errors: 1, Error: err.Error()}, err
 	}
 	defer r.Close()
-	w := &watcher{r: r, comm: cfg.Comm, size: 1, onTick: o.OnTick, timeout: o.Timeout}
+	w := &watcher{r: r, comm: cfg.Comm, size: 1, onTick: o.OnTick, timeout: o.Timeout, fullEvery: o.FullEvery, afterTick: o.AfterTick}
 	if w.comm != nil {
 		w.rank, w.size = w.comm.Rank(), w.comm.Size()
 	}
@@ -93,10 +102,19 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 
 func (w *watcher) run(poll time.Duration) error {
 	lastMove := time.Now()
-	for {
-		info, err := w.r.Tick()
+	for n := 1; ; n++ {
+		tick := w.r.Tick
+		if w.fullEvery > 0 && n%w.fullEvery == 0 {
+			tick = w.r.TickFull
+		}
+		info, err := tick()
 		if err != nil {
 			return err
+		}
+		if w.afterTick != nil {
+			if err := w.afterTick(w.r, info); err != nil {
+				return err
+			}
 		}
 		adopted := time.Now()
 		var writerTick uint64

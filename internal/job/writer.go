@@ -41,7 +41,8 @@ type WriterSummary struct {
 	Seconds     float64 `json:"seconds"`
 	MBPerS      float64 `json:"mb_per_s"`
 	AppendsPerS float64 `json:"appends_per_s"`
-	Ticks       uint64  `json:"ticks"`
+	Ticks       uint64  `json:"ticks"` // ticks in the metadata file, heartbeats included
+	EOTs        int     `json:"eots"`  // ends of tick that published changes
 	EOTP50      float64 `json:"eot_ms_p50"`
 	EOTP99      float64 `json:"eot_ms_p99"`
 	MDBytesMax  int64   `json:"md_bytes_max"`
@@ -92,10 +93,8 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 		ranks, rank = o.Config.Comm.Size(), o.Config.Comm.Rank()
 	}
 	var log stepLog
-	var ticks uint64
 	cfg := o.Config
 	cfg.OnPublish = func(pi coord.PublishInfo) {
-		ticks++
 		if o.OnTick != nil {
 			o.OnTick(TickEvent{Tick: pi.Tick, StepsComplete: log.complete(pi.Calls)})
 		}
@@ -124,7 +123,7 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 		Summary: true, Workload: string(p.Kind), Ranks: ranks, Steps: p.Steps, Bytes: bytes,
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs,
 		AppendsPerS: float64(p.Steps) * float64(len(layout)-1) / secs,
-		Ticks:       ticks, EOTP50: percentile(eot, 50), EOTP99: percentile(eot, 99), MDBytesMax: st.MDMax,
+		Ticks:       st.LastTick, EOTs: len(st.EOT), EOTP50: percentile(eot, 50), EOTP99: percentile(eot, 99), MDBytesMax: st.MDMax,
 	}, nil
 }
 
