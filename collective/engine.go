@@ -384,6 +384,9 @@ func (c *comm) accept(m *message, seq uint64, k kind) (int, error) {
 		return 0, nil // a resent hello
 	case p.done && k == kindHello:
 		return 0, protocolf("two processes claim rank %d", m.From)
+	case p.done && k == kindWelcome:
+		return 0, nil // rank 0 repeats its welcome to every hello resent
+		// while this rank was slow to read the first one
 	case p.done:
 		return 0, protocolf("rank %d sent %s #%d twice", m.From, k.op(), seq)
 	case m.Chunk != p.got || (p.got > 0 && m.Chunks != p.chunks):
@@ -441,7 +444,9 @@ func (c *comm) join(ctx context.Context, joinTimeout time.Duration) error {
 	if c.rank == 0 {
 		err = c.welcome(ctx, deadline)
 	} else {
-		err = c.hello(ctx, deadline)
+		// Like every rank that waits on a root alone, wait longer than rank
+		// 0, so that rank 0 is the one that names a missing rank.
+		err = c.hello(ctx, deadline.Add(joinTimeout/4))
 	}
 	if err != nil {
 		return c.finish(0, err)
