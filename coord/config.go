@@ -29,8 +29,9 @@ var ErrConfig = errors.New("invalid configuration")
 // Config configures a writer or a reader. The zero value is usable: every
 // zero field takes its default.
 type Config struct {
-	// TickLen is the publication period (default 100ms). Zero with
-	// ManualTicks means ticks end only at EndTick.
+	// TickLen is the publication period (DefaultTickLen is 100ms). A
+	// writer needs one unless ManualTicks is set; a reader with none ticks
+	// only when Tick is called.
 	TickLen time.Duration
 	// ManualTicks: no timer-driven ends of tick; the application calls
 	// EndTick (writer) or Tick (reader).
@@ -85,6 +86,18 @@ type Config struct {
 	Now func() time.Time
 }
 
+// writerDefaults is withDefaults for a writer, which needs a tick length.
+func (c Config) writerDefaults(path string) (Config, error) {
+	if c.TickLen == 0 && !c.ManualTicks {
+		return c, fmt.Errorf("%w: tick length is zero: set TickLen (coord.DefaultTickLen is %v) or ManualTicks", ErrConfig, DefaultTickLen)
+	}
+	c, err := c.withDefaults(path)
+	if err == nil && c.MaxLag == 0 {
+		c.MaxLag = DefaultMaxLag
+	}
+	return c, err
+}
+
 // withDefaults validates c and fills in its defaults for path.
 func (c Config) withDefaults(path string) (Config, error) {
 	if path == "" {
@@ -92,11 +105,6 @@ func (c Config) withDefaults(path string) (Config, error) {
 	}
 	if c.TickLen < 0 {
 		return c, fmt.Errorf("%w: negative tick length %v", ErrConfig, c.TickLen)
-	}
-	if c.TickLen == 0 {
-		if !c.ManualTicks {
-			c.TickLen = DefaultTickLen
-		}
 	}
 	if c.MaxLag != 0 && c.MaxLag < MinMaxLag {
 		return c, fmt.Errorf("%w: max lag %d is below %d", ErrConfig, c.MaxLag, MinMaxLag)

@@ -40,9 +40,11 @@ func rankRole(role, path string) int {
 	switch role {
 	case "pwriter":
 		steps, _ := strconv.Atoi(os.Getenv("PW_TEST_STEPS"))
+		delay, _ := time.ParseDuration(os.Getenv("PW_TEST_DELAY"))
 		_, err = job.RunWriter(path, job.WriterOptions{
-			Params: workload.Params{Kind: workload.Kind(os.Getenv("PW_TEST_WORKLOAD")), Steps: steps, Side: 12, Datasets: 5, Elems: 3},
-			Config: coord.Config{TickLen: 20 * time.Millisecond, Comm: comm},
+			Params:    workload.Params{Kind: workload.Kind(os.Getenv("PW_TEST_WORKLOAD")), Steps: steps, Side: 12, Datasets: 5, Elems: 3},
+			Config:    coord.Config{TickLen: 20 * time.Millisecond, Comm: comm},
+			StepDelay: delay,
 		})
 	case "divergent":
 		err = divergent(path, comm)
@@ -243,4 +245,34 @@ func TestCollectiveReaders(t *testing.T) {
 		t.Fatalf("readers did not verify every step:\n%s", r.out)
 	}
 	t.Log(strings.TrimSpace(r.out))
+}
+
+// TestHeartbeatBetweenSyncPoints: a parallel writer whose ranks compute
+// for much longer than a tick between metadata calls has no sync points
+// then, so no ends of tick; rank 0's heartbeat must keep its ticks coming,
+// or readers would take it for dead.
+func TestHeartbeatBetweenSyncPoints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow.pw")
+	done := make(chan error, 1)
+	go func() {
+		out, err := runJob(t, 2, "pwriter", path, "PW_TEST_WORKLOAD=rr", "PW_TEST_STEPS=4", "PW_TEST_DELAY=500ms")
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		done <- err
+	}()
+	sum, err := job.Watch(path, job.WatchOptions{
+		Config:  coord.Config{WriterGone: 250 * time.Millisecond},
+		Timeout: 30 * time.Second, Poll: 5 * time.Millisecond,
+	})
+	if werr := <-done; werr != nil {
+		t.Fatalf("writer: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("reader following a computing writer: %v (%+v)", err, sum)
+	}
+	// Four 500 ms pauses at 20 ms ticks: dozens of heartbeat ticks.
+	if sum.Ticks < 40 || sum.Steps != 4 {
+		t.Fatalf("reader adopted %d ticks and %d steps; want at least 40 ticks (heartbeats) and 4 steps", sum.Ticks, sum.Steps)
+	}
 }

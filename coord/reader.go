@@ -169,13 +169,22 @@ func (r *Reader) tryOpen() error {
 	case sbErr == nil && sb.ID != snap.Header.FileID:
 		return fmt.Errorf("%s: %s was written for file %x, the data file is %x: %w",
 			r.path, r.cfg.MDPath, snap.Header.FileID, sb.ID, ErrWrongFile)
-	case sbErr != nil && !errors.Is(sbErr, pfile.ErrTruncated):
-		return fmt.Errorf("%s: %w", r.path, sbErr)
-	case sbErr != nil:
+	case sbErr != nil && (errors.Is(sbErr, pfile.ErrTruncated) || unwritten(data)):
+		// The writer has not written page 0 yet (its first write-back may
+		// put other pages there first).
 		return fmt.Errorf("%s: data file has no superblock yet: %w", r.path, ErrNotReady)
+	case sbErr != nil:
+		return fmt.Errorf("%s: %w", r.path, sbErr)
 	}
 	r.snap = snap
 	return r.build(snap.Header, snap.Entries())
+}
+
+// unwritten reports whether the data file's first bytes are still zero:
+// a file its writer has not written page 0 of.
+func unwritten(f vfs.File) bool {
+	var b [16]byte
+	return vfs.ReadFull(f, b[:], 0) == nil && b == [16]byte{}
 }
 
 // openFollower sets a reader rank other than 0 up from rank 0's message.

@@ -199,7 +199,8 @@ func TestDatasetsAppear(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.pw"), filepath.Join(dir, "b.pw")
-	for _, bad := range []Config{{MaxLag: 2}, {PageSize: 1000}, {PageSize: 256}, {TickLen: -1}, {MDPath: a}} {
+	for _, bad := range []Config{{}, {ManualTicks: true, MaxLag: 2}, {ManualTicks: true, PageSize: 1000},
+		{ManualTicks: true, PageSize: 256}, {TickLen: -1}, {ManualTicks: true, MDPath: a}} {
 		if _, err := Create(a, bad); !errors.Is(err, ErrConfig) {
 			t.Errorf("Create with %+v: %v, want ErrConfig", bad, err)
 		}
@@ -207,7 +208,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := OpenReader(filepath.Join(dir, "missing.pw"), Config{}); !errors.Is(err, ErrNotReady) {
 		t.Errorf("reader of a missing file: %v, want ErrNotReady", err)
 	}
-	if _, err := Open(filepath.Join(dir, "missing.pw"), Config{}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Open(filepath.Join(dir, "missing.pw"), Config{TickLen: DefaultTickLen}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("writer of a missing file: %v, want not exist", err)
 	}
 	// Two live writers' files; the reader is pointed at a's data with b's
@@ -226,7 +227,7 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("reader with another file's metadata file: %v, want ErrWrongFile", err)
 	}
 	// A second writer on a live file.
-	if _, err := Create(a, Config{}); !errors.Is(err, ErrNeedsRecovery) {
+	if _, err := Create(a, Config{TickLen: DefaultTickLen}); !errors.Is(err, ErrNeedsRecovery) {
 		t.Errorf("second writer: %v, want ErrNeedsRecovery", err)
 	}
 	// Not our file.
@@ -235,7 +236,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := OpenReader(junk, Config{}); err == nil {
 		t.Error("reader opened a file that is not ours")
 	}
-	if _, err := Open(junk, Config{}); err == nil {
+	if _, err := Open(junk, Config{ManualTicks: true}); err == nil {
 		t.Error("writer opened a file that is not ours")
 	}
 }

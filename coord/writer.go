@@ -83,12 +83,9 @@ func Open(path string, cfg Config) (*Writer, error) {
 }
 
 func startWriter(path string, cfg Config, create bool) (*Writer, error) {
-	cfg, err := cfg.withDefaults(path)
+	cfg, err := cfg.writerDefaults(path)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.MaxLag == 0 {
-		cfg.MaxLag = DefaultMaxLag
 	}
 	w := &Writer{cfg: cfg, path: path, log: cfg.Logger.With(zap.String("file", path)),
 		rank: cfg.rank(), size: cfg.size(), dsets: map[string]*Dataset{}}
