@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// jsonLines starts a command and collects the JSON lines it prints.
+type jsonLines struct {
+	cmd   *exec.Cmd
+	lines []map[string]any
+	done  chan struct{}
+}
+
+func startJSON(t *testing.T, prog string, args ...string) *jsonLines {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, prog), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	j := &jsonLines{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				j.lines = append(j.lines, m)
+			}
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return j
+}
+
+func (j *jsonLines) wait(t *testing.T, name string) {
+	t.Helper()
+	<-j.done
+	if err := j.cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// TestVisibilityInTicks: one writer process appends for at least 1,000
+// ticks of 10 ms while two reader processes tick and verify every snapshot
+// they adopt (preader watch); every step must become visible to each
+// reader within 3 writer ticks of the tick that published it.
+func TestVisibilityInTicks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s multi-process run")
+	}
+	const steps = 1000
+	path := filepath.Join(t.TempDir(), "run.pw")
+	readers := []*jsonLines{
+		startJSON(t, "preader", "watch", "--json", "--poll", "2ms", "--timeout", "60s", path),
+		startJSON(t, "preader", "watch", "--json", "--poll", "2ms", "--timeout", "60s", path),
+	}
+	w := startJSON(t, "pwriter", "run", "--json", "--workload", "rr", "--datasets", "4", "--elems", "3",
+		"--steps", fmt.Sprint(steps), "--step-delay", "10ms", "--tick", "10ms", path)
+	w.wait(t, "pwriter")
+	for i, r := range readers {
+		r.wait(t, fmt.Sprintf("reader %d", i))
+	}
+	// A step is published by the first tick whose steps_complete exceeds it.
+	var pub []float64
+	for _, l := range w.lines {
+		if l["summary"] == true {
+			if l["ticks"].(float64) < 1000 {
+				t.Fatalf("writer published %v ticks, want at least 1000", l["ticks"])
+			}
+			continue
+		}
+		for n := int(l["steps_complete"].(float64)); len(pub) < n; {
+			pub = append(pub, l["tick"].(float64))
+		}
+	}
+	if len(pub) != steps {
+		t.Fatalf("writer tick lines account for %d steps, want %d", len(pub), steps)
+	}
+	for i, r := range readers {
+		var sum map[string]any
+		seen, worst := 0, 0.0
+		for _, l := range r.lines {
+			if l["summary"] == true {
+				sum = l
+				continue
+			}
+			for n := int(l["steps"].(float64)); seen < n; seen++ {
+				delay := l["writer_tick"].(float64) - pub[seen]
+				worst = max(worst, delay)
+				if delay > 3 {
+					t.Errorf("reader %d saw step %d at writer tick %v; it was published at tick %v: %v ticks later",
+						i, seen, l["writer_tick"], pub[seen], delay)
+				}
+			}
+		}
+		if sum == nil || sum["errors"] != 0.0 || sum["steps"] != float64(steps) {
+			t.Fatalf("reader %d summary: %v", i, sum)
+		}
+		t.Logf("reader %d: %v snapshots verified over %v ticks, worst visibility %v ticks, latency p50 %.2f ms p99 %.2f ms",
+			i, sum["snapshots_verified"], sum["ticks"], worst, sum["lat_ms_p50"], sum["lat_ms_p99"])
+	}
+}
