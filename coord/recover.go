@@ -67,6 +67,19 @@ func Recover(path string, cfg Config) (Recovered, error) {
 		}
 		out.Pages++
 	}
+	// Like a clean close, make the file reach its end of allocation: space
+	// allocated for chunks never written reads as zeros.
+	sb, err := pfile.ReadSuperblock(data)
+	if err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: superblock after applying the index: %w", path, err)
+	}
+	if size, err := data.Size(); err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	} else if end := int64(sb.EOA) * int64(sb.PageSize); size < end {
+		if err := data.Truncate(end); err != nil {
+			return Recovered{}, fmt.Errorf("recover %s: extend to the end of allocation: %w", path, err)
+		}
+	}
 	if err := data.Sync(); err != nil {
 		return Recovered{}, fmt.Errorf("recover %s: sync: %w", path, err)
 	}
