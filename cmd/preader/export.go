@@ -68,17 +68,13 @@ func exportCmd(args []string) error {
 	fs := flag.NewFlagSet("preader export", flag.ContinueOnError)
 	out := fs.String("npy", "", "output .npy file (required)")
 	slice := fs.String("slice", "", "per dimension a, a:b or :, comma-separated (default everything)")
-	md := fs.String("md", "", "metadata file (default FILE.md)")
-	pos, err := cli.Parse(fs, args, 2, 2)
+	pos, r, err := parseOpen(fs, args, 2)
 	if err != nil {
 		return err
 	}
 	if *out == "" {
+		r.Close()
 		return cli.Usagef("preader export: --npy OUT is required")
-	}
-	r, err := open(pos[0], *md)
-	if err != nil {
-		return err
 	}
 	defer r.Close()
 	v, spec, b, err := dataset(r, pos[1], *slice)

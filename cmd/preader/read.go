@@ -13,12 +13,20 @@ import (
 	"pwstore/internal/job"
 )
 
-// open opens path for reading its newest snapshot (or the closed file).
-func open(path, md string) (*coord.Reader, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
+// parseOpen parses a subcommand's flags and n positional arguments, the
+// first being the file, which it opens at its newest snapshot (or as the
+// closed file it is). It adds the --md flag.
+func parseOpen(fs *flag.FlagSet, args []string, n int) ([]string, *coord.Reader, error) {
+	md := fs.String("md", "", "metadata file (default FILE.md)")
+	pos, err := cli.Parse(fs, args, n, n)
+	if err != nil {
+		return nil, nil, err
 	}
-	return coord.OpenReader(path, coord.Config{ManualTicks: true, MDPath: md})
+	if _, err := os.Stat(pos[0]); err != nil {
+		return nil, nil, err
+	}
+	r, err := coord.OpenReader(pos[0], coord.Config{ManualTicks: true, MDPath: *md})
+	return pos, r, err
 }
 
 // lsEntry is one dataset in ls --json.
@@ -32,12 +40,7 @@ type lsEntry struct {
 func lsCmd(args []string) error {
 	fs := flag.NewFlagSet("preader ls", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, `print {"datasets":[{"path":...,"dtype":...,"shape":[...]}...]}`)
-	md := fs.String("md", "", "metadata file (default FILE.md)")
-	pos, err := cli.Parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	r, err := open(pos[0], *md)
+	_, r, err := parseOpen(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -84,12 +87,7 @@ func catCmd(args []string) error {
 	slice := fs.String("slice", "", "per dimension a, a:b or :, comma-separated (default everything)")
 	asJSON := fs.Bool("json", false, `print {"shape":[...],"data":[...]} (data flattened, row-major)`)
 	limit := fs.Uint64("limit", 1<<20, "refuse to print more elements than this (use export for more)")
-	md := fs.String("md", "", "metadata file (default FILE.md)")
-	pos, err := cli.Parse(fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	r, err := open(pos[0], *md)
+	pos, r, err := parseOpen(fs, args, 2)
 	if err != nil {
 		return err
 	}
