@@ -276,6 +276,11 @@ func (r *Reader) enter() error {
 		return nil
 	}
 	_, err := r.tickLocked()
+	if errors.Is(err, ErrWriterGone) {
+		// The last snapshot stays readable; Tick reports the writer gone.
+		r.log.Warn("automatic tick", zap.Error(err))
+		return nil
+	}
 	return err
 }
 
