@@ -34,10 +34,7 @@ func Recover(path string, cfg Config) (Recovered, error) {
 	}
 	rc, err := mdfile.OpenForRecovery(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Logger: log})
 	if errors.Is(err, mdfile.ErrNotReady) {
-		// The writer died before its first tick: the data file holds nothing
-		// published, and the metadata file nothing to apply.
-		return Recovered{}, fmt.Errorf("%s: the writer never published a tick: nothing to recover; remove %s and %s",
-			path, path, cfg.MDPath)
+		return unpublished(path, cfg)
 	}
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%s: %w", path, err)
@@ -91,4 +88,25 @@ func Recover(path string, cfg Config) (Recovered, error) {
 		return out, fmt.Errorf("recover %s: remove %s: %w", path, cfg.MDPath, err)
 	}
 	return out, nil
+}
+
+// unpublished handles a writer that died before its first tick. A writer
+// writes nothing to the data file before it publishes, so a data file with
+// a valid superblock is as its previous writer closed it (the crash came
+// while reopening it), and only the empty metadata file must go. Without
+// one, the file was being created: nothing of it was ever published.
+func unpublished(path string, cfg Config) (Recovered, error) {
+	data, err := cfg.FS.Open(path)
+	if err == nil {
+		_, err = pfile.ReadSuperblock(data)
+		data.Close()
+	}
+	if err != nil {
+		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing to recover; remove %s and %s",
+			path, err, path, cfg.MDPath)
+	}
+	if err := cfg.FS.Remove(cfg.MDPath); err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: remove the unpublished %s: %w", path, cfg.MDPath, err)
+	}
+	return Recovered{}, nil
 }
