@@ -12,9 +12,12 @@ import (
 // same collective calls, so every rank's page buffer sees the same stream of
 // dirty metadata. Ranks enter a sync point together - after every K
 // collective calls, every SyncBytes of dirty metadata, when the tick's
-// changes pass their limit, and at EndTick, Flush and Close - because those
-// counts are the same on every rank. There they compare their streams, and
-// rank 0 decides whether the tick ends.
+// changes pass their limit, at Sync (the application's step boundary), and
+// at EndTick, Flush and Close - because those counts are the same on every
+// rank. There they compare their streams, and rank 0 decides whether the
+// tick ends: when it is due, and at a step boundary also when the next
+// boundary is likely to come after it is due (the ranks may compute until
+// then, and nothing can be published between sync points).
 
 const (
 	firstK = 16   // calls between the first sync points
@@ -29,7 +32,10 @@ type syncState struct {
 	calls []callRec // the calls since the last sync point
 	total uint64    // collective calls since the start
 	n     uint64    // sync points so far
-	last  time.Time // rank 0: when the last sync point ended
+
+	// Rank 0's measure for choosing k.
+	tickCalls uint64 // total at the last end of tick
+	perTick   uint64 // collective calls in the last tick
 }
 
 // callRec is one collective call and the stream digest right after it.
@@ -57,22 +63,29 @@ type decision struct {
 func (w *Writer) noteCall(name string) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
-		w.sync.last = time.Now()
 	}
 	digest, bytes := w.pb.Stream()
 	w.sync.calls = append(w.sync.calls, callRec{Name: name, Digest: digest, Bytes: bytes})
 	w.sync.total++
 	if len(w.sync.calls) >= w.sync.k || bytes >= w.cfg.SyncBytes || w.pb.OverLimit() {
-		return w.syncPoint("sync", false)
+		return w.syncPoint("sync", none)
 	}
 	return nil
 }
 
-// syncPoint runs one sync point on every rank; end forces the tick to end.
-func (w *Writer) syncPoint(why string, end bool) error {
+// A sync point is entered for one of these reasons.
+type syncKind int
+
+const (
+	none     syncKind = iota // a count was reached: end the tick if due
+	step                     // Sync: the application's step boundary
+	forceEnd                 // EndTick, Flush, Close: the tick ends
+)
+
+// syncPoint runs one sync point on every rank.
+func (w *Writer) syncPoint(why string, kind syncKind) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
-		w.sync.last = time.Now()
 	}
 	comm := w.cfg.Comm
 	reports, err := allgatherMsg(comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
@@ -85,7 +98,7 @@ func (w *Writer) syncPoint(why string, end bool) error {
 	}
 	var dec decision
 	if w.rank == 0 {
-		dec = w.decide(end)
+		dec = w.decide(kind)
 	}
 	if dec, err = bcastMsg(comm, 0, dec); err != nil {
 		return w.fail(fmt.Errorf("%s: sync point %d: decision: %w", w.path, w.sync.n, err))
@@ -114,20 +127,25 @@ func (w *Writer) syncPoint(why string, end bool) error {
 }
 
 // decide is rank 0's choice at a sync point.
-func (w *Writer) decide(end bool) decision {
+func (w *Writer) decide(kind syncKind) decision {
 	now := time.Now()
+	due := !w.due.IsZero() && !now.Before(w.due)
+	if kind == step {
+		due = w.stepBoundary(now)
+	}
 	dec := decision{
-		End:     end || w.pb.OverLimit() || (!w.due.IsZero() && !now.Before(w.due)),
+		End:     kind == forceEnd || due || w.pb.OverLimit(),
 		Written: w.pb.TakeWritten(),
 		K:       w.sync.k,
 	}
-	// Aim for several sync points per tick at the rate calls come in.
-	if elapsed := now.Sub(w.sync.last); w.cfg.TickLen > 0 && elapsed > 0 && len(w.sync.calls) > 0 {
-		rate := float64(len(w.sync.calls)) / elapsed.Seconds()
-		k := int(rate * w.cfg.TickLen.Seconds() / syncsPerTick)
-		dec.K = min(max(k, 1), maxK)
+	if dec.End {
+		// Aim for several sync points per tick at the last tick's pace.
+		w.sync.perTick = w.sync.total - w.sync.tickCalls
+		w.sync.tickCalls = w.sync.total
+		if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
+			dec.K = int(min(max(w.sync.perTick/syncsPerTick, 1), maxK))
+		}
 	}
-	w.sync.last = now
 	return dec
 }
 

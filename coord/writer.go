@@ -47,11 +47,14 @@ type Writer struct {
 	tick  uint64              // the page buffer's open tick
 	calls uint64              // collective calls made
 	due   time.Time           // when the open tick expires (zero: manual ticks)
-	sync  syncState           // parallel writers only
-	stats WriterStats
-	err   error // sticky: after an I/O or collective failure the writer only closes
-	done  bool  // Close has run
-	final bool  // the data file is closed: its raw data and last metadata are written
+	// Step boundaries (Sync), for rank 0's choice to publish at one.
+	lastStep time.Time     // when the last one was reached
+	stepGap  time.Duration // time between the last two
+	sync     syncState     // parallel writers only
+	stats    WriterStats
+	err      error // sticky: after an I/O or collective failure the writer only closes
+	done     bool  // Close has run
+	final    bool  // the data file is closed: its raw data and last metadata are written
 
 	pub *publisher // rank 0 only: the metadata file
 
@@ -377,11 +380,48 @@ func (w *Writer) EndTick() error {
 	return w.endTickLocked("end tick")
 }
 
+// Sync marks the end of an application step: collective. A parallel writer
+// can publish only at sync points, so calling Sync when a step is complete
+// (before computing the next) lets readers see the step within about a
+// tick: rank 0 ends the tick there when it is due, or when the next step
+// boundary is likely to come later than that. For one rank it is an end of
+// tick if one is due.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if w.size > 1 {
+		return w.syncPoint("step", step)
+	}
+	if w.stepBoundary(time.Now()) || w.pb.OverLimit() {
+		return w.endTickLocked("step")
+	}
+	return nil
+}
+
+// stepBoundary records a step boundary (on rank 0) and says whether the
+// tick should end there: it is due, or the next boundary will probably
+// come after it is due (or when is not known yet), and the application
+// may compute until then.
+func (w *Writer) stepBoundary(now time.Time) bool {
+	first := w.lastStep.IsZero()
+	if !first {
+		w.stepGap = now.Sub(w.lastStep)
+	}
+	w.lastStep = now
+	if w.due.IsZero() {
+		return false
+	}
+	return !now.Before(w.due) || first || now.Add(w.stepGap).After(w.due)
+}
+
 // endTickLocked ends the open tick on every rank: a sync point that ends
 // the tick for a parallel writer, the writer end of tick for one rank.
 func (w *Writer) endTickLocked(why string) error {
 	if w.size > 1 {
-		return w.syncPoint(why, true)
+		return w.syncPoint(why, forceEnd)
 	}
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)

@@ -128,7 +128,14 @@ func (r *Reader) Load() (*Snapshot, error) {
 	pause := r.opts.MinBackoff
 	var last error
 	for attempt := 0; attempt < r.opts.Retries; attempt++ {
-		if attempt > 0 {
+		switch {
+		case attempt == 0:
+		case errors.Is(last, errUnstable):
+			// The writer published while we read: it is making progress and
+			// the next attempt will most likely see a stable header, so do
+			// not back off (at 10 ms ticks a doubling pause would cost ticks).
+			time.Sleep(r.opts.MinBackoff)
+		default:
 			time.Sleep(pause)
 			pause = min(2*pause, r.opts.MaxBackoff)
 		}

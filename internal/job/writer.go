@@ -180,6 +180,9 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 		if err := timeDS.SetAttr(workload.StepsAttr, coord.IntValue(int64(s+1))); err != nil {
 			return err
 		}
+		if err := w.Sync(); err != nil { // the step is complete: publish it soon
+			return err
+		}
 		if o.OnStep != nil {
 			o.OnStep(int(s))
 		}
