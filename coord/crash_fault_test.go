@@ -118,6 +118,7 @@ type faultRun struct {
 	fault  *vfs.FaultFS
 	trace  *traceFS
 	w      *Writer
+	ds     []*Dataset
 	layout []workload.Dataset
 	prev   uint64 // the last tick published before the cut one
 }
@@ -154,7 +155,7 @@ func startFaultRun(t *testing.T, durable bool, seed uint64) *faultRun {
 			t.Fatal(err)
 		}
 	}
-	run := &faultRun{path: path, fault: fault, trace: tr, w: w, layout: layout, prev: w.Stats().LastTick}
+	run := &faultRun{path: path, fault: fault, trace: tr, w: w, ds: ds, layout: layout, prev: w.Stats().LastTick}
 	for i, d := range layout {
 		appendStep(t, ds[i], d, preTicks)
 	}
@@ -196,6 +197,16 @@ func checkSmall(r *Reader, path string) error {
 		return fmt.Errorf("%s holds other values than written", path)
 	}
 	return nil
+}
+
+// nextTick makes the next tick's changes (one more step everywhere)
+// without ending it: what they write to the files must not disturb the
+// published tick.
+func (f *faultRun) nextTick(t *testing.T) {
+	t.Helper()
+	for i, d := range f.layout {
+		appendStep(t, f.ds[i], d, preTicks+1)
+	}
 }
 
 // endTick ends the cut tick and returns its error and the operations it made.
@@ -286,28 +297,91 @@ func (f *faultRun) recoverAndCheck(t *testing.T, allowed landing, where string) 
 	if got&allowed == 0 {
 		t.Fatalf("%s: recovered the %v (tick %d), want the %v", where, got, rec.Tick, allowed)
 	}
+	if c := f.contents(t, where); c != got {
+		t.Fatalf("%s: recovered tick %d, the %v, but the file holds the %v", where, rec.Tick, got, c)
+	}
+	return got
+}
+
+// contents checks that the closed or recovered file verifies and holds
+// exactly the previous or the new tick, and says which.
+func (f *faultRun) contents(t *testing.T, where string) landing {
+	t.Helper()
 	r, err := OpenReader(f.path, Config{ManualTicks: true})
 	if err != nil {
 		t.Fatalf("%s: open recovered file: %v", where, err)
 	}
 	defer r.Close()
+	return f.snapshot(t, r, where)
+}
+
+// openFollower opens a reader of the file at the tick before the cut one.
+func (f *faultRun) openFollower(t *testing.T) *Reader {
+	t.Helper()
+	r, err := OpenReader(f.path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.snapshot(t, r, "reader before the cut"); got != onPrev {
+		t.Fatalf("reader opened before the cut holds the %v", got)
+	}
+	return r
+}
+
+// follow makes r, opened before the cut, tick after it: before any
+// recovery, it must adopt exactly an allowed tick and read it whole.
+func (f *faultRun) follow(t *testing.T, r *Reader, allowed landing, where string) {
+	t.Helper()
+	where += ", reader following the writer"
+	info, err := r.Tick()
+	if err != nil {
+		t.Fatalf("%s: tick: %v", where, err)
+	}
+	got := map[uint64]landing{f.prev: onPrev, f.prev + 1: onNew}[info.Tick]
+	if got&allowed == 0 {
+		t.Fatalf("%s: adopted tick %d (previous %d), want the %v", where, info.Tick, f.prev, allowed)
+	}
+	if c := f.snapshot(t, r, where); c != got {
+		t.Fatalf("%s: adopted tick %d, the %v, but reads the %v", where, info.Tick, got, c)
+	}
+}
+
+// afterRecovery makes r, which followed the writer until its crash, tick
+// once the file is recovered: it must see the file ended, holding the
+// recovered tick.
+func (f *faultRun) afterRecovery(t *testing.T, r *Reader, recovered landing, where string) {
+	t.Helper()
+	defer r.Close()
+	where += ", reader ticking after recovery"
+	info, err := r.Tick()
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	if !info.Ended {
+		t.Fatalf("%s: %+v: the file is not seen as ended", where, info)
+	}
+	if got := f.snapshot(t, r, where); got != recovered {
+		t.Fatalf("%s: reads the %v, recovery landed on the %v", where, got, recovered)
+	}
+}
+
+// snapshot checks that r's snapshot verifies and holds exactly the
+// previous or the new tick, and says which.
+func (f *faultRun) snapshot(t *testing.T, r *Reader, where string) landing {
+	t.Helper()
 	if err := r.Check(); err != nil {
-		t.Fatalf("%s: recovered %v: check: %v", where, got, err)
+		t.Fatalf("%s: check: %v", where, err)
 	}
 	if err := checkSmall(r, staticPath); err != nil {
-		t.Fatalf("%s: recovered %v: %v", where, got, err)
+		t.Fatalf("%s: %v", where, err)
 	}
-	steps := uint64(preTicks)
-	err = checkSmall(r, newPath)
-	switch {
-	case got == onPrev && !errors.Is(err, ErrNotFound):
-		t.Fatalf("%s: recovered the previous tick, but %s (created in the cut tick) is there: %v", where, newPath, err)
-	case got == onNew && err != nil:
-		t.Fatalf("%s: recovered the new tick: %v", where, err)
-	case got == onNew:
-		steps++
+	got, steps := onNew, uint64(preTicks+1)
+	if err := checkSmall(r, newPath); errors.Is(err, ErrNotFound) {
+		got, steps = onPrev, preTicks
+	} else if err != nil {
+		t.Fatalf("%s: %v", where, err)
 	}
-	checkExact(t, r, f.layout, steps, fmt.Sprintf("%s, recovered %v", where, got))
+	checkExact(t, r, f.layout, steps, fmt.Sprintf("%s, file holding the %v", where, got))
 	return got
 }
 
@@ -328,10 +402,17 @@ func TestCrashEachWriteOfEndOfTick(t *testing.T) {
 			seen := map[landing]int{}
 			for k := 0; k <= len(writes); k++ {
 				f := startFaultRun(t, durable, uint64(k)+1)
+				r := f.openFollower(t)
 				f.fault.CrashAfter(f.fault.Writes()+k, -1)
 				_, err := f.endTick()
 				if k < len(writes) && !errors.Is(err, vfs.ErrCrashed) {
 					t.Fatalf("crash after write %d of %d: end of tick returned %v, want the crash", k, len(writes), err)
+				}
+				if k == len(writes) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					f.nextTick(t)
 				}
 				// The process dies here: nothing more reaches the files.
 				f.fault.CrashAfter(f.fault.Writes(), 0)
@@ -347,7 +428,10 @@ func TestCrashEachWriteOfEndOfTick(t *testing.T) {
 				if k < len(writes) {
 					where += fmt.Sprintf(" (next: %v)", writes[k])
 				}
-				seen[f.recoverAndCheck(t, allowed, where)]++
+				f.follow(t, r, allowed, where)
+				got := f.recoverAndCheck(t, allowed, where)
+				f.afterRecovery(t, r, got, where)
+				seen[got]++
 			}
 			if seen[onPrev] == 0 || seen[onNew] == 0 {
 				t.Fatalf("landings %v: the cuts did not cover both sides of the header write", seen)
@@ -388,6 +472,12 @@ func TestPowerLossEachStepOfDurableEndOfTick(t *testing.T) {
 			_, err := f.endTick()
 			if k < len(ops) && !errors.Is(err, errPowerCut) {
 				t.Fatalf("power cut at op %d: end of tick returned %v", k, err)
+			}
+			if k == len(ops) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.nextTick(t) // unsynced: the power loss scrambles it
 			}
 			if err := f.fault.PowerLoss(keep); err != nil {
 				t.Fatal(err)
@@ -446,6 +536,61 @@ func TestIOErrorDuringEndOfTick(t *testing.T) {
 					allowed = onNew // the header reached the file before the failing op
 				}
 				f.recoverAndCheck(t, allowed, where)
+			}
+		})
+	}
+}
+
+// TestCrashDuringRecovery: recovery itself is cut - a process crash after
+// each of its writes, or power lost before each of its operations - and
+// run again: the second run must complete and land on the same tick.
+func TestCrashDuringRecovery(t *testing.T) {
+	for _, power := range []bool{false, true} {
+		t.Run(fmt.Sprintf("power=%v", power), func(t *testing.T) {
+			for k := 0; ; k++ {
+				if k > 1000 {
+					t.Fatal("recovery still cut after 1000 operations")
+				}
+				f := startFaultRun(t, false, 1)
+				if _, err := f.endTick(); err != nil {
+					t.Fatal(err)
+				}
+				f.nextTick(t)
+				f.fault.CrashAfter(f.fault.Writes(), 0)
+				f.abandon()
+
+				cut := vfs.NewFaultFS(vfs.OS, uint64(k)+1)
+				if power {
+					cut.TrackUnsynced(true)
+					cut.FailAt(k+1, errPowerCut)
+				} else {
+					cut.CrashAfter(k, -1)
+				}
+				_, err := Recover(f.path, Config{FS: cut})
+				done := err == nil
+				if !done && !errors.Is(err, vfs.ErrCrashed) && !errors.Is(err, errPowerCut) {
+					t.Fatalf("cut %d: recovery failed with %v", k, err)
+				}
+				if power {
+					if err := cut.PowerLoss(0.5); err != nil {
+						t.Fatal(err)
+					}
+				}
+				where := fmt.Sprintf("recovery cut after %d operations (completed: %v)", k, done)
+				rec, err := Recover(f.path, Config{})
+				if err != nil {
+					t.Fatalf("%s: second recovery: %v", where, err)
+				}
+				if done && rec.Needed {
+					t.Fatalf("%s: a completed recovery left work for the next: %+v", where, rec)
+				}
+				if got := f.contents(t, where); got != onNew {
+					t.Fatalf("%s: the file holds the %v", where, got)
+				}
+				if done {
+					t.Logf("recovery completes in %d operations", k)
+					return
+				}
 			}
 		})
 	}

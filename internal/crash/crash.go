@@ -37,7 +37,7 @@ type Options struct {
 type Outcome struct {
 	Iter      int
 	Args      []string      // pwriter run's arguments
-	KillAfter time.Duration // from start to SIGKILL
+	KillAfter time.Duration // from start to SIGKILL (0: the writer ended first)
 	// What the writer's tick lines said before it died.
 	ReportedTicks int    // tick lines read
 	ReportedTick  uint64 // highest published tick
@@ -58,7 +58,7 @@ type Summary struct {
 	Iters     int
 	Nothing   int // iterations with nothing to recover
 	SetupOnly int // recovered before the workload's datasets were complete
-	Finished  int // the writer had closed before the kill
+	Finished  int // the writer had closed (its metadata file was gone) before the kill
 	// Ranges over the iterations that recovered something.
 	MinTick, MaxTick   uint64
 	MinSteps, MaxSteps int64
@@ -73,7 +73,7 @@ func (s *Summary) add(o Outcome) {
 		return
 	case o.SetupOnly:
 		s.SetupOnly++
-	case o.Finished:
+	case !o.Needed:
 		s.Finished++
 	}
 	if s.Iters-s.Nothing == 1 {
@@ -85,7 +85,7 @@ func (s *Summary) add(o Outcome) {
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d iterations in %v: %d with nothing to recover, %d recovered during setup, %d after a clean close; recovered ticks %d..%d, complete steps %d..%d",
+	return fmt.Sprintf("%d iterations in %v: %d with nothing to recover, %d recovered during setup, %d closed cleanly before the kill; recovered ticks %d..%d, complete steps %d..%d",
 		s.Iters, s.Took.Round(time.Millisecond), s.Nothing, s.SetupOnly, s.Finished, s.MinTick, s.MaxTick, s.MinSteps, s.MaxSteps)
 }
 
@@ -127,16 +127,31 @@ func Run(o Options) (Summary, []Outcome, error) {
 	return sum, outs, nil
 }
 
+// closeWithin bounds the kill moment after the last step: Close ends up to
+// max lag ticks of 20 ms to write every metadata page back.
+const closeWithin = 60 * time.Millisecond
+
 // plan is an iteration's random choices.
 type plan struct {
 	args []string
 	kill time.Duration
+	// inClose: the run is short and kill counts from the writer's report
+	// of its last step, so that the kill lands in Close (its final ticks,
+	// write-back of every metadata page) or just after it.
+	inClose bool
+	steps   int64
 }
 
 // planFor derives iteration i's choices from the seed alone.
 func (o Options) planFor(i int, file string) plan {
 	rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
-	args := []string{"run", "--json", "--tick", "20ms", "--step-delay", "4ms", "--steps", "400"}
+	// Mostly more steps than the writer can write before the kill; one
+	// run in four is short and killed during or just after its Close.
+	p := plan{steps: 400}
+	if rng.IntN(4) == 0 {
+		p.inClose, p.steps = true, 30
+	}
+	args := []string{"run", "--json", "--tick", "20ms", "--step-delay", "4ms", "--steps", fmt.Sprint(p.steps)}
 	switch rng.IntN(3) {
 	case 0:
 		args = append(args, "--workload", "ckpt", "--side", "16", "--datasets", "2")
@@ -155,12 +170,21 @@ func (o Options) planFor(i int, file string) plan {
 	if o.Ranks > 1 {
 		args = append(args, "--np", fmt.Sprint(o.Ranks))
 	}
-	return plan{args: append(args, file), kill: time.Duration(rng.Int64N(int64(o.KillWithin)))}
+	p.args = append(args, file)
+	within := o.KillWithin
+	if p.inClose {
+		within = closeWithin
+	}
+	p.kill = time.Duration(rng.Int64N(int64(within)))
+	return p
 }
 
 func (out Outcome) describe() string {
-	s := fmt.Sprintf("killed after %v having reported %d tick lines (tick %d, %d steps)",
-		out.KillAfter.Round(time.Millisecond), out.ReportedTicks, out.ReportedTick, out.ReportedSteps)
+	s := "ended before the kill"
+	if out.KillAfter > 0 {
+		s = fmt.Sprintf("killed after %v", out.KillAfter.Round(time.Millisecond))
+	}
+	s += fmt.Sprintf(" having reported %d tick lines (tick %d, %d steps)", out.ReportedTicks, out.ReportedTick, out.ReportedSteps)
 	switch {
 	case out.Nothing:
 		return s + "; nothing to recover: " + out.NothingReason
