@@ -67,6 +67,9 @@ type Config struct {
 	// WriterGone: a reader reports ErrWriterGone when the writer's heartbeat
 	// has not advanced for this long (default 5s, at least 10 ticks).
 	WriterGone time.Duration
+	// ForceRecover makes Recover skip its check that the writer is gone
+	// (its heartbeat silent for WriterGone).
+	ForceRecover bool
 	// OpenWait: how long a reader waits for a file that does not exist yet
 	// or whose writer has not published its first tick (default 0: no wait).
 	OpenWait time.Duration

@@ -281,7 +281,7 @@ func (l landing) String() string {
 // checks that it is exactly one of the allowed ticks and verifies.
 func (f *faultRun) recoverAndCheck(t *testing.T, allowed landing, where string) landing {
 	t.Helper()
-	rec, err := Recover(f.path, Config{})
+	rec, err := Recover(f.path, Config{ForceRecover: true})
 	if err != nil {
 		t.Fatalf("%s: recover: %v", where, err)
 	}
@@ -566,7 +566,7 @@ func TestCrashDuringRecovery(t *testing.T) {
 				} else {
 					cut.CrashAfter(k, -1)
 				}
-				_, err := Recover(f.path, Config{FS: cut})
+				_, err := Recover(f.path, Config{FS: cut, ForceRecover: true})
 				done := err == nil
 				if !done && !errors.Is(err, vfs.ErrCrashed) && !errors.Is(err, errPowerCut) {
 					t.Fatalf("cut %d: recovery failed with %v", k, err)
@@ -577,7 +577,7 @@ func TestCrashDuringRecovery(t *testing.T) {
 					}
 				}
 				where := fmt.Sprintf("recovery cut after %d operations (completed: %v)", k, done)
-				rec, err := Recover(f.path, Config{})
+				rec, err := Recover(f.path, Config{ForceRecover: true})
 				if err != nil {
 					t.Fatalf("%s: second recovery: %v", where, err)
 				}

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"go.uber.org/zap"
 
 	"pwstore/mdfile"
 	"pwstore/pfile"
 )
+
+// ErrWriterAlive: Recover found the writer still publishing.
+var ErrWriterAlive = errors.New("writer still running")
 
 // Recovered says what recovery did.
 type Recovered struct {
@@ -22,7 +26,10 @@ type Recovered struct {
 // (DESIGN section 9): it copies the page images of the metadata file's
 // last valid index into the data file, syncs it, marks the metadata file
 // consumed and removes it. A file without a metadata file, or whose writer
-// closed cleanly, needs nothing.
+// closed cleanly, needs nothing (Tick is then the closing tick). Unless
+// cfg.ForceRecover, it first makes sure the writer is gone: a heartbeat
+// younger than cfg.WriterGone is watched until it would be that old, and
+// a tick that moves meanwhile means ErrWriterAlive.
 func Recover(path string, cfg Config) (Recovered, error) {
 	cfg, err := cfg.withDefaults(path)
 	if err != nil {
@@ -31,6 +38,11 @@ func Recover(path string, cfg Config) (Recovered, error) {
 	log := cfg.Logger.With(zap.String("file", path))
 	if _, err := cfg.FS.Stat(cfg.MDPath); errors.Is(err, fs.ErrNotExist) {
 		return Recovered{}, nil
+	}
+	if !cfg.ForceRecover {
+		if err := writerDead(path, cfg); err != nil {
+			return Recovered{}, err
+		}
 	}
 	rc, err := mdfile.OpenForRecovery(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Logger: log})
 	if errors.Is(err, mdfile.ErrNotReady) {
@@ -109,4 +121,26 @@ func unpublished(path string, cfg Config) (Recovered, error) {
 		return Recovered{}, fmt.Errorf("recover %s: remove the unpublished %s: %w", path, cfg.MDPath, err)
 	}
 	return Recovered{}, nil
+}
+
+// writerDead returns nil once the metadata file's writer is known to be
+// gone: it has not published, closed, or not heartbeat for WriterGone.
+func writerDead(path string, cfg Config) error {
+	r, err := mdfile.Open(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Wait: time.Millisecond})
+	if err != nil {
+		return nil // nothing readable to watch: recovery proper will say what it finds
+	}
+	defer r.Close()
+	h := r.Current().Header
+	if h.Status != mdfile.StatusOpen {
+		return nil
+	}
+	watch := cfg.WriterGone - max(cfg.Now().Sub(h.Heartbeat), 0)
+	for end := time.Now().Add(watch); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if t, err := r.WriterTick(); err == nil && t > h.Tick {
+			return fmt.Errorf("%s: its writer is still publishing (tick %d, then %d): recovery is for a file whose writer died; stop the writer, or force it: %w",
+				path, h.Tick, t, ErrWriterAlive)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"pwstore/internal/workload"
 )
@@ -238,5 +239,24 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := Open(junk, Config{ManualTicks: true}); err == nil {
 		t.Error("writer opened a file that is not ours")
+	}
+}
+
+// TestRecoverRefusesLiveWriter: recovery of a file whose writer is still
+// publishing refuses, and leaves the writer working.
+func TestRecoverRefusesLiveWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "live.pw")
+	w, err := Create(path, Config{TickLen: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recover(path, Config{WriterGone: 300 * time.Millisecond}); !errors.Is(err, ErrWriterAlive) {
+		t.Fatalf("recover of a live writer's file: %v, want ErrWriterAlive", err)
+	}
+	if _, err := w.CreateDataset("/after", Spec{Type: Int32, Shape: []uint64{1}, Chunk: []uint64{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("the writer after a refused recovery: %v", err)
 	}
 }

@@ -23,6 +23,8 @@ func recoverCmd(args []string) error {
 	fs := flag.NewFlagSet("pwriter recover", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
 	md := fs.String("md", "", "metadata file (default FILE.md)")
+	gone := fs.Duration("writer-gone", coord.DefaultWriterGone, "a writer whose heartbeat is younger than this is watched that long first: recovery refuses a live writer")
+	force := fs.Bool("force", false, "skip the check that the writer is gone")
 	pos, err := cli.Parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -31,7 +33,7 @@ func recoverCmd(args []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	rec, err := coord.Recover(path, coord.Config{MDPath: *md})
+	rec, err := coord.Recover(path, coord.Config{MDPath: *md, WriterGone: *gone, ForceRecover: *force})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,9 @@ type Summary struct {
 	Nothing   int // iterations with nothing to recover
 	SetupOnly int // recovered before the workload's datasets were complete
 	Finished  int // the writer had closed (its metadata file was gone) before the kill
-	// Ranges over the iterations that recovered something.
+	Applied   int // recovery applied a metadata file
+	// Recovered ticks over the iterations that applied a metadata file,
+	// complete steps over those that had anything to recover.
 	MinTick, MaxTick   uint64
 	MinSteps, MaxSteps int64
 	Took               time.Duration
@@ -67,26 +69,31 @@ type Summary struct {
 
 func (s *Summary) add(o Outcome) {
 	s.Iters++
-	switch {
-	case o.Nothing:
+	if o.Nothing {
 		s.Nothing++
 		return
-	case o.SetupOnly:
+	}
+	if o.SetupOnly {
 		s.SetupOnly++
-	case !o.Needed:
-		s.Finished++
 	}
 	if s.Iters-s.Nothing == 1 {
-		s.MinTick, s.MaxTick, s.MinSteps, s.MaxSteps = o.RecoveredTick, o.RecoveredTick, o.RecoveredStep, o.RecoveredStep
+		s.MinSteps, s.MaxSteps = o.RecoveredStep, o.RecoveredStep
+	}
+	s.MinSteps, s.MaxSteps = min(s.MinSteps, o.RecoveredStep), max(s.MaxSteps, o.RecoveredStep)
+	if !o.Needed {
+		s.Finished++
 		return
 	}
+	s.Applied++
+	if s.Applied == 1 {
+		s.MinTick, s.MaxTick = o.RecoveredTick, o.RecoveredTick
+	}
 	s.MinTick, s.MaxTick = min(s.MinTick, o.RecoveredTick), max(s.MaxTick, o.RecoveredTick)
-	s.MinSteps, s.MaxSteps = min(s.MinSteps, o.RecoveredStep), max(s.MaxSteps, o.RecoveredStep)
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d iterations in %v: %d with nothing to recover, %d recovered during setup, %d closed cleanly before the kill; recovered ticks %d..%d, complete steps %d..%d",
-		s.Iters, s.Took.Round(time.Millisecond), s.Nothing, s.SetupOnly, s.Finished, s.MinTick, s.MaxTick, s.MinSteps, s.MaxSteps)
+	return fmt.Sprintf("%d iterations in %v: %d recovered a metadata file (ticks %d..%d), %d of them during setup; %d closed cleanly before the kill; %d with nothing to recover; complete steps %d..%d",
+		s.Iters, s.Took.Round(time.Millisecond), s.Applied, s.MinTick, s.MaxTick, s.SetupOnly, s.Finished, s.Nothing, s.MinSteps, s.MaxSteps)
 }
 
 // ErrLost marks an iteration whose recovered file lost a step the writer
@@ -127,17 +134,22 @@ func Run(o Options) (Summary, []Outcome, error) {
 	return sum, outs, nil
 }
 
-// closeWithin bounds the kill moment after the last step: Close ends up to
-// max lag ticks of 20 ms to write every metadata page back.
-const closeWithin = 60 * time.Millisecond
+// Short runs (plan.inClose) are killed up to closeWithin after the writer
+// reports step closeFrom from its last complete: the last steps and Close
+// (the tick that publishes the last step is often Close's own) take about
+// that long.
+const (
+	closeWithin = 60 * time.Millisecond
+	closeFrom   = 5
+)
 
 // plan is an iteration's random choices.
 type plan struct {
 	args []string
 	kill time.Duration
 	// inClose: the run is short and kill counts from the writer's report
-	// of its last step, so that the kill lands in Close (its final ticks,
-	// write-back of every metadata page) or just after it.
+	// of its last steps, so that the kill lands in them, in Close (its
+	// final ticks, write-back of every metadata page) or just after it.
 	inClose bool
 	steps   int64
 }

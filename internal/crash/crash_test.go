@@ -1,6 +1,7 @@
 package crash
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,5 +109,36 @@ func TestCrashHarness(t *testing.T) {
 				t.Fatalf("%d outcomes, %d counted, want %d", len(outs), sum.Iters, iters)
 			}
 		})
+	}
+}
+
+// TestJudgeCatchesLoss: the harness's judgement fails an iteration whose
+// file lacks a step the writer reported, or does not verify.
+func TestJudgeCatchesLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the commands")
+	}
+	bin := binaries(t)
+	file := filepath.Join(t.TempDir(), "judge.pw")
+	run := exec.Command(filepath.Join(bin, "pwriter"), "run", "--steps", "5", "--workload", "rr", "--datasets", "4", "--tick", "20ms", file)
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("pwriter run: %v: %s", err, out)
+	}
+	o := Options{Bin: bin}
+	if err := o.judge(file, &Outcome{ReportedTicks: 3, ReportedSteps: 5}); err != nil {
+		t.Fatalf("intact file with the 5 reported steps: %v", err)
+	}
+	if err := o.judge(file, &Outcome{ReportedTicks: 3, ReportedSteps: 6}); !errors.Is(err, ErrLost) {
+		t.Fatalf("file with 5 steps, 6 reported: %v, want ErrLost", err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.judge(file, &Outcome{ReportedTicks: 3, ReportedSteps: 5}); !errors.Is(err, ErrLost) {
+		t.Fatalf("truncated file: %v, want ErrLost", err)
 	}
 }

@@ -22,7 +22,7 @@ func (o Options) iteration(i int) (Outcome, error) {
 	cleanup(file)
 	p := o.planFor(i, file)
 	out := Outcome{Iter: i, Args: p.args}
-	lastStep := make(chan struct{}) // closed when the writer reports its last step complete
+	lastSteps := make(chan struct{}) // closed when the writer reports step steps-closeFrom complete
 	var once sync.Once
 
 	// Every tick line read counts, including those still in the pipe when
@@ -41,8 +41,8 @@ func (o Options) iteration(i int) (Outcome, error) {
 		out.ReportedTicks++
 		out.ReportedTick = max(out.ReportedTick, uint64(num(m, "tick")))
 		out.ReportedSteps = max(out.ReportedSteps, num(m, "steps_complete"))
-		if out.ReportedSteps >= p.steps {
-			once.Do(func() { close(lastStep) })
+		if out.ReportedSteps >= p.steps-closeFrom {
+			once.Do(func() { close(lastSteps) })
 		}
 	}
 	g, err := startGroup(append([]string{o.bin("pwriter")}, p.args...), onLine)
@@ -54,7 +54,7 @@ func (o Options) iteration(i int) (Outcome, error) {
 	go func() { exited <- g.wait() }()
 	kill, last := time.After(p.kill), (<-chan struct{})(nil)
 	if p.inClose {
-		kill, last = nil, lastStep
+		kill, last = nil, lastSteps
 	}
 	var werr error
 wait:
@@ -93,7 +93,7 @@ wait:
 // judge recovers and verifies the file, and checks the result against
 // what the writer reported.
 func (o Options) judge(file string, out *Outcome) error {
-	rec, stderr, err := runJSON([]string{o.bin("pwriter"), "recover", "--json", file}, toolTimeout)
+	rec, stderr, err := runJSON([]string{o.bin("pwriter"), "recover", "--json", "--writer-gone", "200ms", file}, toolTimeout)
 	if err != nil {
 		// Nothing to recover is right only if the writer published nothing.
 		if out.ReportedTicks > 0 {

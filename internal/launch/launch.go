@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,6 +117,10 @@ func Run(ctx context.Context, o Options) error {
 	if stderr == nil {
 		stderr = os.Stderr
 	}
+	// The ranks die with the thread that starts them (dieWithLauncher): keep
+	// this goroutine on one thread until they have all ended.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	j := &jobRun{
 		log:    log.With(zap.String("job", job)),
 		grace:  grace,
@@ -158,6 +163,7 @@ type exit struct {
 func (j *jobRun) start(rank int, argv []string, dir string, env []string) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env, cmd.Dir = env, dir
+	dieWithLauncher(cmd)
 	p := &rankProc{
 		rank: rank,
 		cmd:  cmd,

@@ -1,11 +1,13 @@
 package launch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"strings"
@@ -60,6 +62,15 @@ func rankMain(role string) int {
 	case "sleep":
 		fmt.Println("ready", os.Getpid())
 		time.Sleep(time.Minute)
+		return 0
+	case "launcher":
+		// A launcher of two sleeping ranks, for the test to kill.
+		o := options(2, "sleep", nil, nil)
+		o.Stdout, o.Stderr = os.Stdout, os.Stderr
+		if err := Run(context.Background(), o); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		return 0
 	case "comm":
 		c, err := collective.Open(context.Background(), env.Config())
@@ -252,4 +263,53 @@ func TestBadOptions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "start rank 0") {
 		t.Errorf("missing command: %v", err)
 	}
+}
+
+// TestRanksDieWithLauncher: SIGKILL to the launcher alone takes its ranks
+// with it; no orphan goes on running.
+func TestRanksDieWithLauncher(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), roleVar+"=launcher")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var pids []int
+	sc := bufio.NewScanner(out)
+	for len(pids) < 2 && sc.Scan() {
+		var rank, pid int
+		if n, _ := fmt.Sscanf(sc.Text(), "[rank %d] ready %d", &rank, &pid); n == 2 {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) < 2 {
+		t.Fatalf("launcher started %d ranks", len(pids))
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("rank process %d still running after its launcher was killed", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

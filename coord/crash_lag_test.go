@@ -1,0 +1,137 @@
+package coord
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pwstore/internal/workload"
+)
+
+// TestLaggingReaderFails holds a reader (one-page cache, so every read
+// loads pages) at one tick while the writer ends tick after tick. Up to
+// max_lag - 1 ticks behind it reads exactly its tick's data (as in
+// TestMessageFromTheFuture); from max_lag ticks behind on, every read
+// either fails with ErrLagging or returns its tick's data - never other
+// data - and at least the first read fails. A Tick then catches it up.
+func TestLaggingReaderFails(t *testing.T) {
+	const maxLag = 4
+	path := filepath.Join(t.TempDir(), "lag.pw")
+	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	layout := workload.Params{Kind: workload.RR, Datasets: 4, Elems: 3}.Defaults().Layout(1)
+	ds := make([]*Dataset, len(layout))
+	for i, d := range layout {
+		if ds[i], err = w.CreateDataset(d.Path, specOf(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := uint64(0)
+	step := func() {
+		t.Helper()
+		for i, d := range layout {
+			appendStep(t, ds[i], d, steps)
+		}
+		steps++
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		step()
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	held := steps
+	checkExact(t, r, layout, held, "reader in step")
+	for lag := uint64(1); lag <= maxLag+2; lag++ {
+		step()
+		got, err := r.Lag()
+		if err != nil || got != lag {
+			t.Fatalf("reader lag %d (%v), want %d", got, err, lag)
+		}
+		where := fmt.Sprintf("reader %d ticks behind, max lag %d", lag, maxLag)
+		if lag <= maxLag-1 {
+			checkExact(t, r, layout, held, where)
+			continue
+		}
+		failed, err := readOrLag(r, layout, held)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		if failed == 0 {
+			t.Fatalf("%s: every read succeeded", where)
+		}
+		t.Logf("%s: %d reads failed with ErrLagging, the rest returned the held tick's data", where, failed)
+	}
+	if _, err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, r, layout, steps, "reader caught up")
+}
+
+// readOrLag reads every step of every dataset at a reader held at steps
+// steps: each read must fail with a clear ErrLagging or return exactly the
+// held tick's data. It returns how many reads failed.
+func readOrLag(r *Reader, layout []workload.Dataset, steps uint64) (int, error) {
+	failed := 0
+	lagged := func(err error) error {
+		if !errors.Is(err, ErrLagging) {
+			return fmt.Errorf("read failed with %v, want ErrLagging", err)
+		}
+		if !strings.Contains(err.Error(), "behind") {
+			return fmt.Errorf("unclear lag error: %v", err)
+		}
+		failed++
+		return nil
+	}
+	for _, d := range layout {
+		v, err := r.Dataset(d.Path)
+		if err != nil {
+			if err := lagged(err); err != nil {
+				return failed, err
+			}
+			continue
+		}
+		switch shape, err := v.Shape(); {
+		case err != nil:
+			if err := lagged(err); err != nil {
+				return failed, err
+			}
+		case shape[0] != steps*d.Rows:
+			return failed, fmt.Errorf("%s has %d rows, the held tick %d", d.Path, shape[0], steps*d.Rows)
+		}
+		switch val, ok, err := v.Attr("steps"); {
+		case err != nil:
+			if err := lagged(err); err != nil {
+				return failed, err
+			}
+		default:
+			if n, _ := val.Int(); !ok || uint64(n) != steps {
+				return failed, fmt.Errorf("%s steps attribute %d (%v), the held tick has %d", d.Path, n, ok, steps)
+			}
+		}
+		for s := range steps {
+			sl, _ := d.RankSlab(s, 0, 1)
+			buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
+			if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
+				if err := lagged(err); err != nil {
+					return failed, err
+				}
+				continue
+			}
+			if err := d.CheckSlab(buf, s, sl); err != nil {
+				return failed, fmt.Errorf("wrong data: %w", err)
+			}
+		}
+	}
+	return failed, nil
+}
