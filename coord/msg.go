@@ -24,7 +24,7 @@ func bcastMsg[T any](c collective.Comm, root int, v T) (T, error) {
 	if err != nil {
 		return out, err
 	}
-	if err := msgpack.Unmarshal(got, &out); err != nil {
+	if err := unmarshal(got, &out); err != nil {
 		return out, fmt.Errorf("decode broadcast from rank %d: %w", root, err)
 	}
 	return out, nil
@@ -42,9 +42,21 @@ func allgatherMsg[T any](c collective.Comm, v T) ([]T, error) {
 	}
 	out := make([]T, len(got))
 	for r, b := range got {
-		if err := msgpack.Unmarshal(b, &out[r]); err != nil {
+		if err := unmarshal(b, &out[r]); err != nil {
 			return nil, fmt.Errorf("decode message of rank %d: %w", r, err)
 		}
 	}
 	return out, nil
+}
+
+// unmarshal decodes a message from another rank. The msgpack decoder can
+// panic on some malformed input (a nil where a struct is due); a bad
+// message must be an error, never a crash, so that panic is caught here.
+func unmarshal(b []byte, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed message: %v", p)
+		}
+	}()
+	return msgpack.Unmarshal(b, v)
 }

@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -17,12 +18,56 @@ type adoptMsg struct {
 	Base    uint64
 	Header  mdfile.Header
 	Full    bool
-	Entries []mdfile.Entry // Full
-	Added   []mdfile.Entry // delta
-	Changed []mdfile.Entry
+	Entries entries // Full
+	Added   entries // delta
+	Changed entries
 	Removed []uint64
 	Err     string // rank 0 failed: every rank fails with this
 	Kind    int    // the failure's sentinel (errKind)
+}
+
+// entries travel packed, 32 little-endian bytes each (page, metadata-file
+// page, length, checksum): msgpack's reflection over a struct per entry
+// costs every reader rank half a millisecond per thousand entries.
+type entries []mdfile.Entry
+
+const entrySize = 32
+
+var _ msgpack.CustomEncoder = entries(nil)
+
+// EncodeMsgpack writes the entries as one byte string.
+func (es entries) EncodeMsgpack(enc *msgpack.Encoder) error {
+	b := make([]byte, 0, len(es)*entrySize)
+	for _, e := range es {
+		b = binary.LittleEndian.AppendUint64(b, e.Page)
+		b = binary.LittleEndian.AppendUint64(b, e.MDPage)
+		b = binary.LittleEndian.AppendUint64(b, e.Length)
+		b = binary.LittleEndian.AppendUint64(b, e.Checksum)
+	}
+	return enc.EncodeBytes(b)
+}
+
+// DecodeMsgpack reads entries written by EncodeMsgpack.
+func (es *entries) DecodeMsgpack(dec *msgpack.Decoder) error {
+	b, err := dec.DecodeBytes()
+	if err != nil {
+		return err
+	}
+	if len(b)%entrySize != 0 {
+		return fmt.Errorf("index entries: %d bytes is not a whole number of %d-byte entries", len(b), entrySize)
+	}
+	out := make([]mdfile.Entry, len(b)/entrySize)
+	for i := range out {
+		e := b[i*entrySize:]
+		out[i] = mdfile.Entry{
+			Page:     binary.LittleEndian.Uint64(e),
+			MDPage:   binary.LittleEndian.Uint64(e[8:]),
+			Length:   binary.LittleEndian.Uint64(e[16:]),
+			Checksum: binary.LittleEndian.Uint64(e[24:]),
+		}
+	}
+	*es = out
+	return nil
 }
 
 // fullMsg describes the adopted index in full.
@@ -54,7 +99,7 @@ func (r *Reader) collectiveTickWith(forceFull bool) (TickInfo, error) {
 		full := forceFull
 		for rank, b := range ticks {
 			var t uint64
-			if err := msgpack.Unmarshal(b, &t); err != nil {
+			if err := unmarshal(b, &t); err != nil {
 				return TickInfo{}, fmt.Errorf("%s: reader tick: rank %d: %w", r.path, rank, err)
 			}
 			full = full || t != r.idx.tick()
