@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// diskResult is the sequential-write baseline: the physical limit.
+type diskResult struct {
+	Bytes      int64   `json:"bytes"`
+	Block      int     `json:"block_bytes"`
+	FsyncMBps  float64 `json:"mb_per_s_fsync"`  // write + fsync, the disk's sustained rate
+	CachedMBps float64 `json:"mb_per_s_cached"` // write to the page cache, before the fsync
+	Load       float64 `json:"load"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// diskBaseline writes size bytes sequentially in 1 MiB blocks into a file
+// in dir, fsyncs it, and removes it.
+func diskBaseline(dir string, size int64) diskResult {
+	const block = 1 << 20
+	r := diskResult{Bytes: size, Block: block, Load: loadAvg()}
+	path := filepath.Join(dir, "disk-baseline.bin")
+	err := func() error {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		defer f.Close()
+		buf := make([]byte, block)
+		for i := range buf {
+			buf[i] = byte(i*7 + i>>8) // not all zero, in case the storage compresses
+		}
+		start := time.Now()
+		for off := int64(0); off < size; off += block {
+			if _, err := f.Write(buf); err != nil {
+				return err
+			}
+		}
+		cached := time.Since(start)
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		total := time.Since(start)
+		r.CachedMBps = float64(size) / 1e6 / cached.Seconds()
+		r.FsyncMBps = float64(size) / 1e6 / total.Seconds()
+		return f.Close()
+	}()
+	if err != nil {
+		r.Error = fmt.Sprintf("disk baseline: %v", err)
+	}
+	return r
+}
