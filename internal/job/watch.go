@@ -188,6 +188,11 @@ func (w *watcher) verify(adopted time.Time) (int, float64, error) {
 		if err != nil {
 			return 0, 0, err
 		}
+		// The writer sets the step counter after the parameters: until
+		// then a tick may have published only part of its setup.
+		if _, ok, err := v.Attr(workload.StepsAttr); err != nil || !ok {
+			return 0, 0, err
+		}
 		p, total, err := paramsOf(v)
 		if err != nil {
 			return 0, 0, err
