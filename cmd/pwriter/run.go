@@ -129,7 +129,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 		if f.json {
 			out.line(sum)
 		} else {
-			fmt.Printf("wrote %s: %s workload, %d ranks, %d steps, %.1f MB in %.2f s (%.1f MB/s, %.0f appends/s), %d ticks, end of tick p50 %.2f ms p99 %.2f ms, metadata file at most %d bytes\n",
+			fmt.Printf("wrote %s: %s workload on %d rank(s), %d steps, %.1f MB in %.2f s (%.1f MB/s, %.0f appends/s), %d ticks, end of tick p50 %.2f ms p99 %.2f ms, metadata file at most %d bytes\n",
 				path, sum.Workload, sum.Ranks, sum.Steps, float64(sum.Bytes)/1e6, sum.Seconds, sum.MBPerS, sum.AppendsPerS,
 				sum.Ticks, sum.EOTP50, sum.EOTP99, sum.MDBytesMax)
 		}

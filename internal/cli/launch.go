@@ -35,6 +35,9 @@ func Launch(groups []Group) error {
 	errs := make([]error, len(groups))
 	for i, g := range groups {
 		o := launch.Options{NP: g.N, Argv: append([]string{exe}, g.Args...)}
+		if Terminal(os.Stderr) {
+			o.Env = append(os.Environ(), EnvProgress+"=1")
+		}
 		if len(groups) > 1 {
 			o.Stdout = labelled{w: os.Stdout, label: g.Label}
 			o.Stderr = labelled{w: os.Stderr, label: g.Label}
