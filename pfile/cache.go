@@ -9,7 +9,7 @@ import (
 )
 
 // chunkCache holds the chunks this rank has written and not yet written
-// back (chunks over half its limit bypass it). For each it keeps the chunk's bytes and the byte ranges written,
+// back (chunks over half its limit, and writes of whole chunks, bypass it). For each it keeps the chunk's bytes and the byte ranges written,
 // and writes back only those ranges: ranks writing disjoint elements of one
 // chunk never overwrite each other's bytes. Reads merge the file's bytes
 // with the cached ranges; nothing is cached for reading, so a reader
@@ -36,9 +36,15 @@ func newChunkCache(limit int) *chunkCache {
 
 // write copies p into the chunk r at byte off of the chunk, writing back
 // the oldest chunks first if the cache is over its limit. A chunk larger
-// than half the cache is not cached: p goes straight to the file.
+// than half the cache is not cached, and neither is a write of a whole
+// chunk (it needs no merging with any other bytes, so copying it would only
+// cost time): p goes straight to the file.
 func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
-	if r.Size > uint64(c.limit/2) {
+	whole := off == 0 && uint64(len(p)) == r.Size
+	if whole {
+		c.drop(r.Addr) // superseded
+	}
+	if whole || r.Size > uint64(c.limit/2) {
 		if _, err := raw.WriteAt(p, int64(r.Addr+off)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", r.Addr, err)
 		}
@@ -90,6 +96,17 @@ func (c *chunkCache) overlay(addr, off uint64, p []byte) {
 			copy(p[lo-off:hi-off], ch.buf[lo:hi])
 		}
 	}
+}
+
+// drop forgets the cached chunk at addr, if any, without writing it.
+func (c *chunkCache) drop(addr uint64) {
+	ch, ok := c.chunks[addr]
+	if !ok {
+		return
+	}
+	delete(c.chunks, addr)
+	c.bytes -= len(ch.buf)
+	c.order = slices.DeleteFunc(c.order, func(a uint64) bool { return a == addr })
 }
 
 func (c *chunkCache) makeRoom(raw vfs.File, need int) error {
