@@ -36,10 +36,11 @@ type Buffer struct {
 	back Backend
 
 	tab  table
-	all  list // index list: every entry
-	lru  list // clean entries (and dirty ones in Plain mode)
-	dwl  list // dirty entries waiting to be written (SWMRWriter, Follower), by writeAt
-	tick list // entries changed in the current tick (SWMRWriter)
+	all  list       // index list: every entry
+	lru  list       // clean entries (and dirty ones in Plain mode)
+	dwl  list       // dirty entries waiting to be written (SWMRWriter, Follower), by writeAt
+	dwlB dwlBuckets // the first and last entry of each writeAt on dwl
+	tick list       // entries changed in the current tick (SWMRWriter)
 
 	dirty int               // dirty entries
 	multi int               // multi-page entries
@@ -82,6 +83,7 @@ func New(cfg Config, back Backend) (*Buffer, error) {
 		all:    list{via: viaIdx},
 		lru:    list{via: viaRep},
 		dwl:    list{via: viaRep},
+		dwlB:   dwlBuckets{},
 		tick:   list{via: viaTick},
 		cover:  make(map[uint64]uint64),
 		cur:    cfg.FirstTick,
@@ -268,18 +270,6 @@ func (b *Buffer) writeDelayed(e *entry, fresh bool) {
 	b.dwlInsert(e)
 }
 
-// dwlInsert links e into the delayed write list by writeAt, searching from
-// the tail, where new entries (the latest ticks) usually go.
-func (b *Buffer) dwlInsert(e *entry) {
-	at := b.dwl.tail
-	for at != nil && at.writeAt > e.writeAt {
-		at = at.rep.prev
-		b.st.DWLInsertDepth++
-	}
-	b.dwl.insertAfter(e, at)
-	e.on = onDWL
-}
-
 // Free drops the entry at page without writing it: its space was freed. A
 // page in the metadata-file index leaves it at the end of the tick.
 // The page count is not needed: the entry is keyed by its first page.
@@ -417,7 +407,7 @@ func (b *Buffer) unplace(e *entry) {
 	case onLRU:
 		b.lru.remove(e)
 	case onDWL:
-		b.dwl.remove(e)
+		b.dwlRemove(e)
 	}
 	e.on = onNone
 }

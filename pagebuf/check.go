@@ -94,6 +94,9 @@ func (b *Buffer) CheckInvariants() error {
 	case covered != len(b.cover):
 		return bad("multi-page entries cover %d pages, map holds %d", covered, len(b.cover))
 	}
+	if err := b.checkBuckets(); err != nil {
+		return err
+	}
 	var prev uint64
 	for e := b.dwl.head; e != nil; e = e.rep.next {
 		if e.writeAt < prev {
