@@ -23,6 +23,7 @@ import (
 	"pwstore/collective"
 	"pwstore/coord"
 	"pwstore/internal/natsd"
+	"pwstore/internal/stats"
 	"pwstore/internal/vfs"
 	"pwstore/mdfile"
 )
@@ -155,23 +156,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.Delta = float64(sum) / float64(o.Iters)
 	res.Entries = prev.Len()
-	res.P50, res.P99, res.Max = Percentile(all, 50), Percentile(all, 99), slices.Max(all)
-	res.Rank0P50 = Percentile(zero, 50)
+	res.P50, res.P99, res.Max = stats.Percentile(all, 50), stats.Percentile(all, 99), slices.Max(all)
+	res.Rank0P50 = stats.Percentile(zero, 50)
 	return res, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// Percentile is the p-th percentile (0..100) of xs by nearest rank; 0 for none.
-func Percentile(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(p/100*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
 
 // writer appends to datasets, one tick at a time.
 type writer struct {

@@ -10,6 +10,7 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
+	"pwstore/internal/stats"
 	"pwstore/internal/workload"
 )
 
@@ -88,7 +89,7 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 	}
 	w.sum = WatchSummary{Summary: true, Ranks: w.size}
 	err = w.run(o.Poll)
-	w.sum.LatP50, w.sum.LatP99 = percentile(w.lat, 50), percentile(w.lat, 99)
+	w.sum.LatP50, w.sum.LatP99 = stats.Percentile(w.lat, 50), stats.Percentile(w.lat, 99)
 	for _, l := range w.lat {
 		w.sum.LatMax = max(w.sum.LatMax, l)
 	}

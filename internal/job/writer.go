@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pwstore/coord"
+	"pwstore/internal/stats"
 	"pwstore/internal/workload"
 )
 
@@ -118,12 +119,12 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 	for _, d := range layout {
 		bytes += int64(d.StepElems()) * int64(d.DType.Size()) * int64(p.Steps)
 	}
-	eot := millis(st.EOT)
+	eot := stats.Millis(st.EOT)
 	return WriterSummary{
 		Summary: true, Workload: string(p.Kind), Ranks: ranks, Steps: p.Steps, Bytes: bytes,
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs,
 		AppendsPerS: float64(p.Steps) * float64(len(layout)-1) / secs,
-		Ticks:       st.LastTick, EOTs: len(st.EOT), EOTP50: percentile(eot, 50), EOTP99: percentile(eot, 99), MDBytesMax: st.MDMax,
+		Ticks:       st.LastTick, EOTs: len(st.EOT), EOTP50: stats.Percentile(eot, 50), EOTP99: stats.Percentile(eot, 99), MDBytesMax: st.MDMax,
 	}, nil
 }
 

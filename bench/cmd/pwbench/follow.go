@@ -11,6 +11,7 @@ import (
 	"pwstore/collective"
 	"pwstore/coord"
 	"pwstore/internal/natsd"
+	"pwstore/internal/stats"
 	"pwstore/internal/workload"
 )
 
@@ -48,7 +49,7 @@ type followSummary struct {
 func (f followSummary) summary() map[string]any {
 	m := map[string]any{"summary": true, "ranks": float64(f.ranks), "ticks": float64(len(f.ticks)),
 		"snapshots_verified": float64(f.verified), "steps": float64(f.steps), "errors": float64(f.errors),
-		"lat_ms_p50": percentile(f.lat, 50), "lat_ms_p99": percentile(f.lat, 99), "lat_ms_max": 0.0}
+		"lat_ms_p50": stats.Percentile(f.lat, 50), "lat_ms_p99": stats.Percentile(f.lat, 99), "lat_ms_max": 0.0}
 	for _, l := range f.lat {
 		m["lat_ms_max"] = max(m["lat_ms_max"].(float64), l)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"pwstore/internal/stats"
 )
 
 // ourRun is one workload through pwriter, with readers following.
@@ -175,7 +177,7 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 	}
 	vis := visibility(writerTicks, readerTicks)
 	if len(vis) > 0 {
-		r.VisP50, r.VisP99 = percentile(vis, 50), percentile(vis, 99)
+		r.VisP50, r.VisP99 = stats.Percentile(vis, 50), stats.Percentile(vis, 99)
 		for _, v := range vis {
 			r.VisMax = max(r.VisMax, v)
 		}

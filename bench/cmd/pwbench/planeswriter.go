@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"pwstore/bench/colltick"
 	"pwstore/coord"
 	"pwstore/internal/job"
+	"pwstore/internal/stats"
 	"pwstore/internal/workload"
 )
 
@@ -81,7 +81,7 @@ func planesWriter(args []string) error {
 	defer mu.Unlock()
 	return enc.Encode(job.WriterSummary{Summary: true, Workload: "planes", Ranks: 1, Steps: p.Steps, Bytes: bytes,
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs, AppendsPerS: float64(p.Steps*p.Datasets) / secs,
-		Ticks: st.LastTick, EOTs: len(st.EOT), EOTP50: colltick.Percentile(eot, 50), EOTP99: colltick.Percentile(eot, 99),
+		Ticks: st.LastTick, EOTs: len(st.EOT), EOTP50: stats.Percentile(eot, 50), EOTP99: stats.Percentile(eot, 99),
 		MDBytesMax: st.MDMax})
 }
 

@@ -18,8 +18,6 @@ type target struct {
 	Holds    *bool  `json:"holds"` // nil: not measured in this run
 }
 
-func percentile(xs []float64, p float64) float64 { return colltick.Percentile(xs, p) }
-
 func (r *results) our(name string) *ourRun {
 	for i := range r.Ours {
 		if r.Ours[i].Name == name && r.Ours[i].Error == "" {
