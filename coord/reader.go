@@ -405,6 +405,14 @@ func (r *Reader) Stats() ReaderStats {
 	return s
 }
 
+// MaxLag is how many ticks this reader may lag (the writer's, unless the
+// configuration set one).
+func (r *Reader) MaxLag() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxLag
+}
+
 // Lag is how many ticks the writer is ahead of the adopted snapshot.
 func (r *Reader) Lag() (uint64, error) {
 	r.mu.Lock()

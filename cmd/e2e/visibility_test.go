@@ -114,7 +114,7 @@ func visibility(t *testing.T, ranks, steps int, delay string) {
 				}
 			}
 		}
-		if sum == nil || sum["errors"] != 0.0 || sum["steps"] != float64(steps) {
+		if sum == nil || sum["errors"] != 0.0 || sum["steps"] != float64(steps) || sum["steps_unverified"] != 0.0 {
 			t.Fatalf("reader %d summary: %v", i, sum)
 		}
 		t.Logf("reader %d: %v snapshots verified over %v ticks, worst visibility %v ticks, latency p50 %.2f ms p99 %.2f ms",
