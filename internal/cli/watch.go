@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -81,8 +82,11 @@ func Watch(prog string, args []string) error {
 				pos[0], sum.Ranks, sum.Ticks, sum.SnapshotsVerified, sum.Steps, sum.LatP50, sum.LatP99, sum.LatMax, sum.Errors)
 		}
 	}
-	if err != nil && comm != nil {
-		comm.Abort(err.Error())
+	if comm != nil {
+		// Every rank has the same outcome (the ticks and the agreement on
+		// violations are collective). Meet once more so that no rank exits
+		// - and has the launcher stop the job - before rank 0 has printed.
+		comm.Barrier(context.Background())
 	}
 	return err
 }
