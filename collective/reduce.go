@@ -12,24 +12,18 @@ import (
 // rank: one message round, and bit-identical results everywhere.
 
 func (c *comm) AllreduceInt64(ctx context.Context, op Op, v []int64) ([]int64, error) {
-	if err := checkOp(op); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 8*len(v))
+	words := make([]uint64, len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint64(buf[8*i:], uint64(x))
+		words[i] = uint64(x)
 	}
-	all, err := c.allgather(ctx, kindAllreduce, buf)
+	all, err := c.gatherWords(ctx, op, words)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.sameLength(all, len(buf)); err != nil {
-		return nil, err
-	}
 	out := make([]int64, len(v))
-	for r, b := range all {
+	for r, ws := range all {
 		for i := range out {
-			x := int64(binary.LittleEndian.Uint64(b[8*i:]))
+			x := int64(ws[i])
 			switch {
 			case r == 0:
 				out[i] = x
@@ -47,24 +41,18 @@ func (c *comm) AllreduceInt64(ctx context.Context, op Op, v []int64) ([]int64, e
 
 // AllreduceFloat64: Min and Max follow math.Min and math.Max (a NaN wins).
 func (c *comm) AllreduceFloat64(ctx context.Context, op Op, v []float64) ([]float64, error) {
-	if err := checkOp(op); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 8*len(v))
+	words := make([]uint64, len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint64(buf[8*i:], math.Float64bits(x))
+		words[i] = math.Float64bits(x)
 	}
-	all, err := c.allgather(ctx, kindAllreduce, buf)
+	all, err := c.gatherWords(ctx, op, words)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.sameLength(all, len(buf)); err != nil {
-		return nil, err
-	}
 	out := make([]float64, len(v))
-	for r, b := range all {
+	for r, ws := range all {
 		for i := range out {
-			x := math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+			x := math.Float64frombits(ws[i])
 			switch {
 			case r == 0:
 				out[i] = x
@@ -80,22 +68,32 @@ func (c *comm) AllreduceFloat64(ctx context.Context, op Op, v []float64) ([]floa
 	return out, nil
 }
 
-func checkOp(op Op) error {
+// gatherWords checks op, sends words to every rank and returns every
+// rank's words, in rank order, once each has as many as this one.
+func (c *comm) gatherWords(ctx context.Context, op Op, words []uint64) ([][]uint64, error) {
 	if op < Sum || op > Max {
-		return fmt.Errorf("collective: unknown reduction %v", op)
+		return nil, fmt.Errorf("collective: unknown reduction %v", op)
 	}
-	return nil
-}
-
-// sameLength checks that every rank contributed as many values as this one;
-// a mismatch breaks the communicator (the ranks disagree).
-func (c *comm) sameLength(all [][]byte, n int) error {
+	buf := make([]byte, 0, 8*len(words))
+	for _, w := range words {
+		buf = binary.LittleEndian.AppendUint64(buf, w)
+	}
+	all, err := c.allgather(ctx, kindAllreduce, buf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]uint64, len(all))
 	for r, b := range all {
-		if len(b) != n {
+		if len(b) != len(buf) {
+			// The ranks disagree: that breaks the communicator.
 			err := protocolf("allreduce #%d: rank %d gave %d values, rank %d gave %d",
-				c.cur, r, len(b)/8, c.rank, n/8)
-			return c.finish(c.cur, err)
+				c.cur, r, len(b)/8, c.rank, len(words))
+			return nil, c.finish(c.cur, err)
+		}
+		out[r] = make([]uint64, len(words))
+		for i := range out[r] {
+			out[r][i] = binary.LittleEndian.Uint64(b[8*i:])
 		}
 	}
-	return nil
+	return out, nil
 }

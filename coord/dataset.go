@@ -55,14 +55,19 @@ func (w *Writer) CreateDataset(path string, spec Spec) (*Dataset, error) {
 	var d *Dataset
 	err := w.collective(fmt.Sprintf("CreateDataset(%q)", path), func() error {
 		ds, err := w.pf.CreateDataset(path, spec)
-		if err != nil {
-			return err
+		if err == nil {
+			d = w.handle(ds)
 		}
-		d = &Dataset{w: w, ds: ds}
-		w.dsets[path] = d
-		return nil
+		return err
 	})
 	return d, err
+}
+
+// handle records the writer's handle on ds; mu held.
+func (w *Writer) handle(ds *pfile.Dataset) *Dataset {
+	d := &Dataset{w: w, ds: ds}
+	w.dsets[ds.Path()] = d
+	return d
 }
 
 // Dataset opens an existing dataset.
@@ -73,12 +78,10 @@ func (w *Writer) Dataset(path string) (*Dataset, error) {
 			return nil
 		}
 		ds, err := w.pf.Dataset(path)
-		if err != nil {
-			return err
+		if err == nil {
+			d = w.handle(ds)
 		}
-		d = &Dataset{w: w, ds: ds}
-		w.dsets[path] = d
-		return nil
+		return err
 	})
 	return d, err
 }

@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 
@@ -56,15 +57,7 @@ func (x *index) sorted() []mdfile.Entry {
 	for _, e := range x.entries {
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b mdfile.Entry) int {
-		switch {
-		case a.Page < b.Page:
-			return -1
-		case a.Page > b.Page:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b mdfile.Entry) int { return cmp.Compare(a.Page, b.Page) })
 	return out
 }
 

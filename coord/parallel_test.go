@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,7 +114,7 @@ func divergent(path string, comm collective.Comm) error {
 // output.
 func runJob(t *testing.T, np int, role, path string, env ...string) (string, error) {
 	t.Helper()
-	var out lockedBuffer // the launcher writes stdout and stderr at once
+	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := launch.Run(ctx, launch.Options{
@@ -124,24 +123,6 @@ func runJob(t *testing.T, np int, role, path string, env ...string) (string, err
 		Stdout: &out, Stderr: &out, Grace: time.Second,
 	})
 	return out.String(), err
-}
-
-// lockedBuffer collects output written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestSameFilesAnyRanks: a workload written by 1, 2 and 4 writer ranks reads

@@ -121,7 +121,7 @@ func (w *Writer) syncPoint(why string, kind syncKind) error {
 		return w.fail(err)
 	}
 	if err := comm.Barrier(context.Background()); err != nil {
-		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.tick, err))
+		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))
 	}
 	return w.publishTick()
 }

@@ -44,7 +44,6 @@ type Writer struct {
 	pb    *pagebuf.Buffer
 	pf    *pfile.File
 	dsets map[string]*Dataset // handles handed out, by path
-	tick  uint64              // the page buffer's open tick
 	calls uint64              // collective calls made
 	due   time.Time           // when the open tick expires (zero: manual ticks)
 	// Step boundaries (Sync), for rank 0's choice to publish at one.
@@ -240,7 +239,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 	if err != nil {
 		return fmt.Errorf("%s: page buffer: %w", w.path, err)
 	}
-	w.pb, w.tick = pb, pb.Tick()
+	w.pb = pb
 	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes}
 	if create {
 		w.pf, err = pfile.Create(pb, w.data, opts)
@@ -251,7 +250,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 		return fmt.Errorf("%s: %w", w.path, err)
 	}
 	pb.SetEvictHook(w.pf.Evicted)
-	w.pf.SetEpoch(w.tick)
+	w.pf.SetEpoch(pb.Tick())
 	return nil
 }
 
@@ -269,7 +268,7 @@ func (w *Writer) abandon() {
 func (w *Writer) Tick() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.tick
+	return w.pb.Tick()
 }
 
 // Calls returns how many collective calls this rank has made: the call
@@ -318,10 +317,7 @@ func (w *Writer) fail(err error) error {
 func (w *Writer) collective(name string, fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
-		return err
-	}
-	if err := w.maybeEndTick(); err != nil {
+	if err := w.enter(); err != nil {
 		return err
 	}
 	callErr := fn()
@@ -336,13 +332,19 @@ func (w *Writer) collective(name string, fn func() error) error {
 func (w *Writer) independent(fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
-		return err
-	}
-	if err := w.maybeEndTick(); err != nil {
+	if err := w.enter(); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
+		return err
+	}
+	return w.maybeEndTick()
+}
+
+// enter begins an API call: the writer must be usable, and an expired
+// tick ends first; mu held.
+func (w *Writer) enter() error {
+	if err := w.usable(); err != nil {
 		return err
 	}
 	return w.maybeEndTick()
@@ -450,14 +452,15 @@ func (w *Writer) flushRaw() error {
 // buffer hands over the tick's changes and rank 0 publishes them.
 func (w *Writer) publishTick() error {
 	start := time.Now()
-	res, err := w.pb.EndTick(w.tick)
+	tick := w.pb.Tick()
+	res, err := w.pb.EndTick(tick)
 	if err != nil {
-		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.tick, err))
+		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, tick, err))
 	}
 	if w.pub != nil {
 		st, err := w.pub.update(res)
 		if err != nil {
-			return w.fail(fmt.Errorf("%s: publish tick %d: %w", w.path, w.tick, err))
+			return w.fail(fmt.Errorf("%s: publish tick %d: %w", w.path, tick, err))
 		}
 		took := time.Since(start)
 		w.stats.EOT = append(w.stats.EOT, took)
@@ -471,10 +474,10 @@ func (w *Writer) publishTick() error {
 		}
 	}
 	w.stats.Ticks++
-	w.tick++
-	w.pf.SetEpoch(w.tick)
-	if w.tick > w.cfg.MaxLag {
-		w.pf.ReleaseBefore(w.tick - w.cfg.MaxLag)
+	next := w.pb.Tick()
+	w.pf.SetEpoch(next)
+	if next > w.cfg.MaxLag {
+		w.pf.ReleaseBefore(next - w.cfg.MaxLag)
 	}
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
 		w.due = time.Now().Add(w.cfg.TickLen)

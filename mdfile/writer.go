@@ -1,6 +1,7 @@
 package mdfile
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -251,15 +252,7 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 	for _, p := range removed {
 		ops = append(ops, change{page: p})
 	}
-	slices.SortFunc(ops, func(a, b change) int {
-		switch {
-		case a.page < b.page:
-			return -1
-		case a.page > b.page:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ops, func(a, b change) int { return cmp.Compare(a.page, b.page) })
 	for i := 1; i < len(ops); i++ {
 		if ops[i].page == ops[i-1].page {
 			return nil, fmt.Errorf("page %d named twice in one update: %w", ops[i].page, ErrBadUpdate)
@@ -323,15 +316,7 @@ const maxWrite = 8 << 20
 // writePieces writes pieces in file order, gathering adjacent ones into
 // single writes, then syncs in durable mode.
 func (w *Writer) writePieces(pieces []piece) error {
-	slices.SortFunc(pieces, func(a, b piece) int {
-		switch {
-		case a.page < b.page:
-			return -1
-		case a.page > b.page:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.page, b.page) })
 	var buf []byte
 	for i := 0; i < len(pieces); {
 		j, size := i+1, len(pieces[i].data)

@@ -1,6 +1,7 @@
 package pagebuf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,15 +60,7 @@ func (b *Buffer) EndTick(tick uint64) (res TickResult, err error) {
 		e = next
 	}
 	b.tick = list{via: viaTick}
-	slices.SortFunc(res.Changes, func(x, y Change) int {
-		switch {
-		case x.Page < y.Page:
-			return -1
-		case x.Page > y.Page:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(res.Changes, func(x, y Change) int { return cmp.Compare(x.Page, y.Page) })
 
 	// Write back what may now go (before index tick is published, so under
 	// the rule for the open tick).

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"pwstore/collective"
@@ -97,7 +95,8 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	if comm != nil {
 		defer comm.Close()
 	}
-	out := newPrinter(f.json && env.Rank == 0)
+	out := cli.NewJSONLines(os.Stdout)
+	printJSON := f.json && env.Rank == 0
 	p := f.p.Defaults()
 	var perStep float64
 	for _, d := range p.Layout(env.Size) {
@@ -113,7 +112,9 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	sum, err := job.RunWriter(path, job.WriterOptions{
 		Params: p, StepDelay: f.stepDelay, Config: cfg,
 		OnTick: func(e job.TickEvent) {
-			out.line(e)
+			if printJSON {
+				out.Line(e)
+			}
 			prog.Tick(e.Tick, 0)
 		},
 		OnStep: func(s int) { prog.Step(s + 1) },
@@ -127,7 +128,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	prog.Done()
 	if env.Rank == 0 {
 		if f.json {
-			out.line(sum)
+			out.Line(sum)
 		} else {
 			fmt.Printf("wrote %s: %s workload on %d rank(s), %d steps, %.1f MB in %.2f s (%.1f MB/s, %.0f appends/s), %d ticks, end of tick p50 %.2f ms p99 %.2f ms, metadata file at most %d bytes\n",
 				path, sum.Workload, sum.Ranks, sum.Steps, float64(sum.Bytes)/1e6, sum.Seconds, sum.MBPerS, sum.AppendsPerS,
@@ -135,24 +136,6 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 		}
 	}
 	return nil
-}
-
-// printer writes JSON lines to stdout, one at a time.
-type printer struct {
-	on  bool
-	mu  sync.Mutex // guards enc
-	enc *json.Encoder
-}
-
-func newPrinter(on bool) *printer { return &printer{on: on, enc: json.NewEncoder(os.Stdout)} }
-
-func (p *printer) line(v any) {
-	if !p.on {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.enc.Encode(v)
 }
 
 // launchJob starts this command's writer ranks (--np) and reader ranks

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"pwstore/coord"
@@ -54,20 +52,14 @@ func Watch(prog string, args []string) error {
 		defer comm.Close()
 	}
 	rank0 := env.Rank == 0
-	enc := json.NewEncoder(os.Stdout)
-	var mu sync.Mutex // guards enc
-	emit := func(v any) {
-		mu.Lock()
-		defer mu.Unlock()
-		enc.Encode(v)
-	}
+	out := NewJSONLines(os.Stdout)
 	progress := NewProgress(rank0 && !*asJSON, 0, 0)
 	sum, err := job.Watch(pos[0], job.WatchOptions{
 		Config:  coord.Config{Comm: comm, Logger: log, WriterGone: *gone, MDPath: *md},
 		Timeout: *timeout, Poll: *poll,
 		OnTick: func(t job.WatchTick) {
 			if *asJSON {
-				emit(t)
+				out.Line(t)
 			}
 			progress.Step(t.Steps)
 			progress.Tick(t.Tick, t.WriterTick-t.Tick)
@@ -76,7 +68,7 @@ func Watch(prog string, args []string) error {
 	progress.Done()
 	if rank0 {
 		if *asJSON {
-			emit(sum)
+			out.Line(sum)
 		} else {
 			fmt.Printf("watched %s with %d reader ranks: %d ticks, %d snapshots verified, %d steps, latency p50 %.2f ms p99 %.2f ms max %.2f ms, %d errors\n",
 				pos[0], sum.Ranks, sum.Ticks, sum.SnapshotsVerified, sum.Steps, sum.LatP50, sum.LatP99, sum.LatMax, sum.Errors)

@@ -285,50 +285,43 @@ func (w *watcher) late() bool {
 
 // spotCheck verifies the first elements of step s of every dataset.
 func (w *watcher) spotCheck(s uint64) error {
+	return w.eachData(func(d workload.Dataset) error { return CheckSlab(w.r, d, s, d.SpotSlab(s, 64)) })
+}
+
+// checkStep verifies every element of step s of every dataset.
+func (w *watcher) checkStep(s uint64) error {
+	return w.eachData(func(d workload.Dataset) error {
+		sl, _ := d.RankSlab(s, 0, 1)
+		return CheckSlab(w.r, d, s, sl)
+	})
+}
+
+// eachData calls fn for every dataset of the layout but the time dataset,
+// whose values are wall-clock times.
+func (w *watcher) eachData(fn func(workload.Dataset) error) error {
 	for _, d := range w.layout {
 		if d.Path == workload.TimePath {
 			continue
 		}
-		v, err := w.r.Dataset(d.Path)
-		if err != nil {
-			return err
-		}
-		sl, _ := d.RankSlab(s, 0, 1)
-		for k := 1; k < len(sl.Count); k++ {
-			sl.Count[k] = 1
-		}
-		sl.Count[0], sl.Count[len(sl.Count)-1] = 1, min(sl.Count[len(sl.Count)-1], 64)
-		buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
-		if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
-			return err
-		}
-		if err := d.CheckSlab(buf, s, sl); err != nil {
+		if err := fn(d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkStep verifies every element of step s of every dataset.
-func (w *watcher) checkStep(s uint64) error {
-	for _, d := range w.layout {
-		if d.Path == workload.TimePath {
-			continue
-		}
-		v, err := w.r.Dataset(d.Path)
-		if err != nil {
-			return err
-		}
-		sl, _ := d.RankSlab(s, 0, 1)
-		buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
-		if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
-			return err
-		}
-		if err := d.CheckSlab(buf, s, sl); err != nil {
-			return err
-		}
+// CheckSlab reads slab sl of step s of d through r and compares it with
+// the values the workload wrote.
+func CheckSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab) error {
+	v, err := r.Dataset(d.Path)
+	if err != nil {
+		return err
 	}
-	return nil
+	buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
+	if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
+		return err
+	}
+	return d.CheckSlab(buf, s, sl)
 }
 
 // latency is the time from step s's recorded publication to adoption.

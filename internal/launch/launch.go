@@ -121,11 +121,16 @@ func Run(ctx context.Context, o Options) error {
 	// this goroutine on one thread until they have all ended.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// One writer for both streams (as os/exec allows) gets one lock.
+	out, errw := &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	if sameWriter(stdout, stderr) {
+		errw = out
+	}
 	j := &jobRun{
 		log:    log.With(zap.String("job", job)),
 		grace:  grace,
-		stdout: &lockedWriter{w: stdout},
-		stderr: &lockedWriter{w: stderr},
+		stdout: out,
+		stderr: errw,
 		exits:  make(chan exit, o.NP),
 	}
 	for r := range o.NP {

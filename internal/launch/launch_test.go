@@ -131,6 +131,28 @@ func lines(s string) map[string]bool {
 	return m
 }
 
+// TestOneWriterForBoth: stdout and stderr may be one plain writer, as with
+// os/exec; the launcher then serialises both streams on it.
+func TestOneWriterForBoth(t *testing.T) {
+	var both bytes.Buffer
+	o := options(3, "print", nil, nil)
+	o.Stdout, o.Stderr = &both, &both
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	got := lines(both.String())
+	for r := range 3 {
+		for _, want := range []string{
+			fmt.Sprintf("[rank %d] hello from %d of 3 in launchtest", r, r),
+			fmt.Sprintf("[rank %d] warning %d", r, r),
+		} {
+			if !got[want] {
+				t.Errorf("output lacks %q:\n%s", want, both.String())
+			}
+		}
+	}
+}
+
 func TestOutput(t *testing.T) {
 	var out, errs syncBuffer
 	if err := Run(context.Background(), options(3, "print", &out, &errs)); err != nil {

@@ -19,6 +19,17 @@ func (l *lockedWriter) write(p []byte) {
 	_, _ = l.w.Write(p) // the job must not stop because its output cannot be shown
 }
 
+// sameWriter reports whether a and b are the same writer; writers of an
+// uncomparable type are taken for different ones.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 // maxLine is the longest line kept whole.
 const maxLine = 1 << 20
 

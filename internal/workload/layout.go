@@ -198,6 +198,19 @@ func (d Dataset) RankSlab(s uint64, rank, ranks int) (Slab, bool) {
 	return Slab{start, count}, true
 }
 
+// SpotSlab is the first n elements (at most) of step s of d: the first
+// position of every dimension but the last. Enough to tell whether the
+// step is there and right, at little cost.
+func (d Dataset) SpotSlab(s, n uint64) Slab {
+	sl, _ := d.RankSlab(s, 0, 1)
+	last := len(sl.Count) - 1
+	for k := range last {
+		sl.Count[k] = 1
+	}
+	sl.Count[last] = min(sl.Count[last], n)
+	return sl
+}
+
 // FillSlab writes the values of slab sl of step s of d into p (row-major,
 // little-endian). Element numbers are linear within the whole step, so every
 // rank split gives the same values.

@@ -88,3 +88,24 @@ func TestValidate(t *testing.T) {
 		t.Fatal("negative steps accepted")
 	}
 }
+
+func TestSpotSlab(t *testing.T) {
+	for _, p := range []Params{{Kind: Ckpt, Side: 5}, {Kind: RR, Elems: 7}, {Kind: Planes, Side: 100}} {
+		for _, d := range p.Defaults().Layout(1) {
+			sl := d.SpotSlab(3, 4)
+			whole, _ := d.RankSlab(3, 0, 1)
+			if sl.Start[0] != whole.Start[0] || sl.Elems() != min(4, whole.Count[len(whole.Count)-1]) {
+				t.Fatalf("%s: spot slab %+v of step slab %+v", d.Path, sl, whole)
+			}
+			buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
+			d.FillSlab(buf, 3, sl)
+			if err := d.CheckSlab(buf, 3, sl); err != nil {
+				t.Fatalf("%s: %v", d.Path, err)
+			}
+			buf[0] ^= 1
+			if d.CheckSlab(buf, 3, sl) == nil {
+				t.Fatalf("%s: a damaged spot slab passed", d.Path)
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
+	"pwstore/internal/job"
 	"pwstore/internal/natsd"
 	"pwstore/internal/stats"
 	"pwstore/internal/workload"
@@ -220,21 +221,7 @@ func spotCheck(r *coord.Reader, layout []workload.Dataset, s uint64) error {
 		data = []workload.Dataset{data[len(data)-1], data[(s*7919)%uint64(len(data))]}
 	}
 	for _, d := range data {
-		v, err := r.Dataset(d.Path)
-		if err != nil {
-			return err
-		}
-		sl, _ := d.RankSlab(s, 0, 1)
-		last := len(sl.Count) - 1
-		for k := 1; k < last; k++ {
-			sl.Count[k] = 1
-		}
-		sl.Count[last] = min(sl.Count[last], 2)
-		buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
-		if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
-			return err
-		}
-		if err := d.CheckSlab(buf, s, sl); err != nil {
+		if err := job.CheckSlab(r, d, s, d.SpotSlab(s, 2)); err != nil {
 			return err
 		}
 	}
