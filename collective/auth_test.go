@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // TestAuthPassThrough: the credentials and TLS files in Config.Auth reach

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // The benchmarks run n goroutine ranks, each with its own NATS connection

@@ -5,7 +5,7 @@
 // # Bootstrap
 //
 // FromEnv finds rank, size and job id: PW_RANK, PW_SIZE, PW_JOB (set by the
-// local launcher, internal/launch), else SLURM_PROCID, SLURM_NTASKS,
+// local launcher, internal/infra/launch), else SLURM_PROCID, SLURM_NTASKS,
 // SLURM_JOB_ID and SLURM_STEP_ID (srun), else OMPI_COMM_WORLD_RANK and
 // OMPI_COMM_WORLD_SIZE (mpirun), else one rank. The server is PW_NATS_URL
 // (or a flag), its token PW_NATS_TOKEN; Open needs no server for one rank.

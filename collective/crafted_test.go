@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // TestCraftedMessages publishes messages that do not belong on a job's

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 func TestFromEnv(t *testing.T) {

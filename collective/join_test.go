@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // TestLateRankZero: hellos sent before rank 0 listens are lost; the

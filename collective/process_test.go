@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // Rank processes: the test binary re-executed with roleVar set runs one rank

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // The same suite runs over the in-memory twin and over NATS (goroutine

@@ -10,7 +10,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // Frozen: the wire version and the kinds; the layout is drawn in the package doc.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 func TestMessageRoundTrip(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 	"pwstore/mdfile"
 )
 

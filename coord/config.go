@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"pwstore/collective"
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // Defaults of Config.

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"pwstore/internal/vfs"
-	"pwstore/internal/workload"
+	"pwstore/vfs"
+	"pwstore/internal/tool/workload"
 	"pwstore/mdfile"
 )
 

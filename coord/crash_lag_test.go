@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/workload"
 )
 
 // TestLaggingReaderFails holds a reader (one-page cache, so every read

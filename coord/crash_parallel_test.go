@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"pwstore/collective"
-	"pwstore/internal/vfs"
-	"pwstore/internal/workload"
+	"pwstore/vfs"
+	"pwstore/internal/tool/workload"
 )
 
 // parRanks is the size of the parallel writer of TestCrashEachWriteOfParallelEndOfTick.

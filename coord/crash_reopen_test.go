@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"pwstore/internal/vfs"
-	"pwstore/internal/workload"
+	"pwstore/vfs"
+	"pwstore/internal/tool/workload"
 	"pwstore/pfile"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/job"
-	"pwstore/internal/launch"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/infra/launch"
+	"pwstore/internal/tool/workload"
 )
 
 // rankRoles are the test processes that run as ranks of a launched job.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"pwstore/coord"
-	"pwstore/internal/job"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/tool/workload"
 )
 
 // writerRole is a one-rank writer process (role "writer"): an rr workload

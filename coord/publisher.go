@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 	"pwstore/mdfile"
 	"pwstore/pagebuf"
 )

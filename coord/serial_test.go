@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/workload"
 )
 
 func TestWriteReadSerial(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/workload"
 )
 
 // writeClosed makes a closed file of the given workload with steps steps.

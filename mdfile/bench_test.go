@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // benchWriter creates a writer holding an index of size one-page entries

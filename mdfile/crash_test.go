@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // crashScenario replays the same deterministic history on a fresh file:

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 func sampleHeader() Header {

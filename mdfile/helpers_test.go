@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // testImage is the image a test writes for page at tick: every 16 bytes

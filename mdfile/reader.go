@@ -12,8 +12,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 )
 
 // ReaderOptions configure Open. Zero values take the defaults.

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // Recovery is a metadata file opened after its writer died: the newest

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 )
 
 // twoTicks writes tick 1 and tick 2 and returns the model of each.

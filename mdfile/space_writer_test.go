@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // snapshotExtents lists every extent a snapshot references: root,

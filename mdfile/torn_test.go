@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // history records, per published tick, the index the writer meant.

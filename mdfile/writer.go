@@ -12,7 +12,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // Image is a new version of the metadata entry at data-file page Page:

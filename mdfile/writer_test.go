@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 )
 
 func TestWriterReaderRoundTrip(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // memBackend is an in-memory data file that records every write with the

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 	"pwstore/pagebuf"
 )
 

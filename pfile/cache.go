@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sort"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // chunkCache holds the chunks this rank has written and not yet written

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"unicode/utf8"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // The catalog maps dataset paths to dataset header addresses. It is a

@@ -7,7 +7,7 @@ import (
 	"math/bits"
 	"slices"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 	"pwstore/pfile/chunkindex"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // TestCheckFindsProblems: the consistency check is not a rubber stamp.

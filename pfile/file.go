@@ -4,8 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 )
 
 // Pages is how the package reads and writes every metadata page; the page

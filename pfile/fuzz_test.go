@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // Fuzz targets for every decoder: they never panic, every error is marked

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 	"pwstore/pagebuf"
 )
 

@@ -3,7 +3,7 @@ package pfile
 import (
 	"fmt"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 	"pwstore/pfile/chunkindex"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // Every metadata object other than the superblock is framed the same way

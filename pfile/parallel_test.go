@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 	"pwstore/pagebuf"
 )
 

@@ -6,7 +6,7 @@ import (
 	"io"
 	"math/bits"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // A slab is a box of a dataset: start and count per dimension; its data is

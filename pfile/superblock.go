@@ -8,8 +8,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"pwstore/internal/corrupt"
-	"pwstore/internal/vfs"
+	"pwstore/internal/storage/corrupt"
+	"pwstore/vfs"
 )
 
 // Frozen: superblock layout (see the package doc).

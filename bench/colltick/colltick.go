@@ -22,9 +22,9 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/natsd"
-	"pwstore/internal/stats"
-	"pwstore/internal/vfs"
+	"pwstore/internal/infra/natsd"
+	"pwstore/internal/tool/stats"
+	"pwstore/vfs"
 	"pwstore/mdfile"
 )
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"pwstore/coord"
-	"pwstore/internal/job"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/tool/workload"
 )
 
 // runWorkload writes p once per b.N with the default tick and max_lag, and

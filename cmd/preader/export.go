@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"pwstore/internal/cli"
+	"pwstore/internal/tool/cli"
 	"pwstore/pfile"
 )
 

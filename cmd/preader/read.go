@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"pwstore/coord"
-	"pwstore/internal/cli"
-	"pwstore/internal/job"
+	"pwstore/internal/tool/cli"
+	"pwstore/internal/tool/job"
 )
 
 // parseOpen parses a subcommand's flags and n positional arguments, the

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"pwstore/internal/cli"
+	"pwstore/internal/tool/cli"
 )
 
 const usage = `usage:

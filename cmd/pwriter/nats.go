@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"pwstore/internal/cli"
-	"pwstore/internal/natsd"
+	"pwstore/internal/tool/cli"
+	"pwstore/internal/infra/natsd"
 )
 
 // natsCmd serves NATS until interrupted: the server of a multi-node job.

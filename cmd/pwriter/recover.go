@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"pwstore/coord"
-	"pwstore/internal/cli"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/cli"
+	"pwstore/internal/tool/workload"
 )
 
 // recoverResult is pwriter recover's --json line.

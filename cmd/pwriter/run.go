@@ -8,9 +8,9 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/cli"
-	"pwstore/internal/job"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/cli"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/tool/workload"
 )
 
 // runFlags are pwriter run's flags.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // Check verifies every block reachable from root (magic, version, checksum,

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // built is an index in a memStore, with the records it holds.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"pwstore/internal/corrupt"
+	"pwstore/internal/storage/corrupt"
 )
 
 // The decoders are fuzzed at 512 B pages. Each target decodes the input as

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"pwstore/internal/vfs"
+	"pwstore/vfs"
 )
 
 // memStore is the in-memory twin of pfile's Store. It is strict where the

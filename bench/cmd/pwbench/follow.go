@@ -10,10 +10,10 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/job"
-	"pwstore/internal/natsd"
-	"pwstore/internal/stats"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/infra/natsd"
+	"pwstore/internal/tool/stats"
+	"pwstore/internal/tool/workload"
 )
 
 // The probe follower is a collective reader that does what the HDF5 peer's

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"pwstore/internal/stats"
+	"pwstore/internal/tool/stats"
 )
 
 // ourRun is one workload through pwriter, with readers following.

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"pwstore/coord"
-	"pwstore/internal/job"
-	"pwstore/internal/stats"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/job"
+	"pwstore/internal/tool/stats"
+	"pwstore/internal/tool/workload"
 )
 
 // planesWriter is `pwbench planes-writer`: the planes workload written the

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"pwstore/coord"
-	"pwstore/internal/stats"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/stats"
+	"pwstore/internal/tool/workload"
 )
 
 // Attributes the writer stores on workload.TimePath so that readers can

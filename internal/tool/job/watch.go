@@ -10,8 +10,8 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/stats"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/stats"
+	"pwstore/internal/tool/workload"
 )
 
 // WatchTick is printed (with --json) for every tick a watcher adopts.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"pwstore/coord"
-	"pwstore/internal/job"
+	"pwstore/internal/tool/job"
 )
 
 // Watch is `preader watch` (and `pwriter watch`): follow a file with M

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"syscall"
 
-	"pwstore/internal/launch"
+	"pwstore/internal/infra/launch"
 )
 
 // Group is one job the local launcher starts: N ranks of this same binary

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"pwstore/coord"
-	"pwstore/internal/workload"
+	"pwstore/internal/tool/workload"
 )
 
 // VerifyResult is preader verify's report (--json).

@@ -22,7 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"pwstore/collective"
-	"pwstore/internal/natsd"
+	"pwstore/internal/infra/natsd"
 )
 
 // DefaultGrace is the time ranks get between SIGTERM and SIGKILL.
