@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"pwstore/internal/storage/corrupt"
-	"pwstore/vfs"
 	"pwstore/mdfile"
+	"pwstore/vfs"
 )
 
 // dataBackend reads and writes metadata pages straight in the data file: a

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"testing"
 
-	"pwstore/vfs"
 	"pwstore/internal/tool/workload"
 	"pwstore/mdfile"
+	"pwstore/vfs"
 )
 
 // Crash and fault tests of one end of tick. A file gets preTicks ticks of

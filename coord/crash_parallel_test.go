@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"pwstore/collective"
-	"pwstore/vfs"
 	"pwstore/internal/tool/workload"
+	"pwstore/vfs"
 )
 
 // parRanks is the size of the parallel writer of TestCrashEachWriteOfParallelEndOfTick.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"pwstore/vfs"
 	"pwstore/internal/tool/workload"
 	"pwstore/pfile"
+	"pwstore/vfs"
 )
 
 // TestCrashAfterReopen: a closed file (with a persisted free list) is

@@ -17,8 +17,8 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/tool/job"
 	"pwstore/internal/infra/launch"
+	"pwstore/internal/tool/job"
 	"pwstore/internal/tool/workload"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"pwstore/vfs"
 	"pwstore/mdfile"
 	"pwstore/pagebuf"
+	"pwstore/vfs"
 )
 
 // publisher is rank 0's hold on the metadata file. It has its own lock so

@@ -11,10 +11,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"pwstore/vfs"
 	"pwstore/mdfile"
 	"pwstore/pagebuf"
 	"pwstore/pfile"
+	"pwstore/vfs"
 )
 
 // Errors of the writer.

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"pwstore/internal/storage/corrupt"
-	"pwstore/vfs"
 	"pwstore/pagebuf"
+	"pwstore/vfs"
 )
 
 // smallFile writes a small file with every kind of metadata object:

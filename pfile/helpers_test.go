@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pwstore/vfs"
 	"pwstore/pagebuf"
+	"pwstore/vfs"
 )
 
 // fileBackend is the page buffer's backend for a plain data file.

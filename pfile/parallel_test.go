@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	"pwstore/vfs"
 	"pwstore/pagebuf"
+	"pwstore/vfs"
 )
 
 // workload makes the same collective calls on any File: datasets of

@@ -24,8 +24,8 @@ import (
 	"pwstore/coord"
 	"pwstore/internal/infra/natsd"
 	"pwstore/internal/tool/stats"
-	"pwstore/vfs"
 	"pwstore/mdfile"
+	"pwstore/vfs"
 )
 
 // Result is one measurement.

@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"pwstore/internal/tool/cli"
 	"pwstore/internal/infra/natsd"
+	"pwstore/internal/tool/cli"
 )
 
 // natsCmd serves NATS until interrupted: the server of a multi-node job.

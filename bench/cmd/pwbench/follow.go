@@ -10,8 +10,8 @@ import (
 
 	"pwstore/collective"
 	"pwstore/coord"
-	"pwstore/internal/tool/job"
 	"pwstore/internal/infra/natsd"
+	"pwstore/internal/tool/job"
 	"pwstore/internal/tool/stats"
 	"pwstore/internal/tool/workload"
 )
