@@ -1,7 +1,6 @@
 package coord
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,9 +21,6 @@ const (
 	DefaultTickBytes  = 64 << 20        // changed metadata that ends a tick early
 	DefaultWriterGone = 5 * time.Second // heartbeat silence that means the writer is gone
 )
-
-// ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("invalid configuration")
 
 // Config configures a writer or a reader. The zero value is usable: every
 // zero field takes its default.

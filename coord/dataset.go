@@ -41,9 +41,6 @@ var (
 	StringValue = pfile.StringValue
 )
 
-// ErrNotFound: no dataset at that path.
-var ErrNotFound = pfile.ErrNotFound
-
 // Dataset is a writer's handle on one dataset.
 type Dataset struct {
 	w  *Writer

@@ -15,20 +15,6 @@ import (
 	"pwstore/vfs"
 )
 
-// Errors of the reader.
-var (
-	// ErrLagging: the reader fell more than max_lag - 1 ticks behind the
-	// writer; what it would read next may already be reused space.
-	ErrLagging = errors.New("reader fell behind the writer")
-	// ErrWriterGone: the writer's heartbeat stopped.
-	ErrWriterGone = errors.New("writer gone")
-	// ErrWrongFile: the metadata file belongs to another data file.
-	ErrWrongFile = errors.New("metadata file belongs to another data file")
-	// ErrNotReady: neither the file nor a first tick of its writer appeared
-	// within the open wait.
-	ErrNotReady = errors.New("file not ready")
-)
-
 // Reader reads a file while its writer runs (or after it closed), through
 // the snapshots the writer publishes. With cfg.Comm it is one rank of a
 // collective reader: every rank calls Tick together and all adopt the same

@@ -12,9 +12,6 @@ import (
 	"pwstore/pfile"
 )
 
-// ErrWriterAlive: Recover found the writer still publishing.
-var ErrWriterAlive = errors.New("writer still running")
-
 // Recovered says what recovery did.
 type Recovered struct {
 	Tick   uint64 // the last completed tick, now wholly in the data file

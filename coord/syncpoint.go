@@ -164,7 +164,7 @@ func diverged(reports []syncReport, n uint64) error {
 	if bad == nil {
 		return nil
 	}
-	return fmt.Errorf("sync point %d: metadata streams diverged: %s", n, strings.Join(bad, "; "))
+	return fmt.Errorf("sync point %d: %w: %s", n, ErrDiverged, strings.Join(bad, "; "))
 }
 
 // firstDifference describes where rep departs from rank 0's ref.

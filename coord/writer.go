@@ -17,17 +17,6 @@ import (
 	"pwstore/vfs"
 )
 
-// Errors of the writer.
-var (
-	// ErrClosed: the writer or reader was closed.
-	ErrClosed = errors.New("closed")
-	// ErrNeedsRecovery: the metadata file says a writer is open, but none
-	// is running: the file must be recovered before it is written again.
-	ErrNeedsRecovery = errors.New("file needs recovery")
-	// ErrExists: the data file or its metadata file already exists.
-	ErrExists = errors.New("file exists")
-)
-
 // Writer is a SWMR writer: one process, or one rank of a parallel writer.
 // Its methods are safe for concurrent use, but the collective ones (those
 // that change metadata) must be called by every rank in the same order with
