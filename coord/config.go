@@ -22,9 +22,19 @@ const (
 	DefaultWriterGone = 5 * time.Second // heartbeat silence that means the writer is gone
 )
 
-// Config configures a writer or a reader. The zero value is usable: every
-// zero field takes its default.
+// Config configures a writer (Create, Open), a reader (OpenReader) or a
+// recovery (Recover). The zero value is usable: every zero field takes its
+// default. The fields are grouped by who reads them; a field of another
+// role is ignored.
 type Config struct {
+	// ---- Every role ----
+
+	// MDPath is the metadata file (default: the data file's path + ".md").
+	MDPath string
+	// MaxLag is how many ticks a reader may lag (at least 3, default 10).
+	// Writers and readers of one file must use the same value; a reader
+	// takes the writer's from the metadata file when it is zero.
+	MaxLag uint64
 	// TickLen is the publication period (DefaultTickLen is 100ms). A
 	// writer needs one unless ManualTicks is set; a reader with none ticks
 	// only when Tick is called.
@@ -32,15 +42,31 @@ type Config struct {
 	// ManualTicks: no timer-driven ends of tick; the application calls
 	// EndTick (writer) or Tick (reader).
 	ManualTicks bool
-	// MaxLag is how many ticks a reader may lag (at least 3, default 10).
-	// Writers and readers of one file must use the same value; a reader
-	// takes the writer's from the metadata file when it is zero.
-	MaxLag uint64
+	// CachePages is the page buffer's capacity in pages.
+	CachePages int
+	// RawCacheBytes bounds the per-rank chunk cache (default: pfile's).
+	RawCacheBytes int
+	// WriterGone: a reader reports ErrWriterGone, and Recover considers
+	// the writer dead, when the writer's heartbeat has not advanced for
+	// this long (default 5s, at least 10 ticks).
+	WriterGone time.Duration
+	// Comm makes the writer or reader parallel: all ranks of the job call
+	// every metadata-changing method (writer) or Tick (reader) collectively.
+	// Nil means one rank.
+	Comm collective.Comm
+	// Logger receives the RFC's events (file open, end of tick, ...) as
+	// structured fields. Nil logs nothing.
+	Logger *zap.Logger
+	// FS does all file I/O (default vfs.OS, the operating system's).
+	FS vfs.FS
+	// Now is the wall clock for heartbeats and publication times (tests).
+	Now func() time.Time
+
+	// ---- Writer (Create, Open) ----
+
 	// PageSize is the data file's page size at creation (power of two,
 	// 512 B to 1 MiB, default 4 KiB). Opening takes the file's own.
 	PageSize int
-	// MDPath is the metadata file (default: the data file's path + ".md").
-	MDPath string
 	// NoRawFlush leaves raw data in the chunk cache at end of tick. By
 	// default every end of tick writes it back first, so that raw data of
 	// every completed tick is in the data file when its metadata is published.
@@ -50,39 +76,27 @@ type Config struct {
 	Durable bool
 	// KeepMD keeps the metadata file after a clean close.
 	KeepMD bool
-	// CachePages is the page buffer's capacity in pages.
-	CachePages int
-	// RawCacheBytes bounds the per-rank chunk cache (default: pfile's).
-	RawCacheBytes int
 	// TickBytes ends a tick early once this many bytes of metadata changed
 	// in it.
 	TickBytes int64
 	// SyncBytes: a parallel writer enters a sync point every SyncBytes of
 	// dirty metadata (default 256 KiB).
 	SyncBytes int64
-	// WriterGone: a reader reports ErrWriterGone when the writer's heartbeat
-	// has not advanced for this long (default 5s, at least 10 ticks).
-	WriterGone time.Duration
-	// ForceRecover makes Recover skip its check that the writer is gone
-	// (its heartbeat silent for WriterGone).
-	ForceRecover bool
-	// OpenWait: how long a reader waits for a file that does not exist yet
-	// or whose writer has not published its first tick (default 0: no wait).
-	OpenWait time.Duration
-	// Comm makes the writer or reader parallel: all ranks of the job call
-	// every metadata-changing method (writer) or Tick (reader) collectively.
-	// Nil means one rank.
-	Comm collective.Comm
-	// Logger receives the RFC's events (file open, end of tick, ...) as
-	// structured fields. Nil logs nothing.
-	Logger *zap.Logger
-	// FS does all file I/O (default the operating system's).
-	FS vfs.FS
 	// OnPublish, if set, is called on rank 0 after every tick it publishes,
 	// with the writer's lock held: it must not call the writer.
 	OnPublish func(PublishInfo)
-	// Now is the wall clock for heartbeats and publication times (tests).
-	Now func() time.Time
+
+	// ---- Reader (OpenReader) ----
+
+	// OpenWait: how long a reader waits for a file that does not exist yet
+	// or whose writer has not published its first tick (default 0: no wait).
+	OpenWait time.Duration
+
+	// ---- Recovery (Recover) ----
+
+	// ForceRecover makes Recover skip its check that the writer is gone
+	// (its heartbeat silent for WriterGone).
+	ForceRecover bool
 }
 
 // writerDefaults is withDefaults for a writer, which needs a tick length.

@@ -1,44 +1,10 @@
 package coord
 
 import (
+	"context"
 	"fmt"
 
 	"pwstore/pfile"
-)
-
-// The data model, from the data-file package.
-type (
-	Spec  = pfile.Spec
-	Type  = pfile.Type
-	Value = pfile.Value
-	Attr  = pfile.Attr
-	Info  = pfile.Info
-)
-
-// The element types, and the unlimited extent of a first dimension.
-var (
-	Int8    = pfile.Int8
-	Int16   = pfile.Int16
-	Int32   = pfile.Int32
-	Int64   = pfile.Int64
-	Uint8   = pfile.Uint8
-	Uint16  = pfile.Uint16
-	Uint32  = pfile.Uint32
-	Uint64  = pfile.Uint64
-	Float32 = pfile.Float32
-	Float64 = pfile.Float64
-	Bytes   = pfile.Bytes
-)
-
-// Unlimited as the first dimension of a max shape lets a dataset grow along it.
-const Unlimited = pfile.Unlimited
-
-// Attribute values.
-var (
-	IntValue    = pfile.IntValue
-	UintValue   = pfile.UintValue
-	FloatValue  = pfile.FloatValue
-	StringValue = pfile.StringValue
 )
 
 // Dataset is a writer's handle on one dataset.
@@ -47,11 +13,18 @@ type Dataset struct {
 	ds *pfile.Dataset
 }
 
-// CreateDataset creates a dataset. Collective.
+// CreateDataset creates a dataset. Collective. A dataset at path already
+// is ErrExists; a spec that cannot be stored is ErrInvalid.
 func (w *Writer) CreateDataset(path string, spec Spec) (*Dataset, error) {
+	return w.CreateDatasetContext(context.Background(), path, spec)
+}
+
+// CreateDatasetContext is CreateDataset whose wait for the other ranks,
+// if it enters a sync point, ends when ctx is done (the writer then fails).
+func (w *Writer) CreateDatasetContext(ctx context.Context, path string, spec Spec) (*Dataset, error) {
 	var d *Dataset
-	err := w.collective(fmt.Sprintf("CreateDataset(%q)", path), func() error {
-		ds, err := w.pf.CreateDataset(path, spec)
+	err := w.collective(ctx, fmt.Sprintf("CreateDataset(%q)", path), func() error {
+		ds, err := w.pf.CreateDataset(path, spec.pfile())
 		if err == nil {
 			d = w.handle(ds)
 		}
@@ -86,8 +59,9 @@ func (w *Writer) Dataset(path string) (*Dataset, error) {
 // Datasets lists every dataset, sorted by path.
 func (w *Writer) Datasets() ([]Info, error) {
 	var out []Info
-	err := w.independent(func() (err error) {
-		out, err = w.pf.Datasets()
+	err := w.independent(func() error {
+		in, err := w.pf.Datasets()
+		out = coordInfos(in)
 		return err
 	})
 	return out, err
@@ -97,13 +71,23 @@ func (w *Writer) Datasets() ([]Info, error) {
 func (d *Dataset) Path() string { return d.ds.Path() }
 
 // Extend sets the first dimension to n (never shrinking). Collective.
-func (d *Dataset) Extend(n uint64) error {
-	return d.w.collective(fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n), func() error { return d.ds.Extend(n) })
+func (d *Dataset) Extend(n uint64) error { return d.ExtendContext(context.Background(), n) }
+
+// ExtendContext is Extend whose wait for the other ranks, if it enters a
+// sync point, ends when ctx is done (the writer then fails).
+func (d *Dataset) ExtendContext(ctx context.Context, n uint64) error {
+	return d.w.collective(ctx, fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n), func() error { return d.ds.Extend(n) })
 }
 
-// SetAttr sets an attribute. Collective.
+// SetAttr sets (adds or replaces) an attribute. Collective.
 func (d *Dataset) SetAttr(name string, v Value) error {
-	return d.w.collective(fmt.Sprintf("SetAttr(%q, %q)", d.ds.Path(), name), func() error { return d.ds.SetAttr(name, v) })
+	return d.SetAttrContext(context.Background(), name, v)
+}
+
+// SetAttrContext is SetAttr whose wait for the other ranks, if it enters
+// a sync point, ends when ctx is done (the writer then fails).
+func (d *Dataset) SetAttrContext(ctx context.Context, name string, v Value) error {
+	return d.w.collective(ctx, fmt.Sprintf("SetAttr(%q, %q)", d.ds.Path(), name), func() error { return d.ds.SetAttr(name, v.pfile()) })
 }
 
 // WriteSlab writes the box (start, count) from data (row-major,
@@ -131,8 +115,9 @@ func (d *Dataset) Shape() ([]uint64, error) {
 func (d *Dataset) Attr(name string) (Value, bool, error) {
 	var v Value
 	var ok bool
-	err := d.w.independent(func() (err error) {
-		v, ok, err = d.ds.Attr(name)
+	err := d.w.independent(func() error {
+		pv, found, err := d.ds.Attr(name)
+		v, ok = coordValue(pv), found
 		return err
 	})
 	return v, ok, err

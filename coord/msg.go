@@ -11,7 +11,7 @@ import (
 
 // bcastMsg broadcasts v from root, msgpack-encoded; every rank returns
 // root's value.
-func bcastMsg[T any](c collective.Comm, root int, v T) (T, error) {
+func bcastMsg[T any](ctx context.Context, c collective.Comm, root int, v T) (T, error) {
 	var out T
 	var data []byte
 	if c.Rank() == root {
@@ -20,7 +20,7 @@ func bcastMsg[T any](c collective.Comm, root int, v T) (T, error) {
 			return out, fmt.Errorf("encode: %w", err)
 		}
 	}
-	got, err := c.Bcast(context.Background(), root, data)
+	got, err := c.Bcast(ctx, root, data)
 	if err != nil {
 		return out, err
 	}
@@ -31,12 +31,12 @@ func bcastMsg[T any](c collective.Comm, root int, v T) (T, error) {
 }
 
 // allgatherMsg gathers every rank's v on every rank, in rank order.
-func allgatherMsg[T any](c collective.Comm, v T) ([]T, error) {
+func allgatherMsg[T any](ctx context.Context, c collective.Comm, v T) ([]T, error) {
 	data, err := msgpack.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
-	got, err := c.Allgather(context.Background(), data)
+	got, err := c.Allgather(ctx, data)
 	if err != nil {
 		return nil, err
 	}

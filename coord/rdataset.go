@@ -18,16 +18,17 @@ func (r *Reader) read(fn func() error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.enter(); err != nil {
-		return err
+		return public(err)
 	}
-	return fn()
+	return public(fn())
 }
 
 // Datasets lists every dataset of the adopted snapshot, sorted by path.
 func (r *Reader) Datasets() ([]Info, error) {
 	var out []Info
-	err := r.read(func() (err error) {
-		out, err = r.pf.Datasets()
+	err := r.read(func() error {
+		in, err := r.pf.Datasets()
+		out = coordInfos(in)
 		return err
 	})
 	return out, err
@@ -72,7 +73,8 @@ func (v *View) Shape() (shape []uint64, err error) {
 // Spec returns the dataset's spec with its current shape.
 func (v *View) Spec() (spec Spec, err error) {
 	err = v.on(func(ds *pfile.Dataset) error {
-		spec, err = ds.Spec()
+		s, err := ds.Spec()
+		spec = coordSpec(s)
 		return err
 	})
 	return spec, err
@@ -87,7 +89,8 @@ func (v *View) ReadSlab(start, count []uint64, buf []byte) error {
 // Attr returns one attribute.
 func (v *View) Attr(name string) (val Value, ok bool, err error) {
 	err = v.on(func(ds *pfile.Dataset) error {
-		val, ok, err = ds.Attr(name)
+		pv, found, err := ds.Attr(name)
+		val, ok = coordValue(pv), found
 		return err
 	})
 	return val, ok, err
@@ -96,7 +99,8 @@ func (v *View) Attr(name string) (val Value, ok bool, err error) {
 // Attrs returns every attribute, sorted by name.
 func (v *View) Attrs() (attrs []Attr, err error) {
 	err = v.on(func(ds *pfile.Dataset) error {
-		attrs, err = ds.Attrs()
+		in, err := ds.Attrs()
+		attrs = coordAttrs(in)
 		return err
 	})
 	return attrs, err

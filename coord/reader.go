@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -62,6 +63,17 @@ type TickInfo struct {
 // its writer's first tick to appear. With cfg.Comm every reader rank calls
 // it; rank 0 reads the index and sends it to the others.
 func OpenReader(path string, cfg Config) (*Reader, error) {
+	return OpenReaderContext(context.Background(), path, cfg)
+}
+
+// OpenReaderContext is OpenReader whose waits (for the file, and for the
+// other ranks) end when ctx is done.
+func OpenReaderContext(ctx context.Context, path string, cfg Config) (*Reader, error) {
+	r, err := openReader(ctx, path, cfg)
+	return r, public(err)
+}
+
+func openReader(ctx context.Context, path string, cfg Config) (*Reader, error) {
 	cfg, err := cfg.withDefaults(path)
 	if err != nil {
 		return nil, err
@@ -70,21 +82,21 @@ func OpenReader(path string, cfg Config) (*Reader, error) {
 		rank: cfg.rank(), size: cfg.size(), idx: newIndex()}
 	var first adoptMsg
 	if r.rank == 0 {
-		err = r.openFirst()
+		err = r.openFirst(ctx)
 		if err == nil {
 			first = r.fullMsg()
 		}
 	}
 	if r.size > 1 {
 		if err != nil {
-			first.Err = err.Error()
+			first.Err, first.Code = err.Error(), errCode(err)
 		}
-		got, berr := bcastMsg(cfg.Comm, 0, first)
+		got, berr := bcastMsg(ctx, cfg.Comm, 0, first)
 		switch {
 		case berr != nil:
 			err = fmt.Errorf("%s: open: %w", path, berr)
 		case got.Err != "" && err == nil:
-			err = fmt.Errorf("%s: reader rank 0: %s", path, got.Err)
+			err = remoteError(fmt.Sprintf("%s: reader rank 0: %s", path, got.Err), got.Code)
 		case err == nil && r.rank != 0:
 			err = r.openFollower(got)
 		}
@@ -102,7 +114,7 @@ func OpenReader(path string, cfg Config) (*Reader, error) {
 
 // openFirst runs on rank 0 (or the only rank): wait for the files, load
 // the first snapshot, check that the two files belong together.
-func (r *Reader) openFirst() error {
+func (r *Reader) openFirst(ctx context.Context) error {
 	deadline := time.Now().Add(r.cfg.OpenWait)
 	for {
 		err := r.tryOpen()
@@ -110,7 +122,11 @@ func (r *Reader) openFirst() error {
 			return err
 		}
 		r.release()
-		time.Sleep(min(2*time.Millisecond, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(min(2*time.Millisecond, time.Until(deadline))):
+		}
 	}
 }
 
@@ -261,7 +277,7 @@ func (r *Reader) enter() error {
 	if r.due.IsZero() || time.Now().Before(r.due) {
 		return nil
 	}
-	_, err := r.tickLocked()
+	_, err := r.tickLocked(context.Background()) // one rank: no wait for others
 	if errors.Is(err, ErrWriterGone) {
 		// The last snapshot stays readable; Tick reports the writer gone.
 		r.log.Warn("automatic tick", zap.Error(err))
@@ -275,19 +291,24 @@ func (r *Reader) enter() error {
 // ranks adopt the same tick. It reports ErrWriterGone when the writer's
 // heartbeat stopped for cfg.WriterGone, ErrLagging when the reader fell
 // too far behind.
-func (r *Reader) Tick() (TickInfo, error) {
+func (r *Reader) Tick() (TickInfo, error) { return r.TickContext(context.Background()) }
+
+// TickContext is Tick whose wait for the other reader ranks ends when ctx
+// is done.
+func (r *Reader) TickContext(ctx context.Context) (TickInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
-	return r.tickLocked()
+	info, err := r.tickLocked(ctx)
+	return info, public(err)
 }
 
-func (r *Reader) tickLocked() (TickInfo, error) {
+func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 	defer r.scheduleTick()
 	if r.size > 1 {
-		return r.collectiveTick()
+		return r.collectiveTick(ctx, false)
 	}
 	m, err := r.load(false)
 	if err != nil {
@@ -368,12 +389,14 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	return info, nil
 }
 
-// Close closes the reader (on every rank of a collective reader).
+// Close closes the reader (on every rank of a collective reader). It
+// waits for no other rank. A second Close does nothing and returns nil;
+// every other call after Close returns ErrClosed.
 func (r *Reader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
+		return nil
 	}
 	r.closed = true
 	r.pf.Close()
@@ -408,7 +431,7 @@ func (r *Reader) Lag() (uint64, error) {
 	}
 	wt, err := r.md.WriterTick()
 	if err != nil {
-		return 0, err
+		return 0, public(fmt.Errorf("%s: writer tick: %w", r.path, err))
 	}
 	return wt - min(wt, r.idx.tick()), nil
 }

@@ -3,7 +3,6 @@ package coord
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -23,7 +22,7 @@ type adoptMsg struct {
 	Changed entries
 	Removed []uint64
 	Err     string // rank 0 failed: every rank fails with this
-	Kind    int    // the failure's sentinel (errKind)
+	Code    uint64 // the sentinels the failure wraps (errCode)
 }
 
 // entries travel packed, 32 little-endian bytes each (page, metadata-file
@@ -77,14 +76,9 @@ func (r *Reader) fullMsg() adoptMsg {
 
 // collectiveTick: every rank says which tick it holds; rank 0 loads the
 // newest snapshot and sends the delta, or the full index if any rank is not
-// where rank 0 was; every rank adopts it.
-func (r *Reader) collectiveTick() (TickInfo, error) {
-	return r.collectiveTickWith(false)
-}
-
-func (r *Reader) collectiveTickWith(forceFull bool) (TickInfo, error) {
+// where rank 0 was (or forceFull); every rank adopts it.
+func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, error) {
 	comm := r.cfg.Comm
-	ctx := context.Background()
 	mine, err := msgpack.Marshal(r.idx.tick())
 	if err != nil {
 		return TickInfo{}, err
@@ -105,46 +99,28 @@ func (r *Reader) collectiveTickWith(forceFull bool) (TickInfo, error) {
 			full = full || t != r.idx.tick()
 		}
 		if m, loadErr = r.load(full); loadErr != nil {
-			m = adoptMsg{Err: loadErr.Error(), Kind: errKind(loadErr)}
+			m = adoptMsg{Err: loadErr.Error(), Code: errCode(loadErr)}
 		}
 	}
-	m, err = bcastMsg(comm, 0, m)
+	m, err = bcastMsg(ctx, comm, 0, m)
 	switch {
 	case err != nil:
 		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, err)
 	case loadErr != nil:
 		return TickInfo{Tick: r.idx.tick()}, loadErr
 	case m.Err != "":
-		return TickInfo{Tick: r.idx.tick()}, rankZeroError(r.path, m)
+		return TickInfo{Tick: r.idx.tick()}, remoteError(fmt.Sprintf("%s: reader rank 0: %s", r.path, m.Err), m.Code)
 	}
 	return r.adopt(m)
 }
 
-// sentinels are the reader errors whose identity travels from rank 0 to
-// the other ranks, so errors.Is holds for them on every rank.
-var sentinels = []error{ErrWriterGone, ErrLagging, ErrWrongFile, mdfile.ErrTickBackwards, mdfile.ErrNoSnapshot}
-
-// errKind is the index of err's sentinel in sentinels, or -1.
-func errKind(err error) int {
-	for i, s := range sentinels {
-		if errors.Is(err, s) {
-			return i
-		}
-	}
-	return -1
-}
-
-// rankZeroError rebuilds rank 0's failure on another rank.
-func rankZeroError(path string, m adoptMsg) error {
-	if m.Kind >= 0 && m.Kind < len(sentinels) {
-		return fmt.Errorf("%s: reader rank 0: %s: %w", path, m.Err, sentinels[m.Kind])
-	}
-	return fmt.Errorf("%s: reader rank 0: %s", path, m.Err)
-}
-
 // TickFull is Tick with the full index sent to every rank instead of a
 // delta: a check that both paths agree (IndexDigest), and a way to resync.
-func (r *Reader) TickFull() (TickInfo, error) {
+func (r *Reader) TickFull() (TickInfo, error) { return r.TickFullContext(context.Background()) }
+
+// TickFullContext is TickFull whose wait for the other reader ranks ends
+// when ctx is done.
+func (r *Reader) TickFullContext(ctx context.Context) (TickInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -153,11 +129,13 @@ func (r *Reader) TickFull() (TickInfo, error) {
 	if r.size == 1 {
 		m, err := r.load(true)
 		if err != nil {
-			return TickInfo{Tick: r.idx.tick()}, err
+			return TickInfo{Tick: r.idx.tick()}, public(err)
 		}
-		return r.adopt(m)
+		info, err := r.adopt(m)
+		return info, public(err)
 	}
-	return r.collectiveTickWith(true)
+	info, err := r.collectiveTick(ctx, true)
+	return info, public(err)
 }
 
 // IndexDigest is a checksum of the adopted tick and index: equal on every

@@ -60,7 +60,7 @@ type decision struct {
 
 // noteCall records a finished collective call and enters a sync point
 // when one is due.
-func (w *Writer) noteCall(name string) error {
+func (w *Writer) noteCall(ctx context.Context, name string) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
 	}
@@ -68,7 +68,7 @@ func (w *Writer) noteCall(name string) error {
 	w.sync.calls = append(w.sync.calls, callRec{Name: name, Digest: digest, Bytes: bytes})
 	w.sync.total++
 	if len(w.sync.calls) >= w.sync.k || bytes >= w.cfg.SyncBytes || w.pb.OverLimit() {
-		return w.syncPoint("sync", none)
+		return w.syncPoint(ctx, "sync", none)
 	}
 	return nil
 }
@@ -83,12 +83,12 @@ const (
 )
 
 // syncPoint runs one sync point on every rank.
-func (w *Writer) syncPoint(why string, kind syncKind) error {
+func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
 	}
 	comm := w.cfg.Comm
-	reports, err := allgatherMsg(comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
+	reports, err := allgatherMsg(ctx, comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
 	if err != nil {
 		return w.fail(fmt.Errorf("%s: sync point %d (%s): %w", w.path, w.sync.n+1, why, err))
 	}
@@ -100,7 +100,7 @@ func (w *Writer) syncPoint(why string, kind syncKind) error {
 	if w.rank == 0 {
 		dec = w.decide(kind)
 	}
-	if dec, err = bcastMsg(comm, 0, dec); err != nil {
+	if dec, err = bcastMsg(ctx, comm, 0, dec); err != nil {
 		return w.fail(fmt.Errorf("%s: sync point %d: decision: %w", w.path, w.sync.n, err))
 	}
 	if w.rank != 0 {
@@ -108,7 +108,9 @@ func (w *Writer) syncPoint(why string, kind syncKind) error {
 			return w.fail(fmt.Errorf("%s: sync point %d: %w", w.path, w.sync.n, err))
 		}
 	}
+	w.statsMu.Lock()
 	w.stats.Syncs++
+	w.statsMu.Unlock()
 	w.sync.k = dec.K
 	w.sync.calls = w.sync.calls[:0]
 	w.pb.ResetStream()
@@ -120,7 +122,7 @@ func (w *Writer) syncPoint(why string, kind syncKind) error {
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
 	}
-	if err := comm.Barrier(context.Background()); err != nil {
+	if err := comm.Barrier(ctx); err != nil {
 		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))
 	}
 	return w.publishTick()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,26 +29,34 @@ type Writer struct {
 	rank int
 	size int
 
-	mu    sync.Mutex // guards every field below and every call into data, pb and pf
+	// Lock order: mu, then publisher.mu, then statsMu. mu is held across
+	// collective calls (a sync point waits for every rank), so nothing
+	// that must answer promptly (Stats, Calls, the heartbeat) takes it
+	// without TryLock.
+	mu    sync.Mutex // guards every field below up to statsMu, and every call into data, pb and pf
 	data  vfs.File
 	pb    *pagebuf.Buffer
 	pf    *pfile.File
 	dsets map[string]*Dataset // handles handed out, by path
-	calls uint64              // collective calls made
+	calls atomic.Uint64       // collective calls made (written under mu, read by Calls without it)
 	due   time.Time           // when the open tick expires (zero: manual ticks)
 	// Step boundaries (Sync), for rank 0's choice to publish at one.
 	lastStep time.Time     // when the last one was reached
 	stepGap  time.Duration // time between the last two
 	sync     syncState     // parallel writers only
-	stats    WriterStats
-	err      error // sticky: after an I/O or collective failure the writer only closes
-	done     bool  // Close has run
-	final    bool  // the data file is closed: its raw data and last metadata are written
+	err      error         // sticky: after an I/O or collective failure the writer only closes
+	done     bool          // Close has run
+	final    bool          // the data file is closed: its raw data and last metadata are written
+
+	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
+	stats   WriterStats // Pagebuf: as of the last Stats call that got mu
 
 	pub *publisher // rank 0 only: the metadata file
 
-	stop    chan struct{} // closed by Close: stops the timer goroutine
-	stopped chan struct{} // closed by the timer goroutine when it returns
+	closeOnce sync.Once
+	closeErr  error         // the first Close's result, returned by every Close
+	stop      chan struct{} // closed by Close: stops the timer goroutine
+	stopped   chan struct{} // closed by the timer goroutine when it returns
 }
 
 // WriterStats are the figures a writer collects.
@@ -62,18 +71,34 @@ type WriterStats struct {
 
 // Create creates a new data file and its metadata file and returns their
 // writer. With cfg.Comm, every rank calls Create; rank 0 creates the files.
+// A data file or metadata file that exists already is ErrExists (on every
+// rank).
 func Create(path string, cfg Config) (*Writer, error) {
-	return startWriter(path, cfg, true)
+	return CreateContext(context.Background(), path, cfg)
+}
+
+// CreateContext is Create whose waits for the other ranks end when ctx is
+// done.
+func CreateContext(ctx context.Context, path string, cfg Config) (*Writer, error) {
+	w, err := startWriter(ctx, path, cfg, true)
+	return w, public(err)
 }
 
 // Open opens an existing, cleanly closed (or recovered) data file for SWMR
 // writing. Pages already in the data file then follow the delayed-write
 // rule, so readers of the file never see a message from the future.
 func Open(path string, cfg Config) (*Writer, error) {
-	return startWriter(path, cfg, false)
+	return OpenContext(context.Background(), path, cfg)
 }
 
-func startWriter(path string, cfg Config, create bool) (*Writer, error) {
+// OpenContext is Open whose waits for the other ranks end when ctx is
+// done.
+func OpenContext(ctx context.Context, path string, cfg Config) (*Writer, error) {
+	w, err := startWriter(ctx, path, cfg, false)
+	return w, public(err)
+}
+
+func startWriter(ctx context.Context, path string, cfg Config, create bool) (*Writer, error) {
 	cfg, err := cfg.writerDefaults(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +112,7 @@ func startWriter(path string, cfg Config, create bool) (*Writer, error) {
 		id, ps, err = w.prepare(create)
 	}
 	if w.size > 1 {
-		id, ps, err = w.shareStart(id, ps, err)
+		id, ps, err = w.shareStart(ctx, id, ps, err)
 	}
 	if err != nil {
 		w.abandon()
@@ -99,7 +124,7 @@ func startWriter(path string, cfg Config, create bool) (*Writer, error) {
 	}
 	// Publish at once so readers can open the file.
 	w.mu.Lock()
-	err = w.endTickLocked("open")
+	err = w.endTickLocked(ctx, "open")
 	if err == nil && w.rank == 0 {
 		// Put the superblock in the data file at once: readers check the
 		// file identity against the metadata file's before they trust it.
@@ -126,6 +151,10 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 	takeover := false
 	if _, err := fsys.Stat(w.cfg.MDPath); err == nil {
 		if err := w.existingMD(); !errors.Is(err, errStaleMD) {
+			if _, serr := fsys.Stat(w.path); create && serr == nil {
+				// Whatever the metadata file says, the file to create exists.
+				return id, 0, fmt.Errorf("create %s: %w; %w", w.path, ErrExists, err)
+			}
 			return id, 0, err
 		}
 		takeover = true
@@ -187,12 +216,12 @@ func (w *Writer) existingMD() error {
 
 // shareStart broadcasts rank 0's outcome (identity, page size, or error)
 // so that every rank starts, or fails, together.
-func (w *Writer) shareStart(id [16]byte, ps int, err error) ([16]byte, int, error) {
+func (w *Writer) shareStart(ctx context.Context, id [16]byte, ps int, err error) ([16]byte, int, error) {
 	msg := startMsg{ID: id, PageSize: ps}
 	if err != nil {
-		msg.Err = err.Error()
+		msg.Err, msg.Code = err.Error(), errCode(err)
 	}
-	got, berr := bcastMsg(w.cfg.Comm, 0, msg)
+	got, berr := bcastMsg(ctx, w.cfg.Comm, 0, msg)
 	if berr != nil {
 		return id, 0, fmt.Errorf("%s: start: %w", w.path, berr)
 	}
@@ -200,7 +229,7 @@ func (w *Writer) shareStart(id [16]byte, ps int, err error) ([16]byte, int, erro
 		if err != nil {
 			return id, 0, err
 		}
-		return id, 0, fmt.Errorf("%s: rank 0: %s", w.path, got.Err)
+		return id, 0, remoteError(fmt.Sprintf("%s: rank 0: %s", w.path, got.Err), got.Code)
 	}
 	if w.rank != 0 {
 		w.cfg.PageSize = got.PageSize
@@ -216,7 +245,8 @@ func (w *Writer) shareStart(id [16]byte, ps int, err error) ([16]byte, int, erro
 type startMsg struct {
 	ID       [16]byte
 	PageSize int
-	Err      string
+	Err      string // rank 0 failed: every rank fails with this
+	Code     uint64 // the sentinels the failure wraps (errCode)
 }
 
 // openStack builds the page buffer and the data file on every rank.
@@ -262,19 +292,24 @@ func (w *Writer) Tick() uint64 {
 
 // Calls returns how many collective calls this rank has made: the call
 // about to be made is number Calls()+1 (PublishInfo.Calls counts them too).
-func (w *Writer) Calls() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.calls
-}
+// It does not wait for a call in progress.
+func (w *Writer) Calls() uint64 { return w.calls.Load() }
 
-// Stats returns the writer's figures so far.
+// Stats returns the writer's figures so far. It does not wait for a call
+// in progress (a collective may wait long for the other ranks): Pagebuf is
+// then as of the last Stats call made between calls.
 func (w *Writer) Stats() WriterStats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	if w.mu.TryLock() {
+		pb := w.pb.Stats()
+		w.statsMu.Lock()
+		w.stats.Pagebuf = pb
+		w.statsMu.Unlock()
+		w.mu.Unlock()
+	}
+	w.statsMu.Lock()
 	s := w.stats
 	s.EOT = append([]time.Duration(nil), s.EOT...)
-	s.Pagebuf = w.pb.Stats()
+	w.statsMu.Unlock()
 	if w.pub != nil {
 		s.LastTick = w.pub.lastTick()
 	}
@@ -303,18 +338,18 @@ func (w *Writer) fail(err error) error {
 
 // collective runs a metadata-changing call: end of tick on entry and exit
 // for one rank, a sync point when due for many.
-func (w *Writer) collective(name string, fn func() error) error {
+func (w *Writer) collective(ctx context.Context, name string, fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.enter(); err != nil {
-		return err
+		return public(err)
 	}
 	callErr := fn()
-	w.calls++
-	if err := w.afterCall(name); err != nil {
-		return err
+	w.calls.Add(1)
+	if err := w.afterCall(ctx, name); err != nil {
+		return public(err)
 	}
-	return callErr
+	return public(callErr)
 }
 
 // independent runs a call that changes no metadata (raw data, reads).
@@ -322,12 +357,12 @@ func (w *Writer) independent(fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.enter(); err != nil {
-		return err
+		return public(err)
 	}
 	if err := fn(); err != nil {
-		return err
+		return public(err)
 	}
-	return w.maybeEndTick()
+	return public(w.maybeEndTick())
 }
 
 // enter begins an API call: the writer must be usable, and an expired
@@ -346,29 +381,34 @@ func (w *Writer) maybeEndTick() error {
 		return nil
 	}
 	if w.pb.OverLimit() || (!w.due.IsZero() && !time.Now().Before(w.due)) {
-		return w.endTickLocked("expired")
+		// One rank: the end of tick waits for no other rank.
+		return w.endTickLocked(context.Background(), "expired")
 	}
 	return nil
 }
 
 // afterCall accounts a collective call and ends the tick or enters a sync
 // point when due.
-func (w *Writer) afterCall(name string) error {
+func (w *Writer) afterCall(ctx context.Context, name string) error {
 	if w.size == 1 {
 		return w.maybeEndTick()
 	}
-	return w.noteCall(name)
+	return w.noteCall(ctx, name)
 }
 
 // EndTick ends the tick now: the changes made so far become visible to
 // readers. Collective.
-func (w *Writer) EndTick() error {
+func (w *Writer) EndTick() error { return w.EndTickContext(context.Background()) }
+
+// EndTickContext is EndTick whose waits for the other ranks end when ctx
+// is done (the writer then fails: the ranks no longer agree).
+func (w *Writer) EndTickContext(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		return err
+		return public(err)
 	}
-	return w.endTickLocked("end tick")
+	return public(w.endTickLocked(ctx, "end tick"))
 }
 
 // Sync marks the end of an application step: collective. A parallel writer
@@ -377,17 +417,21 @@ func (w *Writer) EndTick() error {
 // tick: rank 0 ends the tick there when it is due, or when the next step
 // boundary is likely to come later than that. For one rank it is an end of
 // tick if one is due.
-func (w *Writer) Sync() error {
+func (w *Writer) Sync() error { return w.SyncContext(context.Background()) }
+
+// SyncContext is Sync whose waits for the other ranks end when ctx is done
+// (the writer then fails: the ranks no longer agree).
+func (w *Writer) SyncContext(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		return err
+		return public(err)
 	}
 	if w.size > 1 {
-		return w.syncPoint("step", step)
+		return public(w.syncPoint(ctx, "step", step))
 	}
 	if w.stepBoundary(time.Now()) || w.pb.OverLimit() {
-		return w.endTickLocked("step")
+		return public(w.endTickLocked(ctx, "step"))
 	}
 	return nil
 }
@@ -410,9 +454,9 @@ func (w *Writer) stepBoundary(now time.Time) bool {
 
 // endTickLocked ends the open tick on every rank: a sync point that ends
 // the tick for a parallel writer, the writer end of tick for one rank.
-func (w *Writer) endTickLocked(why string) error {
+func (w *Writer) endTickLocked(ctx context.Context, why string) error {
 	if w.size > 1 {
-		return w.syncPoint(why, forceEnd)
+		return w.syncPoint(ctx, why, forceEnd)
 	}
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
@@ -452,17 +496,21 @@ func (w *Writer) publishTick() error {
 			return w.fail(fmt.Errorf("%s: publish tick %d: %w", w.path, tick, err))
 		}
 		took := time.Since(start)
+		w.statsMu.Lock()
 		w.stats.EOT = append(w.stats.EOT, took)
 		w.stats.MDMax = max(w.stats.MDMax, st.FileSize)
+		w.statsMu.Unlock()
 		w.log.Info("end of tick", zap.Uint64("tick", st.Tick), zap.Duration("eot", took),
 			zap.Int("index_entries", st.Entries), zap.Int("changed", len(res.Changes)),
 			zap.Int("removed", len(res.Remove)), zap.Uint64("md_bytes_written", st.LastBytes),
 			zap.Int64("md_file_size", st.FileSize))
 		if w.cfg.OnPublish != nil {
-			w.cfg.OnPublish(PublishInfo{Tick: st.Tick, Calls: w.calls, Took: took, Index: st.Entries, MD: st.FileSize})
+			w.cfg.OnPublish(PublishInfo{Tick: st.Tick, Calls: w.calls.Load(), Took: took, Index: st.Entries, MD: st.FileSize})
 		}
 	}
+	w.statsMu.Lock()
 	w.stats.Ticks++
+	w.statsMu.Unlock()
 	next := w.pb.Tick()
 	w.pf.SetEpoch(next)
 	if next > w.cfg.MaxLag {
@@ -490,7 +538,7 @@ func (w *Writer) timer() {
 		}
 		if w.size == 1 && !w.cfg.ManualTicks && w.mu.TryLock() {
 			if w.usable() == nil && !time.Now().Before(w.due) {
-				w.endTickLocked("timer") // a failure is sticky and reported by the next call
+				w.endTickLocked(context.Background(), "timer") // one rank; a failure is sticky and reported by the next call
 			}
 			w.mu.Unlock()
 		}
@@ -503,14 +551,18 @@ func (w *Writer) timer() {
 // Flush ends ticks until every metadata page is in the data file (up to
 // max_lag ticks, waiting for each tick to expire), then syncs the data
 // file. Collective.
-func (w *Writer) Flush() error {
+func (w *Writer) Flush() error { return w.FlushContext(context.Background()) }
+
+// FlushContext is Flush whose waits (for the other ranks, and for ticks
+// to expire) end when ctx is done (the writer then fails).
+func (w *Writer) FlushContext(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		return err
+		return public(err)
 	}
-	if err := w.drain("flush"); err != nil {
-		return err
+	if err := w.drain(ctx, "flush"); err != nil {
+		return public(err)
 	}
 	if err := w.data.Sync(); err != nil {
 		return w.fail(fmt.Errorf("%s: sync: %w", w.path, err))
@@ -519,25 +571,27 @@ func (w *Writer) Flush() error {
 }
 
 // drain ends ticks until rank 0's page buffer has written everything.
-func (w *Writer) drain(why string) error {
+func (w *Writer) drain(ctx context.Context, why string) error {
 	for {
-		if err := w.endTickLocked(why); err != nil {
+		if err := w.endTickLocked(ctx, why); err != nil {
 			return err
 		}
-		pending, err := w.pendingWrites()
+		pending, err := w.pendingWrites(ctx)
 		if err != nil {
 			return w.fail(err)
 		}
 		if pending == 0 {
 			return nil
 		}
-		w.waitTick()
+		if err := w.waitTick(ctx); err != nil {
+			return w.fail(fmt.Errorf("%s: %s: %w", w.path, why, err))
+		}
 	}
 }
 
 // pendingWrites is how many of rank 0's entries must still wait, agreed
 // by every rank.
-func (w *Writer) pendingWrites() (int, error) {
+func (w *Writer) pendingWrites(ctx context.Context) (int, error) {
 	pending := 0
 	if w.rank == 0 {
 		n, err := w.pb.Flush()
@@ -549,7 +603,7 @@ func (w *Writer) pendingWrites() (int, error) {
 	if w.size == 1 {
 		return pending, nil
 	}
-	got, err := bcastMsg(w.cfg.Comm, 0, pending)
+	got, err := bcastMsg(ctx, w.cfg.Comm, 0, pending)
 	if err != nil {
 		return 0, fmt.Errorf("%s: flush: %w", w.path, err)
 	}
@@ -557,31 +611,48 @@ func (w *Writer) pendingWrites() (int, error) {
 }
 
 // waitTick sleeps out the rest of the open tick, so that draining the
-// delayed writes does not run the ticks faster than readers expect.
-func (w *Writer) waitTick() {
+// delayed writes does not run the ticks faster than readers expect; mu is
+// released meanwhile. It returns ctx's error if ctx is done first.
+func (w *Writer) waitTick(ctx context.Context) error {
 	if w.cfg.TickLen <= 0 {
-		return
+		return ctx.Err()
 	}
 	w.mu.Unlock()
-	time.Sleep(w.cfg.TickLen)
-	w.mu.Lock()
+	defer w.mu.Lock()
+	t := time.NewTimer(w.cfg.TickLen)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close publishes the final tick, waits until every metadata page is in the
 // data file, syncs it, marks the metadata file closed and removes it
-// (unless KeepMD). Collective.
-func (w *Writer) Close() error {
+// (unless KeepMD). Collective. Close is idempotent: a second Close, or one
+// made concurrently, waits for the first and returns its result; every
+// other call after Close returns ErrClosed.
+func (w *Writer) Close() error { return w.CloseContext(context.Background()) }
+
+// CloseContext is Close whose waits (for the other ranks, and for ticks to
+// expire) end when ctx is done: the writer is then abandoned, and its file
+// must be recovered.
+func (w *Writer) CloseContext(ctx context.Context) error {
+	w.closeOnce.Do(func() { w.closeErr = public(w.close(ctx)) })
+	return w.closeErr
+}
+
+// close runs once, for the first Close.
+func (w *Writer) close(ctx context.Context) error {
 	if w.stop != nil {
 		close(w.stop)
 		<-w.stopped
-		w.stop = nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
-		return fmt.Errorf("%s: writer: %w", w.path, ErrClosed)
-	}
-	err := w.closeLocked()
+	err := w.closeLocked(ctx)
 	w.done = true
 	if cerr := w.data.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: close: %w", w.path, cerr)
@@ -596,7 +667,7 @@ func (w *Writer) Close() error {
 	return err
 }
 
-func (w *Writer) closeLocked() error {
+func (w *Writer) closeLocked(ctx context.Context) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -604,7 +675,7 @@ func (w *Writer) closeLocked() error {
 		return w.fail(fmt.Errorf("%s: close data file: %w", w.path, err))
 	}
 	w.final = true
-	if err := w.drain("close"); err != nil {
+	if err := w.drain(ctx, "close"); err != nil {
 		return err
 	}
 	if err := w.data.Sync(); err != nil {
@@ -612,7 +683,7 @@ func (w *Writer) closeLocked() error {
 	}
 	if w.size > 1 {
 		// Every rank's data is in the file before rank 0 says closed.
-		if err := w.cfg.Comm.Barrier(context.Background()); err != nil {
+		if err := w.cfg.Comm.Barrier(ctx); err != nil {
 			return w.fail(fmt.Errorf("%s: close: %w", w.path, err))
 		}
 	}

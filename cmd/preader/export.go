@@ -7,41 +7,41 @@ import (
 	"os"
 	"strings"
 
+	"pwstore/coord"
 	"pwstore/internal/tool/cli"
-	"pwstore/pfile"
 )
 
 // npyDescr is numpy's type string for each element kind.
-func npyDescr(t pfile.Type) string {
-	switch t.Kind {
-	case pfile.KindInt8:
+func npyDescr(t coord.Type) string {
+	switch t {
+	case coord.Int8:
 		return "|i1"
-	case pfile.KindInt16:
+	case coord.Int16:
 		return "<i2"
-	case pfile.KindInt32:
+	case coord.Int32:
 		return "<i4"
-	case pfile.KindInt64:
+	case coord.Int64:
 		return "<i8"
-	case pfile.KindUint8:
+	case coord.Uint8:
 		return "|u1"
-	case pfile.KindUint16:
+	case coord.Uint16:
 		return "<u2"
-	case pfile.KindUint32:
+	case coord.Uint32:
 		return "<u4"
-	case pfile.KindUint64:
+	case coord.Uint64:
 		return "<u8"
-	case pfile.KindFloat32:
+	case coord.Float32:
 		return "<f4"
-	case pfile.KindFloat64:
+	case coord.Float64:
 		return "<f8"
 	}
-	return fmt.Sprintf("|S%d", t.Len)
+	return fmt.Sprintf("|S%d", t.Len())
 }
 
 // npyHeader is the .npy version 1.0 header for a C-ordered array: magic,
 // version, header length, then a Python dict literal padded with spaces to
 // a multiple of 64 bytes and ended by a newline.
-func npyHeader(t pfile.Type, shape []uint64) []byte {
+func npyHeader(t coord.Type, shape []uint64) []byte {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = fmt.Sprint(d)
@@ -102,7 +102,7 @@ func exportCmd(args []string) error {
 
 // writeNPY writes the header, then the slab in blocks of whole rows of the
 // first dimension, so large datasets stream through bounded memory.
-func writeNPY(w *bufio.Writer, read func(start, count []uint64, buf []byte) error, t pfile.Type, b box) error {
+func writeNPY(w *bufio.Writer, read func(start, count []uint64, buf []byte) error, t coord.Type, b box) error {
 	if _, err := w.Write(npyHeader(t, b.count)); err != nil {
 		return err
 	}

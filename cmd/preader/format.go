@@ -5,11 +5,11 @@ import (
 	"math"
 	"strconv"
 
-	"pwstore/pfile"
+	"pwstore/coord"
 )
 
 // formatAll renders each element of buf (little-endian, of type t) as text.
-func formatAll(t pfile.Type, buf []byte) []string {
+func formatAll(t coord.Type, buf []byte) []string {
 	size := t.Size()
 	out := make([]string, 0, len(buf)/max(size, 1))
 	for i := 0; i+size <= len(buf); i += size {
@@ -18,28 +18,28 @@ func formatAll(t pfile.Type, buf []byte) []string {
 	return out
 }
 
-func format(t pfile.Type, b []byte) string {
+func format(t coord.Type, b []byte) string {
 	le := binary.LittleEndian
-	switch t.Kind {
-	case pfile.KindInt8:
+	switch t {
+	case coord.Int8:
 		return strconv.FormatInt(int64(int8(b[0])), 10)
-	case pfile.KindInt16:
+	case coord.Int16:
 		return strconv.FormatInt(int64(int16(le.Uint16(b))), 10)
-	case pfile.KindInt32:
+	case coord.Int32:
 		return strconv.FormatInt(int64(int32(le.Uint32(b))), 10)
-	case pfile.KindInt64:
+	case coord.Int64:
 		return strconv.FormatInt(int64(le.Uint64(b)), 10)
-	case pfile.KindUint8:
+	case coord.Uint8:
 		return strconv.FormatUint(uint64(b[0]), 10)
-	case pfile.KindUint16:
+	case coord.Uint16:
 		return strconv.FormatUint(uint64(le.Uint16(b)), 10)
-	case pfile.KindUint32:
+	case coord.Uint32:
 		return strconv.FormatUint(uint64(le.Uint32(b)), 10)
-	case pfile.KindUint64:
+	case coord.Uint64:
 		return strconv.FormatUint(le.Uint64(b), 10)
-	case pfile.KindFloat32:
+	case coord.Float32:
 		return strconv.FormatFloat(float64(math.Float32frombits(le.Uint32(b))), 'g', -1, 32)
-	case pfile.KindFloat64:
+	case coord.Float64:
 		return strconv.FormatFloat(math.Float64frombits(le.Uint64(b)), 'g', -1, 64)
 	}
 	return strconv.Quote(string(b))
@@ -47,14 +47,12 @@ func format(t pfile.Type, b []byte) string {
 
 // jsonValue makes a formatted element valid JSON (non-finite floats and
 // byte strings become strings).
-func jsonValue(t pfile.Type, s string) string {
-	switch t.Kind {
-	case pfile.KindFloat32, pfile.KindFloat64:
+func jsonValue(t coord.Type, s string) string {
+	switch t {
+	case coord.Float32, coord.Float64:
 		if s == "NaN" || s == "+Inf" || s == "-Inf" {
 			return strconv.Quote(s)
 		}
-	case pfile.KindBytes:
-		return s // already quoted
 	}
-	return s
+	return s // integers, and byte strings already quoted
 }
