@@ -28,6 +28,11 @@ type Recovered struct {
 // younger than cfg.WriterGone is watched until it would be that old, and
 // a tick that moves meanwhile means ErrWriterAlive.
 func Recover(path string, cfg Config) (Recovered, error) {
+	out, err := recoverFile(path, cfg)
+	return out, public(err)
+}
+
+func recoverFile(path string, cfg Config) (Recovered, error) {
 	cfg, err := cfg.withDefaults(path)
 	if err != nil {
 		return Recovered{}, err
