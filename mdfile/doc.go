@@ -4,8 +4,8 @@
 // (tick, index) pair and read those pages from it, everything else from
 // the data file. It knows nothing of what the pages mean.
 //
-// It follows the RFC's metadata file (section 3.5) with the changes of
-// DESIGN.md section 6: 64-bit page numbers and lengths, a format version,
+// It follows the metadata file of "RFC: VFD SWMR" (section 3.5) with the
+// changes of DESIGN section 6 (docs/DESIGN.md): 64-bit page numbers and lengths, a format version,
 // xxhash64 checksums, the data file's identity, a status word and a
 // heartbeat; and, unlike the RFC, nothing a published tick references is
 // ever overwritten in place, so a crash at any point of an update leaves

@@ -1,5 +1,5 @@
-// Package pagebuf is the page buffer of pwstore (reference 004, section 3.4):
-// it holds metadata pages and multi-page entries of the data file by page
+// Package pagebuf is the page buffer of pwstore (DESIGN section 5, after
+// "RFC: VFD SWMR", section 3.4): it holds metadata pages and multi-page entries of the data file by page
 // address, loads them through a Backend, writes dirty ones back, and, for a
 // SWMR writer, keeps the tick list and the delayed write list that keep a
 // lagging reader from ever meeting "a message from the future".

@@ -1,7 +1,7 @@
 package pagebuf
 
 // table is the hash table of entries by page address. Its size is a power of
-// two and the hash is the page address masked by it (reference 004, 3.4.1);
+// two and the hash is the page address masked by it ("RFC: VFD SWMR", 3.4.1);
 // it doubles when it holds more entries than buckets.
 type table struct {
 	buckets []*entry

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """HDF5 peer workloads for the pwstore benchmark, through h5py (HDF5 1.10+).
 
-Two workloads from the VFD SWMR RFC's performance tests (section 5.3):
+Two workloads from the performance tests of "RFC: VFD SWMR" (section 5.3):
 
   rr      D extensible 1-D datasets; P passes, each appending E elements to every dataset
           in turn (round robin).
