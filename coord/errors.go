@@ -17,8 +17,9 @@ import (
 var (
 	// ErrCorrupt marks bad bytes: a checksum, magic, version or bound that
 	// does not hold, a file that is not pwstore's, a short read of
-	// allocated space. Every decoder's error wraps it (see IsCorrupt).
-	ErrCorrupt = corrupt.Err
+	// allocated space. Every error coord returns for bad bytes wraps it
+	// (see IsCorrupt).
+	ErrCorrupt = errors.New("corrupt data")
 	// ErrExists: what was to be created already exists: the data file or
 	// its metadata file (Create), or a dataset at that path
 	// (CreateDataset).
@@ -63,6 +64,7 @@ func IsCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
 // lowerErrors maps the sentinels of the packages under coord to coord's
 // own, which every error coord returns wraps beside them (see public).
 var lowerErrors = []struct{ lower, own error }{
+	{corrupt.Err, ErrCorrupt},
 	{pfile.ErrExists, ErrExists},
 	{mdfile.ErrExists, ErrExists},
 	{pfile.ErrNotFound, ErrNotFound},
