@@ -27,7 +27,9 @@ type Reader struct {
 	rank int
 	size int
 
-	mu     sync.Mutex // guards every field below and every call into md, pb and pf
+	// Lock order: mu, then statsMu. mu is held across a collective Tick,
+	// so Stats does not wait for it.
+	mu     sync.Mutex // guards every field below up to statsMu, and every call into md, pb and pf
 	data   vfs.File
 	md     *mdfile.Reader   // nil: the writer had closed and removed it before we opened
 	snap   *mdfile.Snapshot // rank 0: the snapshot adopted last
@@ -39,8 +41,10 @@ type Reader struct {
 	ended  bool      // the writer closed (or the file was recovered): data file alone
 	moved  time.Time // when the adopted tick last changed (monotonic)
 	due    time.Time // next automatic tick (one-rank readers without ManualTicks)
-	stats  ReaderStats
 	closed bool
+
+	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
+	stats   ReaderStats // Pagebuf: as of the last Stats call that got mu
 }
 
 // ReaderStats are a reader's figures.
@@ -363,7 +367,9 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	var changed []uint64
 	if m.Full {
 		changed = r.idx.replace(m.Header, m.Entries)
+		r.statsMu.Lock()
 		r.stats.Full++
+		r.statsMu.Unlock()
 	} else {
 		if m.Base != prev {
 			return info, fmt.Errorf("%s: rank %d at tick %d got a delta from tick %d", r.path, r.rank, prev, m.Base)
@@ -374,8 +380,10 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	}
 	evicted := r.pb.Invalidate(changed)
 	info.Evicted = len(evicted)
+	r.statsMu.Lock()
 	r.stats.Ticks++
 	r.stats.Evicted += uint64(len(evicted))
+	r.statsMu.Unlock()
 	r.moved = time.Now()
 	if m.Header.Status != mdfile.StatusOpen {
 		r.ended, r.back.lagCheck = true, nil
@@ -405,13 +413,20 @@ func (r *Reader) Close() error {
 	return nil
 }
 
-// Stats returns the reader's figures.
+// Stats returns the reader's figures. It does not wait for a call in
+// progress (a collective Tick may wait for the other ranks): Pagebuf is
+// then as of the last Stats call made between calls.
 func (r *Reader) Stats() ReaderStats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.stats
-	s.Pagebuf = r.pb.Stats()
-	return s
+	if r.mu.TryLock() {
+		pb := r.pb.Stats()
+		r.statsMu.Lock()
+		r.stats.Pagebuf = pb
+		r.statsMu.Unlock()
+		r.mu.Unlock()
+	}
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
 }
 
 // MaxLag is how many ticks this reader may lag (the writer's, unless the
