@@ -176,7 +176,7 @@ func TestConcurrentClose(t *testing.T) {
 // communicator's timeout failed the EndTick.
 func TestStatsDuringCollective(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.pw")
-	comms := collective.NewLocalWith(2, collective.LocalOptions{Timeout: time.Minute})
+	comms := collective.NewLocalWith(2, collective.LocalOptions{Timeout: 20 * time.Second})
 	ws := make([]*Writer, 2)
 	var wg sync.WaitGroup
 	entered := make(chan struct{}, 1)
@@ -238,4 +238,47 @@ func (c *signalComm) Allgather(ctx context.Context, data []byte) ([][]byte, erro
 	default:
 	}
 	return c.Comm.Allgather(ctx, data)
+}
+
+// A context ends a wait for another rank: rank 0's EndTickContext returns
+// the context's error once cancelled, and the ranks fail together (rank 0
+// aborts the communicator) instead of waiting for its timeout.
+func TestEndTickContextCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctx.pw")
+	comms := collective.NewLocalWith(2, collective.LocalOptions{Timeout: 20 * time.Second})
+	entered := make(chan struct{}, 1)
+	comms[0] = &signalComm{Comm: comms[0], entered: entered}
+	ws := make([]*Writer, 2)
+	var wg sync.WaitGroup
+	for r, c := range comms {
+		wg.Go(func() {
+			var err error
+			if ws[r], err = CreateContext(context.Background(), path, Config{ManualTicks: true, Comm: c}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for len(entered) > 0 {
+		<-entered
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan error, 1)
+	go func() { ended <- ws[0].EndTickContext(ctx) }()
+	<-entered
+	cancel()
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("EndTickContext after cancel: %v, want context.Canceled", err)
+	}
+	if err := ws[1].EndTick(); err == nil {
+		t.Error("rank 1 ended a tick rank 0 abandoned")
+	}
+	for _, w := range ws {
+		if err := w.Close(); err == nil {
+			t.Error("a failed writer closed cleanly")
+		}
+	}
 }

@@ -417,13 +417,7 @@ func (r *Reader) Close() error {
 // progress (a collective Tick may wait for the other ranks): Pagebuf is
 // then as of the last Stats call made between calls.
 func (r *Reader) Stats() ReaderStats {
-	if r.mu.TryLock() {
-		pb := r.pb.Stats()
-		r.statsMu.Lock()
-		r.stats.Pagebuf = pb
-		r.statsMu.Unlock()
-		r.mu.Unlock()
-	}
+	refreshPagebuf(&r.mu, &r.statsMu, r.pb, &r.stats.Pagebuf)
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
 	return r.stats

@@ -299,13 +299,7 @@ func (w *Writer) Calls() uint64 { return w.calls.Load() }
 // in progress (a collective may wait long for the other ranks): Pagebuf is
 // then as of the last Stats call made between calls.
 func (w *Writer) Stats() WriterStats {
-	if w.mu.TryLock() {
-		pb := w.pb.Stats()
-		w.statsMu.Lock()
-		w.stats.Pagebuf = pb
-		w.statsMu.Unlock()
-		w.mu.Unlock()
-	}
+	refreshPagebuf(&w.mu, &w.statsMu, w.pb, &w.stats.Pagebuf)
 	w.statsMu.Lock()
 	s := w.stats
 	s.EOT = append([]time.Duration(nil), s.EOT...)
@@ -314,6 +308,19 @@ func (w *Writer) Stats() WriterStats {
 		s.LastTick = w.pub.lastTick()
 	}
 	return s
+}
+
+// refreshPagebuf copies pb's figures to *dst (guarded by statsMu) if mu,
+// which guards pb, is free at once: Stats never waits for a call.
+func refreshPagebuf(mu, statsMu *sync.Mutex, pb *pagebuf.Buffer, dst *pagebuf.Stats) {
+	if !mu.TryLock() {
+		return
+	}
+	defer mu.Unlock()
+	s := pb.Stats()
+	statsMu.Lock()
+	*dst = s
+	statsMu.Unlock()
 }
 
 // usable reports whether the writer may still be used; mu held.
