@@ -19,7 +19,7 @@ import (
 type publisher struct {
 	now func() time.Time
 
-	mu   sync.Mutex // guards md and last
+	mu   sync.Mutex // guards md and last; taken after Writer.mu (never the other way), before Writer.statsMu
 	md   *mdfile.Writer
 	last time.Time // when a tick was last published (monotonic)
 }
