@@ -3,7 +3,9 @@ package coord
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -280,5 +282,43 @@ func TestEndTickContextCancel(t *testing.T) {
 		if err := w.Close(); err == nil {
 			t.Error("a failed writer closed cleanly")
 		}
+	}
+}
+
+// OpenReader of a damaged file fails with ErrCorrupt on every reader rank,
+// though only rank 0 reads the file before the others hear its verdict.
+func TestOpenReaderCorruptEveryRank(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.pw")
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xde, 0xad}, 40); err != nil { // inside the superblock
+		t.Fatal(err)
+	}
+	f.Close()
+	comms := collective.NewLocalWith(2, collective.LocalOptions{Timeout: 20 * time.Second})
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r, c := range comms {
+		wg.Go(func() {
+			_, errs[r] = OpenReader(path, Config{Comm: c})
+		})
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if !errors.Is(err, ErrCorrupt) || !IsCorrupt(err) {
+			t.Errorf("rank %d: %v, want ErrCorrupt", r, err)
+		}
+	}
+	if !strings.Contains(errs[1].Error(), "rank 0") {
+		t.Errorf("rank 1's error does not say rank 0 decided it: %v", errs[1])
 	}
 }
