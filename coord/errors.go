@@ -23,7 +23,7 @@ var (
 	// ErrExists: what was to be created already exists: the data file or
 	// its metadata file (Create), or a dataset at that path
 	// (CreateDataset).
-	ErrExists = errors.New("already exists")
+	ErrExists = errors.New("exists")
 	// ErrNotFound: no dataset at that path.
 	ErrNotFound = errors.New("dataset not found")
 	// ErrLagging: the reader fell more than max_lag - 1 ticks behind the

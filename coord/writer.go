@@ -153,7 +153,7 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 		if err := w.existingMD(); !errors.Is(err, errStaleMD) {
 			if _, serr := fsys.Stat(w.path); create && serr == nil {
 				// Whatever the metadata file says, the file to create exists.
-				return id, 0, fmt.Errorf("create %s: %w; %w", w.path, ErrExists, err)
+				return id, 0, fmt.Errorf("create %s: file %w; %w", w.path, ErrExists, err)
 			}
 			return id, 0, err
 		}
@@ -165,7 +165,7 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 		}
 		data, err := fsys.Create(w.path)
 		if errors.Is(err, fs.ErrExist) {
-			return id, 0, fmt.Errorf("create %s: %w (open it for writing instead, or remove it)", w.path, ErrExists)
+			return id, 0, fmt.Errorf("create %s: file %w (open it for writing instead, or remove it)", w.path, ErrExists)
 		}
 		if err != nil {
 			return id, 0, fmt.Errorf("create %s: %w", w.path, err)
