@@ -25,7 +25,14 @@ const (
 // Config configures a writer (Create, Open), a reader (OpenReader) or a
 // recovery (Recover). The zero value is usable: every zero field takes its
 // default. The fields are grouped by who reads them; a field of another
-// role is ignored.
+// role is ignored:
+//
+//   - every role: MDPath, MaxLag, TickLen, ManualTicks, CachePages,
+//     RawCacheBytes, WriterGone, Comm, Logger, FS, Now;
+//   - writer (Create, Open): PageSize, NoRawFlush, Durable, KeepMD,
+//     TickBytes, SyncBytes, OnPublish;
+//   - reader (OpenReader): OpenWait;
+//   - recovery (Recover): ForceRecover.
 type Config struct {
 	// ---- Every role ----
 
