@@ -19,9 +19,10 @@ func TestGoAPIExample(t *testing.T) {
 		t.Skip("no go command on PATH to build the example module")
 	}
 	dir := filepath.Join("..", "examples", "goapi")
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS="+os.Getenv("GOFLAGS")+" -mod=readonly -buildvcs=false")
 	list := exec.Command(gobin, "list", "-f", `{{join .Imports "\n"}}`, ".")
 	list.Dir = dir
-	list.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	list.Env = env
 	imports, err := list.Output()
 	if err != nil {
 		t.Fatalf("go list examples/goapi: %v", err)
@@ -34,7 +35,7 @@ func TestGoAPIExample(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "goapi")
 	build := exec.Command(gobin, "build", "-o", bin, ".")
 	build.Dir = dir
-	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	build.Env = env
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build examples/goapi: %v\n%s", err, out)
 	}
