@@ -1,0 +1,790 @@
+// Command capi is libpwstore, pwstore's C interface (pwstore.h), built with
+// go build -buildmode=c-shared or c-archive (scripts/install-lib). It wraps
+// package coord: every object is a number in a handle table, no Go pointer
+// reaches C, every function returns a status and records the text of its
+// error for the calling thread (pw_errmsg, in errmsg.c).
+package main
+
+/*
+#define PWSTORE_NO_PROTOTYPES
+#include "pwstore.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"math/bits"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"pwstore/coord"
+	"pwstore/internal/infra/natsd"
+)
+
+func main() {}
+
+// types are the element types by their PW_* number.
+var types = [...]coord.Type{
+	C.PW_INT8: coord.Int8, C.PW_INT16: coord.Int16, C.PW_INT32: coord.Int32, C.PW_INT64: coord.Int64,
+	C.PW_UINT8: coord.Uint8, C.PW_UINT16: coord.Uint16, C.PW_UINT32: coord.Uint32, C.PW_UINT64: coord.Uint64,
+	C.PW_FLOAT32: coord.Float32, C.PW_FLOAT64: coord.Float64,
+}
+
+// typeCode is the PW_* number of t (0 for a type C has no number for).
+func typeCode(t coord.Type) C.int {
+	for i := 1; i < len(types); i++ {
+		if types[i] == t {
+			return C.int(i)
+		}
+	}
+	return 0
+}
+
+//export pw_version
+func pw_version(major, minor, patch *C.int) (rc C.int) {
+	defer guard(&rc)
+	for _, p := range []*C.int{major, minor, patch} {
+		if p == nil {
+			return fail(argf("pw_version: NULL output"))
+		}
+	}
+	*major, *minor, *patch = C.PW_VERSION_MAJOR, C.PW_VERSION_MINOR, C.PW_VERSION_PATCH
+	return C.PW_OK
+}
+
+// servers are the embedded NATS servers of pw_nats_serve; they run until
+// the process exits.
+var servers struct {
+	mu   sync.Mutex // guards list
+	list []*natsd.Server
+}
+
+//export pw_nats_serve
+func pw_nats_serve(listen *C.char, url *C.char, urllen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	if url == nil {
+		return fail(argf("pw_nats_serve: NULL url buffer"))
+	}
+	s, err := natsd.Start(natsd.Options{Listen: goString(listen)})
+	if err != nil {
+		return fail(fmt.Errorf("pw_nats_serve: %w", err))
+	}
+	if err := putString(url, urllen, s.URL()); err != nil {
+		s.Shutdown()
+		return fail(err)
+	}
+	servers.mu.Lock()
+	servers.list = append(servers.list, s)
+	servers.mu.Unlock()
+	return C.PW_OK
+}
+
+// openWriter is pw_create and pw_open.
+func openWriter(path *C.char, c *C.pw_config, file *C.pw_handle, open func(string, coord.Config) (*coord.Writer, error)) C.int {
+	if path == nil || file == nil {
+		return fail(argf("NULL path or handle pointer"))
+	}
+	cfg, res, err := configure(c, writerRole)
+	if err != nil {
+		return fail(err)
+	}
+	w, err := open(C.GoString(path), cfg)
+	if err != nil {
+		res.release()
+		return fail(err)
+	}
+	*file = C.pw_handle(add(&fileObj{w: w, res: res}))
+	return C.PW_OK
+}
+
+//export pw_create
+func pw_create(path *C.char, c *C.pw_config, file *C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	return openWriter(path, c, file, func(path string, cfg coord.Config) (*coord.Writer, error) {
+		w, err := coord.Create(path, cfg)
+		if err != nil && !errors.Is(err, coord.ErrExists) {
+			// A file in the way is what matters to the caller, whatever
+			// else coord found wrong with it.
+			if _, serr := os.Lstat(path); serr == nil {
+				return nil, fmt.Errorf("%s exists (%v): %w", path, err, coord.ErrExists)
+			}
+		}
+		return w, err
+	})
+}
+
+//export pw_open
+func pw_open(path *C.char, c *C.pw_config, file *C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	return openWriter(path, c, file, coord.Open)
+}
+
+// dims reads n values of a C array of one value per dimension.
+func dims(p *C.uint64_t, n int) []uint64 {
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(p)), n)
+}
+
+//export pw_dataset_create
+func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, shape, maxshape, chunk *C.uint64_t, ds *C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	f, err := fileOf(int64(file))
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case name == nil || shape == nil || ds == nil:
+		return fail(argf("pw_dataset_create: NULL name, shape or handle pointer"))
+	case ndims < 1 || ndims > C.PW_MAX_DIMS:
+		return fail(argf("pw_dataset_create: ndims %d outside 1..%d", ndims, C.PW_MAX_DIMS))
+	case typ < 1 || int(typ) >= len(types):
+		return fail(argf("pw_dataset_create: unknown type %d", typ))
+	}
+	n := int(ndims)
+	spec := coord.Spec{
+		Type:     types[typ],
+		Shape:    slices.Clone(dims(shape, n)),
+		MaxShape: slices.Clone(dims(maxshape, n)),
+		Chunk:    slices.Clone(dims(chunk, n)),
+	}
+	path := C.GoString(name)
+	d, err := f.w.CreateDataset(path, spec)
+	if err != nil {
+		if _, derr := f.w.Dataset(path); derr == nil && !errors.Is(err, coord.ErrExists) {
+			err = fmt.Errorf("%w: %w", err, coord.ErrExists)
+		}
+		return fail(err)
+	}
+	*ds = C.pw_handle(add(&datasetObj{file: f, d: d, typ: spec.Type, rank: n}))
+	return C.PW_OK
+}
+
+//export pw_dataset_open
+func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	o, err := lookup(int64(parent))
+	if err != nil {
+		return fail(err)
+	}
+	if name == nil || ds == nil {
+		return fail(argf("pw_dataset_open: NULL name or handle pointer"))
+	}
+	path := C.GoString(name)
+	switch o := o.(type) {
+	case *fileObj:
+		d, err := o.w.Dataset(path)
+		if err != nil {
+			return fail(err)
+		}
+		obj := &datasetObj{file: o, d: d}
+		spec, err := obj.fullSpec()
+		if err != nil {
+			return fail(err)
+		}
+		obj.typ, obj.rank = spec.Type, len(spec.Shape)
+		*ds = C.pw_handle(add(obj))
+	case *readerObj:
+		if _, err := o.r.Dataset(path); err != nil {
+			return fail(err)
+		}
+		*ds = C.pw_handle(add(&viewObj{reader: o, path: path}))
+	default:
+		return fail(wrongKind(int64(parent), o, "a file or reader"))
+	}
+	return C.PW_OK
+}
+
+// fullSpec returns a writer's dataset's spec (its Shape the current one).
+func (o *datasetObj) fullSpec() (coord.Spec, error) {
+	o.mu.Lock()
+	spec := o.spec
+	o.mu.Unlock()
+	if spec == nil {
+		infos, err := o.file.w.Datasets()
+		if err != nil {
+			return coord.Spec{}, err
+		}
+		i := slices.IndexFunc(infos, func(in coord.Info) bool { return in.Path == o.d.Path() })
+		if i < 0 {
+			return coord.Spec{}, fmt.Errorf("dataset %q not in the file's listing: %w", o.d.Path(), coord.ErrNotFound)
+		}
+		spec = &infos[i].Spec
+		o.mu.Lock()
+		o.spec = spec
+		o.mu.Unlock()
+	}
+	s := *spec
+	shape, err := o.d.Shape()
+	s.Shape = shape
+	return s, err
+}
+
+// spec returns the spec of a dataset handle's object, its Shape current.
+func specOf(o any) (coord.Spec, error) {
+	if err := checkOpen(o); err != nil {
+		return coord.Spec{}, err
+	}
+	switch o := o.(type) {
+	case *datasetObj:
+		return o.fullSpec()
+	case *viewObj:
+		v, err := o.reader.r.Dataset(o.path)
+		if err != nil {
+			return coord.Spec{}, err
+		}
+		return v.Spec()
+	}
+	panic("not a dataset")
+}
+
+//export pw_dataset_extend
+func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	o, err := lookup(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	d, ok := o.(*datasetObj)
+	if !ok {
+		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
+	}
+	if err := checkOpen(d); err != nil {
+		return fail(err)
+	}
+	err = d.d.Extend(uint64(n0))
+	if err != nil {
+		// Growing beyond the max shape is a bad argument (coord's error
+		// for it wraps none of its sentinels).
+		if spec, serr := d.fullSpec(); serr == nil {
+			max := spec.Shape
+			if spec.MaxShape != nil {
+				max = spec.MaxShape
+			}
+			if uint64(n0) > max[0] {
+				err = fmt.Errorf("%w: %w", err, errArg)
+			}
+		}
+	}
+	return status(err)
+}
+
+// box checks a slab's arguments and returns start, count and the bytes it
+// needs.
+func box(rank int, typ coord.Type, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) ([]uint64, []uint64, int, error) {
+	if start == nil || count == nil || buf == nil {
+		return nil, nil, 0, argf("NULL start, count or buffer")
+	}
+	s, c := dims(start, rank), dims(count, rank)
+	need := uint64(typ.Size())
+	for _, n := range c {
+		hi, lo := bits.Mul64(need, n)
+		if hi != 0 {
+			return nil, nil, 0, argf("count %v too large", c)
+		}
+		need = lo
+	}
+	if need > uint64(buflen) {
+		return nil, nil, 0, argf("buffer of %d bytes too small: count %v of %v needs %d", buflen, c, typ, need)
+	}
+	return s, c, int(need), nil
+}
+
+// slabError says a box outside the shape is a bad argument (coord's error
+// for it wraps none of its sentinels).
+func slabError(err error, start, count []uint64, shape func() ([]uint64, error)) error {
+	sh, serr := shape()
+	if serr != nil || len(sh) != len(start) {
+		return err
+	}
+	for i := range sh {
+		if count[i] > sh[i] || start[i] > sh[i]-count[i] {
+			return fmt.Errorf("start %v count %v beyond shape %v: %w", start, count, sh, errArg)
+		}
+	}
+	return err
+}
+
+//export pw_dataset_write
+func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	o, err := lookup(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	d, ok := o.(*datasetObj)
+	if !ok {
+		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
+	}
+	if err := checkOpen(d); err != nil {
+		return fail(err)
+	}
+	s, c, n, err := box(d.rank, d.typ, start, count, buf, buflen)
+	if err != nil {
+		return fail(err)
+	}
+	if err := d.d.WriteSlab(s, c, unsafe.Slice((*byte)(buf), n)); err != nil {
+		return fail(slabError(err, s, c, d.d.Shape))
+	}
+	return C.PW_OK
+}
+
+//export pw_dataset_read
+func pw_dataset_read(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	o, err := datasetOf(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkOpen(o); err != nil {
+		return fail(err)
+	}
+	var rank int
+	var typ coord.Type
+	var read func(s, c []uint64, b []byte) error
+	var shape func() ([]uint64, error)
+	switch o := o.(type) {
+	case *datasetObj:
+		rank, typ, read, shape = o.rank, o.typ, o.d.ReadSlab, o.d.Shape
+	case *viewObj:
+		v, err := o.reader.r.Dataset(o.path)
+		if err != nil {
+			return fail(err)
+		}
+		spec, err := v.Spec()
+		if err != nil {
+			return fail(err)
+		}
+		rank, typ, read, shape = len(spec.Shape), spec.Type, v.ReadSlab, v.Shape
+	}
+	s, c, n, err := box(rank, typ, start, count, buf, buflen)
+	if err != nil {
+		return fail(err)
+	}
+	if err := read(s, c, unsafe.Slice((*byte)(buf), n)); err != nil {
+		return fail(slabError(err, s, c, shape))
+	}
+	return C.PW_OK
+}
+
+//export pw_dataset_info
+func pw_dataset_info(ds C.pw_handle, typ, ndims *C.int, shape *C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	o, err := datasetOf(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	spec, err := specOf(o)
+	if err != nil {
+		return fail(err)
+	}
+	if typ != nil {
+		*typ = typeCode(spec.Type)
+	}
+	if ndims != nil {
+		*ndims = C.int(len(spec.Shape))
+	}
+	copy(dims(shape, len(spec.Shape)), spec.Shape)
+	return C.PW_OK
+}
+
+// specDims is pw_dataset_maxshape and pw_dataset_chunk.
+func specDims(ds C.pw_handle, out *C.uint64_t, pick func(coord.Spec) []uint64) C.int {
+	o, err := datasetOf(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	if out == nil {
+		return fail(argf("NULL output array"))
+	}
+	spec, err := specOf(o)
+	if err != nil {
+		return fail(err)
+	}
+	copy(dims(out, len(spec.Shape)), pick(spec))
+	return C.PW_OK
+}
+
+//export pw_dataset_maxshape
+func pw_dataset_maxshape(ds C.pw_handle, maxshape *C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	return specDims(ds, maxshape, func(s coord.Spec) []uint64 {
+		if s.MaxShape == nil {
+			return s.Shape
+		}
+		return s.MaxShape
+	})
+}
+
+//export pw_dataset_chunk
+func pw_dataset_chunk(ds C.pw_handle, chunk *C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	return specDims(ds, chunk, func(s coord.Spec) []uint64 { return s.Chunk })
+}
+
+// setAttr is the pw_attr_set_* functions.
+func setAttr(ds C.pw_handle, key *C.char, v func() coord.Value) C.int {
+	o, err := lookup(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	d, ok := o.(*datasetObj)
+	if !ok {
+		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
+	}
+	if key == nil {
+		return fail(argf("NULL attribute name"))
+	}
+	if err := checkOpen(d); err != nil {
+		return fail(err)
+	}
+	return status(d.d.SetAttr(C.GoString(key), v()))
+}
+
+//export pw_attr_set_f64
+func pw_attr_set_f64(ds C.pw_handle, key *C.char, v C.double) (rc C.int) {
+	defer guard(&rc)
+	return setAttr(ds, key, func() coord.Value { return coord.FloatValue(float64(v)) })
+}
+
+//export pw_attr_set_i64
+func pw_attr_set_i64(ds C.pw_handle, key *C.char, v C.int64_t) (rc C.int) {
+	defer guard(&rc)
+	return setAttr(ds, key, func() coord.Value { return coord.IntValue(int64(v)) })
+}
+
+//export pw_attr_set_u64
+func pw_attr_set_u64(ds C.pw_handle, key *C.char, v C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	return setAttr(ds, key, func() coord.Value { return coord.UintValue(uint64(v)) })
+}
+
+//export pw_attr_set_str
+func pw_attr_set_str(ds C.pw_handle, key *C.char, v *C.char) (rc C.int) {
+	defer guard(&rc)
+	if v == nil {
+		return fail(argf("NULL attribute value"))
+	}
+	return setAttr(ds, key, func() coord.Value { return coord.StringValue(C.GoString(v)) })
+}
+
+//export pw_attr_get
+func pw_attr_get(ds C.pw_handle, key *C.char, kind *C.int, i *C.int64_t, u *C.uint64_t, f *C.double, s *C.char, slen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	o, err := datasetOf(int64(ds))
+	if err != nil {
+		return fail(err)
+	}
+	if key == nil || kind == nil {
+		return fail(argf("NULL attribute name or kind pointer"))
+	}
+	if err := checkOpen(o); err != nil {
+		return fail(err)
+	}
+	name := C.GoString(key)
+	var v coord.Value
+	var ok bool
+	switch o := o.(type) {
+	case *datasetObj:
+		v, ok, err = o.d.Attr(name)
+	case *viewObj:
+		var view *coord.View
+		if view, err = o.reader.r.Dataset(o.path); err == nil {
+			v, ok, err = view.Attr(name)
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return fail(fmt.Errorf("no attribute %q: %w", name, coord.ErrNotFound))
+	}
+	if x, ok := v.Int(); ok {
+		*kind = C.PW_ATTR_INT
+		if i != nil {
+			*i = C.int64_t(x)
+		}
+	} else if x, ok := v.Uint(); ok {
+		*kind = C.PW_ATTR_UINT
+		if u != nil {
+			*u = C.uint64_t(x)
+		}
+	} else if x, ok := v.Float(); ok {
+		*kind = C.PW_ATTR_FLOAT
+		if f != nil {
+			*f = C.double(x)
+		}
+	} else if x, ok := v.Str(); ok {
+		if err := putString(s, slen, x); err != nil {
+			return fail(err)
+		}
+		*kind = C.PW_ATTR_STR
+	} else {
+		return fail(argf("attribute %q is %v data of %d bytes, not a scalar int64, uint64, float64 or text", name, v.Type, len(v.Data)))
+	}
+	return C.PW_OK
+}
+
+// attrNames lists a dataset's attribute names.
+func attrNames(ds C.pw_handle) ([]string, error) {
+	o, err := datasetOf(int64(ds))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOpen(o); err != nil {
+		return nil, err
+	}
+	v, ok := o.(*viewObj)
+	if !ok {
+		return nil, argf("listing attributes needs a reader's dataset handle (coord's writer Dataset has no listing)")
+	}
+	view, err := v.reader.r.Dataset(v.path)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := view.Attrs()
+	names := make([]string, len(attrs))
+	for i, a := range attrs {
+		names[i] = a.Name
+	}
+	return names, err
+}
+
+//export pw_attr_count
+func pw_attr_count(ds C.pw_handle, n *C.size_t) (rc C.int) {
+	defer guard(&rc)
+	if n == nil {
+		return fail(argf("NULL count pointer"))
+	}
+	names, err := attrNames(ds)
+	if err != nil {
+		return fail(err)
+	}
+	*n = C.size_t(len(names))
+	return C.PW_OK
+}
+
+//export pw_attr_name
+func pw_attr_name(ds C.pw_handle, i C.size_t, buf *C.char, buflen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	names, err := attrNames(ds)
+	if err != nil {
+		return fail(err)
+	}
+	if uint64(i) >= uint64(len(names)) {
+		return fail(argf("attribute index %d, dataset has %d", i, len(names)))
+	}
+	return status(putString(buf, buflen, names[i]))
+}
+
+// putString writes s NUL-terminated into the C buffer (buf, n).
+func putString(buf *C.char, n C.size_t, s string) error {
+	if buf == nil {
+		return argf("NULL string buffer")
+	}
+	if uint64(len(s))+1 > uint64(n) {
+		return argf("buffer of %d bytes too small: need %d", n, len(s)+1)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(s)+1)
+	copy(b, s)
+	b[len(s)] = 0
+	return nil
+}
+
+// fileCall is pw_sync, pw_end_tick and pw_flush.
+func fileCall(file C.pw_handle, call func(*coord.Writer) error) C.int {
+	f, err := fileOf(int64(file))
+	if err != nil {
+		return fail(err)
+	}
+	return status(call(f.w))
+}
+
+//export pw_sync
+func pw_sync(file C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	return fileCall(file, (*coord.Writer).Sync)
+}
+
+//export pw_end_tick
+func pw_end_tick(file C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	return fileCall(file, (*coord.Writer).EndTick)
+}
+
+//export pw_flush
+func pw_flush(file C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	return fileCall(file, (*coord.Writer).Flush)
+}
+
+//export pw_reader_open
+func pw_reader_open(path *C.char, c *C.pw_config, reader *C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	if path == nil || reader == nil {
+		return fail(argf("pw_reader_open: NULL path or handle pointer"))
+	}
+	cfg, res, err := configure(c, readerRole)
+	if err != nil {
+		return fail(err)
+	}
+	p := C.GoString(path)
+	r, err := coord.OpenReader(p, cfg)
+	if err != nil {
+		res.release()
+		if _, serr := os.Stat(p); errors.Is(err, coord.ErrNotReady) && errors.Is(serr, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", err, serr) // a missing file is not found, even after a wait
+		}
+		return fail(err)
+	}
+	*reader = C.pw_handle(add(&readerObj{r: r, res: res}))
+	return C.PW_OK
+}
+
+//export pw_reader_tick
+func pw_reader_tick(reader C.pw_handle, tick *C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	r, err := readerOf(int64(reader))
+	if err != nil {
+		return fail(err)
+	}
+	ti, err := r.r.Tick()
+	if err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	r.ended, r.names = ti.Ended, nil
+	r.mu.Unlock()
+	if tick != nil {
+		*tick = C.uint64_t(ti.Tick)
+	}
+	return C.PW_OK
+}
+
+//export pw_reader_writer_closed
+func pw_reader_writer_closed(reader C.pw_handle, closed *C.int) (rc C.int) {
+	defer guard(&rc)
+	r, err := readerOf(int64(reader))
+	if err != nil {
+		return fail(err)
+	}
+	if closed == nil {
+		return fail(argf("NULL output"))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*closed = 0
+	if r.ended {
+		*closed = 1
+	}
+	return C.PW_OK
+}
+
+// datasetNames lists the dataset paths of a reader's snapshot (cached
+// until its next tick) or of a writer's file.
+func datasetNames(h C.pw_handle) ([]string, error) {
+	o, err := lookup(int64(h))
+	if err != nil {
+		return nil, err
+	}
+	list := func(infos []coord.Info, err error) ([]string, error) {
+		names := make([]string, len(infos))
+		for i, in := range infos {
+			names[i] = in.Path
+		}
+		return names, err
+	}
+	switch o := o.(type) {
+	case *fileObj:
+		return list(o.w.Datasets())
+	case *readerObj:
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.names == nil {
+			names, err := list(o.r.Datasets())
+			if err != nil {
+				return nil, err
+			}
+			o.names = names
+		}
+		return o.names, nil
+	}
+	return nil, wrongKind(int64(h), o, "a reader or file")
+}
+
+//export pw_dataset_count
+func pw_dataset_count(reader C.pw_handle, n *C.size_t) (rc C.int) {
+	defer guard(&rc)
+	names, err := datasetNames(reader)
+	if err != nil {
+		return fail(err)
+	}
+	if n == nil {
+		return fail(argf("NULL count pointer"))
+	}
+	*n = C.size_t(len(names))
+	return C.PW_OK
+}
+
+//export pw_dataset_name
+func pw_dataset_name(reader C.pw_handle, i C.size_t, buf *C.char, buflen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	names, err := datasetNames(reader)
+	if err != nil {
+		return fail(err)
+	}
+	if uint64(i) >= uint64(len(names)) {
+		return fail(argf("dataset index %d, there are %d", i, len(names)))
+	}
+	return status(putString(buf, buflen, names[i]))
+}
+
+//export pw_recover
+func pw_recover(path *C.char, c *C.pw_config, tick *C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	if path == nil {
+		return fail(argf("pw_recover: NULL path"))
+	}
+	cfg, res, err := configure(c, recoverRole)
+	if err != nil {
+		return fail(err)
+	}
+	defer res.release()
+	p := C.GoString(path)
+	if _, err := os.Stat(p); err != nil {
+		return fail(fmt.Errorf("recover: %w", err))
+	}
+	rec, err := coord.Recover(p, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if tick != nil {
+		*tick = C.uint64_t(rec.Tick)
+	}
+	return C.PW_OK
+}
+
+//export pw_close
+func pw_close(h C.pw_handle) (rc C.int) {
+	defer guard(&rc)
+	o, err := remove(int64(h))
+	if err != nil {
+		return fail(err)
+	}
+	switch o := o.(type) {
+	case *fileObj:
+		o.closed.Store(true)
+		err = o.w.Close()
+		o.res.release()
+	case *readerObj:
+		o.closed.Store(true)
+		err = o.r.Close()
+		o.res.release()
+	}
+	return status(err)
+}

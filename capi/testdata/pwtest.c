@@ -1,0 +1,464 @@
+/* pwtest - the C tests of libpwstore, run by capi_test.go against the installed library.
+ *
+ *   pwtest write PATH STEPS DELAY_MS OUTDIR  write the test layout (every rank of the job: size
+ *                                            from the environment); rank 0 writes the expected
+ *                                            bytes of every dataset to OUTDIR/<name>.bin
+ *   pwtest dump PATH OUTDIR                  read every dataset through a reader, write its
+ *                                            bytes to OUTDIR/<name>.bin, print a listing
+ *   pwtest follow PATH STEPS                 follow a live "write" file, checking every step
+ *   pwtest bad DIR                           every bad use returns its code
+ * Exit 0 on success; failures are printed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pwstore.h>
+
+#define WIDTH 8 /* elements of /field per rank and step */
+
+static int failures;
+
+#define CHECK(call)                                                                         \
+  do {                                                                                    \
+    int rc_ = (call);                                                                     \
+    if (rc_ != PW_OK) {                                                                   \
+      fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__, __LINE__, #call, rc_, pw_errmsg()); \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+/* EXPECT: call returns code, with a message. */
+#define EXPECT(code, call)                                                                  \
+  do {                                                                                    \
+    int rc_ = (call);                                                                     \
+    if (rc_ != (code) || (rc_ != PW_OK && pw_errmsg()[0] == 0)) {                        \
+      fprintf(stderr, "%s:%d: %s = %d, want %s (%d); message \"%s\"\n", __FILE__, __LINE__, \
+              #call, rc_, #code, (code), pw_errmsg());                                    \
+      failures++;                                                                         \
+    } else {                                                                              \
+      printf("ok %-4d %s: %s\n", rc_, #call, rc_ != PW_OK ? pw_errmsg() : "");             \
+    }                                                                                     \
+  } while (0)
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static size_t type_size(int t) {
+  switch (t) {
+  case PW_INT8: case PW_UINT8: return 1;
+  case PW_INT16: case PW_UINT16: return 2;
+  case PW_INT32: case PW_UINT32: case PW_FLOAT32: return 4;
+  default: return 8;
+  }
+}
+
+/* field value of step s, global column c */
+static double field_value(uint64_t s, uint64_t c) { return (double)s * 1000.0 + (double)c + 0.25; }
+
+/* fill_type fills n elements of type t with a pattern (negative values for signed types). */
+static void fill_type(int t, void *buf, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    long long v = (long long)(i * 37 + (size_t)t) - 100;
+    switch (t) {
+    case PW_INT8: ((int8_t *)buf)[i] = (int8_t)v; break;
+    case PW_INT16: ((int16_t *)buf)[i] = (int16_t)(v * 300); break;
+    case PW_INT32: ((int32_t *)buf)[i] = (int32_t)(v * 100000); break;
+    case PW_INT64: ((int64_t *)buf)[i] = (int64_t)v * 10000000000LL; break;
+    case PW_UINT8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
+    case PW_UINT16: ((uint16_t *)buf)[i] = (uint16_t)(v * 300); break;
+    case PW_UINT32: ((uint32_t *)buf)[i] = (uint32_t)(v * 100000); break;
+    case PW_UINT64: ((uint64_t *)buf)[i] = (uint64_t)v * 10000000000ULL; break;
+    case PW_FLOAT32: ((float *)buf)[i] = (float)v / 3.0f; break;
+    case PW_FLOAT64: ((double *)buf)[i] = (double)v / 7.0; break;
+    }
+  }
+}
+
+static void write_bin(const char *dir, const char *name, const void *buf, size_t n) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+    perror(path);
+    exit(1);
+  }
+}
+
+/* bin_name: a dataset path as a file name ("/types/t3" -> "types_t3"). */
+static void bin_name(const char *path, char *out, size_t n) {
+  snprintf(out, n, "%s", path[0] == '/' ? path + 1 : path);
+  for (char *p = out; *p; p++)
+    if (*p == '/') *p = '_';
+}
+
+static int do_write(const char *path, int steps, int delay, const char *outdir) {
+  pw_config c;
+  pw_config_init(&c); /* size 0: rank and size from the environment */
+  c.tick_seconds = 0.05;
+  pw_handle f, field, series, types[11];
+  CHECK(pw_create(path, &c, &f));
+  /* rank and size: what the library found is visible through the layout only, so the test
+   * passes them in the environment too */
+  const char *rs = getenv("PWTEST_RANK"), *ss = getenv("PWTEST_SIZE");
+  if (rs == NULL) rs = getenv("OMPI_COMM_WORLD_RANK");
+  if (ss == NULL) ss = getenv("OMPI_COMM_WORLD_SIZE");
+  int rank = rs ? atoi(rs) : 0, size = ss ? atoi(ss) : 1;
+  uint64_t width = (uint64_t)size * WIDTH;
+  uint64_t shape[2] = {0, width}, maxshape[2] = {PW_UNLIMITED, width}, chunk[2] = {4, width};
+  CHECK(pw_dataset_create(f, "/field", PW_FLOAT64, 2, shape, maxshape, chunk, &field));
+  uint64_t s1 = 0, m1 = PW_UNLIMITED, c1 = 16;
+  CHECK(pw_dataset_create(f, "/series", PW_INT32, 1, &s1, &m1, &c1, &series));
+  CHECK(pw_attr_set_str(field, "units", "kelvin"));
+  CHECK(pw_attr_set_f64(field, "dt", 0.25));
+  CHECK(pw_attr_set_i64(field, "offset", -5));
+  CHECK(pw_attr_set_u64(field, "big", 0x8000000000000001ULL));
+  char name[64];
+  for (int t = PW_INT8; t <= PW_FLOAT64; t++) {
+    uint64_t sh[2] = {3, 5};
+    snprintf(name, sizeof name, "/types/t%02d", t);
+    CHECK(pw_dataset_create(f, name, t, 2, sh, NULL, NULL, &types[t]));
+    if (rank == 0) {
+      char buf[15 * 8];
+      uint64_t st[2] = {0, 0};
+      fill_type(t, buf, 15);
+      CHECK(pw_dataset_write(types[t], st, sh, buf, sizeof buf));
+    }
+  }
+  double row[WIDTH];
+  for (int s = 0; s < steps; s++) {
+    CHECK(pw_dataset_extend(field, (uint64_t)s + 1));
+    CHECK(pw_dataset_extend(series, (uint64_t)s + 1));
+    for (int i = 0; i < WIDTH; i++) row[i] = field_value((uint64_t)s, (uint64_t)(rank * WIDTH + i));
+    uint64_t st[2] = {(uint64_t)s, (uint64_t)rank * WIDTH}, cnt[2] = {1, WIDTH};
+    CHECK(pw_dataset_write(field, st, cnt, row, sizeof row));
+    if (rank == 0) {
+      int32_t v = s * 3 - 7;
+      uint64_t st1 = (uint64_t)s, one = 1;
+      CHECK(pw_dataset_write(series, &st1, &one, &v, sizeof v));
+    }
+    /* the steps made complete: a reader trusts rows below it */
+    CHECK(pw_attr_set_i64(field, "steps", s + 1));
+    CHECK(pw_sync(f));
+    if (delay > 0) sleep_ms(delay);
+  }
+  /* read back own data through the writer */
+  if (steps > 0) {
+    double back[WIDTH];
+    uint64_t st[2] = {(uint64_t)steps - 1, (uint64_t)rank * WIDTH}, cnt[2] = {1, WIDTH};
+    CHECK(pw_dataset_read(field, st, cnt, back, sizeof back));
+    for (int i = 0; i < WIDTH; i++)
+      if (back[i] != field_value((uint64_t)steps - 1, (uint64_t)(rank * WIDTH + i))) {
+        fprintf(stderr, "read back through the writer: element %d is %g\n", i, back[i]);
+        return 1;
+      }
+  }
+  CHECK(pw_close(field));
+  CHECK(pw_close(series));
+  for (int t = PW_INT8; t <= PW_FLOAT64; t++) CHECK(pw_close(types[t]));
+  CHECK(pw_close(f));
+  if (rank == 0 && outdir != NULL) {
+    double *all = malloc(sizeof(double) * width * (size_t)(steps > 0 ? steps : 1));
+    for (int s = 0; s < steps; s++)
+      for (uint64_t i = 0; i < width; i++) all[(size_t)s * width + i] = field_value((uint64_t)s, i);
+    write_bin(outdir, "field", all, sizeof(double) * width * (size_t)steps);
+    free(all);
+    int32_t *ser = malloc(sizeof(int32_t) * (size_t)(steps > 0 ? steps : 1));
+    for (int s = 0; s < steps; s++) ser[s] = s * 3 - 7;
+    write_bin(outdir, "series", ser, sizeof(int32_t) * (size_t)steps);
+    free(ser);
+    for (int t = PW_INT8; t <= PW_FLOAT64; t++) {
+      char buf[15 * 8];
+      fill_type(t, buf, 15);
+      snprintf(name, sizeof name, "types_t%02d", t);
+      write_bin(outdir, name, buf, 15 * type_size(t));
+    }
+  }
+  printf("rank %d of %d wrote %d steps\n", rank, size, steps);
+  return 0;
+}
+
+static int do_dump(const char *path, const char *outdir) {
+  pw_config c;
+  pw_config_init(&c);
+  c.size = 1;
+  pw_handle r;
+  CHECK(pw_reader_open(path, &c, &r));
+  uint64_t tick;
+  CHECK(pw_reader_tick(r, &tick));
+  size_t n;
+  CHECK(pw_dataset_count(r, &n));
+  for (size_t i = 0; i < n; i++) {
+    char name[1024], file[1024];
+    CHECK(pw_dataset_name(r, i, name, sizeof name));
+    pw_handle ds;
+    CHECK(pw_dataset_open(r, name, &ds));
+    int type, nd;
+    uint64_t shape[8], maxshape[8], chunk[8], start[8] = {0};
+    CHECK(pw_dataset_info(ds, &type, &nd, shape));
+    CHECK(pw_dataset_maxshape(ds, maxshape));
+    CHECK(pw_dataset_chunk(ds, chunk));
+    size_t bytes = type_size(type);
+    printf("%s type %d shape", name, type);
+    for (int d = 0; d < nd; d++) {
+      bytes *= shape[d];
+      printf(" %llu", (unsigned long long)shape[d]);
+    }
+    printf(" chunk");
+    for (int d = 0; d < nd; d++) printf(" %llu", (unsigned long long)chunk[d]);
+    printf("\n");
+    void *buf = malloc(bytes ? bytes : 1);
+    if (bytes > 0) CHECK(pw_dataset_read(ds, start, shape, buf, bytes));
+    bin_name(name, file, sizeof file);
+    write_bin(outdir, file, buf, bytes);
+    free(buf);
+    size_t na;
+    if (pw_attr_count(ds, &na) == PW_OK) {
+      for (size_t a = 0; a < na; a++) {
+        char key[256], s[256];
+        int kind;
+        int64_t iv;
+        uint64_t uv;
+        double fv;
+        CHECK(pw_attr_name(ds, a, key, sizeof key));
+        CHECK(pw_attr_get(ds, key, &kind, &iv, &uv, &fv, s, sizeof s));
+        switch (kind) {
+        case PW_ATTR_INT: printf("  attr %s int %lld\n", key, (long long)iv); break;
+        case PW_ATTR_UINT: printf("  attr %s uint %llu\n", key, (unsigned long long)uv); break;
+        case PW_ATTR_FLOAT: printf("  attr %s float %.17g\n", key, fv); break;
+        case PW_ATTR_STR: printf("  attr %s str %s\n", key, s); break;
+        }
+      }
+    }
+    CHECK(pw_close(ds));
+  }
+  CHECK(pw_close(r));
+  return 0;
+}
+
+static int do_follow(const char *path, int steps) {
+  pw_config c;
+  pw_config_init(&c);
+  c.size = 1;
+  c.open_wait_seconds = 30;
+  pw_handle r, field = 0;
+  CHECK(pw_reader_open(path, &c, &r));
+  int seen = 0, ticks = 0, errors = 0, closed = 0, views = 0;
+  double row[4096];
+  for (int iter = 0; iter < 20000 && !(closed && seen == steps); iter++) {
+    uint64_t tick;
+    CHECK(pw_reader_tick(r, &tick));
+    ticks++;
+    CHECK(pw_reader_writer_closed(r, &closed));
+    if (field == 0 && pw_dataset_open(r, "/field", &field) != PW_OK) {
+      sleep_ms(10);
+      continue;
+    }
+    int kind;
+    int64_t n = 0;
+    if (pw_attr_get(field, "steps", &kind, &n, NULL, NULL, NULL, 0) != PW_OK) {
+      sleep_ms(10);
+      continue;
+    }
+    int type, nd;
+    uint64_t shape[8];
+    CHECK(pw_dataset_info(field, &type, &nd, shape));
+    if (shape[0] < (uint64_t)n) {
+      fprintf(stderr, "tick %llu: steps %lld beyond shape %llu\n", (unsigned long long)tick, (long long)n,
+              (unsigned long long)shape[0]);
+      errors++;
+    }
+    if (n > seen) views++;
+    for (; seen < n; seen++) {
+      uint64_t st[2] = {(uint64_t)seen, 0}, cnt[2] = {1, shape[1]};
+      CHECK(pw_dataset_read(field, st, cnt, row, sizeof row));
+      for (uint64_t i = 0; i < shape[1]; i++)
+        if (row[i] != field_value((uint64_t)seen, i)) {
+          fprintf(stderr, "step %d element %llu: %.17g, want %.17g\n", seen, (unsigned long long)i, row[i],
+                  field_value((uint64_t)seen, i));
+          errors++;
+          break;
+        }
+    }
+    sleep_ms(10);
+  }
+  CHECK(pw_close(field));
+  CHECK(pw_close(r));
+  printf("followed %d steps in %d ticks (%d with new steps), writer closed %d, errors %d\n", seen, ticks, views,
+         closed, errors);
+  return errors == 0 && seen == steps && closed ? 0 : 1;
+}
+
+/* Threads: each makes failing calls and checks that pw_errmsg is its own. */
+struct thread_arg {
+  pw_handle reader;
+  int id, bad;
+};
+
+static void *thread_main(void *p) {
+  struct thread_arg *a = p;
+  char name[64];
+  for (int i = 0; i < 200; i++) {
+    snprintf(name, sizeof name, "/missing-%d-%d", a->id, i);
+    pw_handle ds;
+    if (pw_dataset_open(a->reader, name, &ds) != PW_ERR_NOT_FOUND || strstr(pw_errmsg(), name) == NULL) {
+      a->bad++;
+    }
+    if (pw_close(1000000 + a->id) != PW_ERR_BAD_HANDLE) a->bad++;
+    if (pw_dataset_open(a->reader, "/d", &ds) != PW_OK || pw_close(ds) != PW_OK) a->bad++;
+  }
+  return NULL;
+}
+
+static int do_bad(const char *dir) {
+  char path[4096], md[4096], junk[4096];
+  snprintf(path, sizeof path, "%s/bad.pw", dir);
+  snprintf(md, sizeof md, "%s/bad.pw.md", dir);
+  snprintf(junk, sizeof junk, "%s/junk.pw", dir);
+  pw_config c;
+  pw_config_init(&c);
+  c.size = 1;
+  pw_handle f = 0, ds = 0, r = 0, x = 0;
+  uint64_t shape[2] = {4, 4}, start[2] = {0, 0}, tick;
+  double buf[16] = {0};
+  int type, nd;
+  uint64_t shape8[8];
+
+  /* NULL pointers */
+  EXPECT(PW_ERR_ARG, pw_create(NULL, &c, &f));
+  EXPECT(PW_ERR_ARG, pw_create(path, &c, NULL));
+  EXPECT(PW_ERR_ARG, pw_reader_open(NULL, &c, &r));
+  EXPECT(PW_ERR_ARG, pw_recover(NULL, &c, &tick));
+  EXPECT(PW_ERR_ARG, pw_version(NULL, NULL, NULL));
+  /* a config not made by pw_config_init, or with bad values */
+  pw_config raw;
+  memset(&raw, 0, sizeof raw);
+  EXPECT(PW_ERR_CONFIG, pw_create(path, &raw, &f));
+  pw_config badc = c;
+  badc.tick_seconds = -1;
+  EXPECT(PW_ERR_CONFIG, pw_create(path, &badc, &f));
+  badc = c;
+  badc.rank = 5;
+  badc.size = 2;
+  EXPECT(PW_ERR_CONFIG, pw_create(path, &badc, &f));
+  /* missing files */
+  EXPECT(PW_ERR_NOT_FOUND, pw_open(path, &c, &f));
+  EXPECT(PW_ERR_NOT_FOUND, pw_reader_open(path, &c, &r));
+  /* a file that is not pwstore's */
+  FILE *j = fopen(junk, "wb");
+  for (int i = 0; i < 8192; i++) fputc(i * 7, j);
+  fclose(j);
+  EXPECT(PW_ERR_CORRUPT, pw_open(junk, &c, &f));
+  EXPECT(PW_ERR_CORRUPT, pw_reader_open(junk, &c, &r));
+
+  CHECK(pw_create(path, &c, &f));
+  EXPECT(PW_ERR_EXISTS, pw_create(path, &c, &x));
+  /* dataset creation */
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, NULL, PW_FLOAT64, 2, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", PW_FLOAT64, 2, NULL, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", PW_FLOAT64, 0, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", PW_FLOAT64, 9, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", PW_FLOAT64, -1, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", 0, 2, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", 11, 2, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_ARG, pw_dataset_create(f, "/d", 99, 2, shape, NULL, NULL, &ds));
+  CHECK(pw_dataset_create(f, "/d", PW_FLOAT64, 2, shape, NULL, NULL, &ds));
+  EXPECT(PW_ERR_EXISTS, pw_dataset_create(f, "/d", PW_FLOAT64, 2, shape, NULL, NULL, &x));
+  EXPECT(PW_ERR_NOT_FOUND, pw_dataset_open(f, "/nope", &x));
+  /* wrong-kind and unknown handles */
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_create(ds, "/e", PW_FLOAT64, 2, shape, NULL, NULL, &x));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(ds));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_write(f, start, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_info(f, &type, &nd, shape8));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_reader_tick(f, &tick));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(0));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(-3));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(123456789));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_close(0));
+  /* short buffers and boxes */
+  EXPECT(PW_ERR_ARG, pw_dataset_write(ds, start, shape, buf, sizeof buf - 1));
+  EXPECT(PW_ERR_ARG, pw_dataset_read(ds, start, shape, buf, 8));
+  EXPECT(PW_ERR_ARG, pw_dataset_write(ds, NULL, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_ARG, pw_dataset_write(ds, start, shape, NULL, sizeof buf));
+  uint64_t beyond[2] = {3, 0};
+  EXPECT(PW_ERR_ARG, pw_dataset_write(ds, beyond, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_ARG, pw_dataset_extend(ds, 8)); /* fixed shape */
+  EXPECT(PW_OK, pw_dataset_write(ds, start, shape, buf, sizeof buf));
+  char small[4];
+  EXPECT(PW_OK, pw_attr_set_str(ds, "name", "a longer text"));
+  int kind;
+  EXPECT(PW_ERR_ARG, pw_attr_get(ds, "name", &kind, NULL, NULL, NULL, small, sizeof small));
+  if (strstr(pw_errmsg(), "need 14") == NULL) {
+    fprintf(stderr, "short string buffer: message \"%s\" does not say the needed 14 bytes\n", pw_errmsg());
+    failures++;
+  }
+  EXPECT(PW_ERR_ARG, pw_attr_get(ds, "name", &kind, NULL, NULL, NULL, NULL, 0));
+  EXPECT(PW_ERR_NOT_FOUND, pw_attr_get(ds, "nope", &kind, NULL, NULL, NULL, NULL, 0));
+  EXPECT(PW_ERR_ARG, pw_attr_set_f64(ds, NULL, 1));
+  EXPECT(PW_ERR_ARG, pw_dataset_name(f, 99, small, sizeof small));
+  char url[8];
+  EXPECT(PW_ERR_ARG, pw_nats_serve("127.0.0.1:0", url, sizeof url));
+  /* close, double close, use after close */
+  EXPECT(PW_OK, pw_end_tick(f));
+  EXPECT(PW_OK, pw_close(f));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_close(f));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(f));
+  EXPECT(PW_ERR_CLOSED, pw_dataset_write(ds, start, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_CLOSED, pw_dataset_info(ds, &type, &nd, shape8));
+  EXPECT(PW_OK, pw_close(ds));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_close(ds));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_read(ds, start, shape, buf, sizeof buf));
+
+  /* readers */
+  CHECK(pw_reader_open(path, &c, &r));
+  CHECK(pw_reader_tick(r, &tick));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_extend(r, 3));
+  CHECK(pw_dataset_open(r, "/d", &ds));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_extend(ds, 3)); /* a reader's dataset is read-only */
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_write(ds, start, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_attr_set_i64(ds, "k", 1));
+  EXPECT(PW_ERR_ARG, pw_dataset_read(ds, start, shape, buf, 3));
+  EXPECT(PW_ERR_NOT_FOUND, pw_dataset_open(r, "/nope", &x));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_sync(r));
+  /* several threads at once */
+  pthread_t th[8];
+  struct thread_arg args[8];
+  for (int i = 0; i < 8; i++) {
+    args[i] = (struct thread_arg){r, i, 0};
+    pthread_create(&th[i], NULL, thread_main, &args[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    if (args[i].bad) {
+      fprintf(stderr, "thread %d: %d calls returned the wrong code or another thread's message\n", i, args[i].bad);
+      failures++;
+    }
+  }
+  printf("ok 8 threads x 200 rounds\n");
+  EXPECT(PW_OK, pw_close(r));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_close(r));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_reader_tick(r, &tick));
+  EXPECT(PW_ERR_CLOSED, pw_dataset_read(ds, start, shape, buf, sizeof buf));
+  EXPECT(PW_OK, pw_close(ds));
+
+  /* recovery of a cleanly closed file: nothing to do */
+  EXPECT(PW_OK, pw_recover(path, &c, &tick));
+  snprintf(md, sizeof md, "%s/none.pw", dir);
+  EXPECT(PW_ERR_NOT_FOUND, pw_recover(md, &c, &tick));
+  printf("%d failures\n", failures);
+  return failures == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 6 && strcmp(argv[1], "write") == 0) return do_write(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
+  if (argc >= 4 && strcmp(argv[1], "dump") == 0) return do_dump(argv[2], argv[3]);
+  if (argc >= 4 && strcmp(argv[1], "follow") == 0) return do_follow(argv[2], atoi(argv[3]));
+  if (argc >= 3 && strcmp(argv[1], "bad") == 0) return do_bad(argv[2]);
+  fprintf(stderr, "usage: pwtest write PATH STEPS DELAY_MS OUTDIR | dump PATH OUTDIR | follow PATH STEPS | bad DIR\n");
+  return 2;
+}
