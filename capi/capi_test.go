@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pwstore/internal/infra/natsd"
+	"pwstore/internal/tool/ctest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	ctest.Cleanup()
+	os.Exit(code)
+}
+
+// pwtest compiles testdata/pwtest.c against the installed library.
+func pwtest(t *testing.T) string {
+	t.Helper()
+	src, err := filepath.Abs("testdata/pwtest.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctest.Compile(t, "gcc", "pwstore", filepath.Join(t.TempDir(), "pwtest"), []string{src}, "-lpthread")
+}
+
+// TestBadUse: every bad use returns its code and a message, from one thread
+// and from eight at once.
+func TestBadUse(t *testing.T) {
+	prog := pwtest(t)
+	dir := t.TempDir()
+	out := ctest.Run(t, exec.Command(prog, "bad", dir))
+	if !strings.Contains(out, "\n0 failures") {
+		t.Fatalf("pwtest bad:\n%s", out)
+	}
+}
+
+// compareExport checks that preader export of every dataset of file equals
+// the bytes in dir/<name>.bin, byte for byte.
+func compareExport(t *testing.T, file, dir string, names []string) {
+	t.Helper()
+	preader := ctest.Command(t, "preader")
+	for _, name := range names {
+		npy := filepath.Join(t.TempDir(), "x.npy")
+		ctest.Run(t, exec.Command(preader, "export", "--npy", npy, file, name))
+		got := ctest.NPY(t, npy)
+		bin := strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "_") + ".bin"
+		want, err := os.ReadFile(filepath.Join(dir, bin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: preader export has %d bytes, the C side %d, not equal", name, len(got), len(want))
+		}
+	}
+}
+
+// datasets lists the dataset paths of `pwtest dump` output.
+func datasets(dump string) []string {
+	var out []string
+	for _, line := range strings.Split(dump, "\n") {
+		if strings.HasPrefix(line, "/") {
+			out = append(out, strings.Fields(line)[0])
+		}
+	}
+	return out
+}
+
+var layout = []string{"/field", "/series", "/types/t01", "/types/t02", "/types/t03", "/types/t04",
+	"/types/t05", "/types/t06", "/types/t07", "/types/t08", "/types/t09", "/types/t10"}
+
+// checkWritten: a file the C writer wrote reads back byte for byte through
+// preader and through the C reader, attributes included.
+func checkWritten(t *testing.T, prog, file, expected string) {
+	compareExport(t, file, expected, layout)
+	dumped := t.TempDir()
+	dump := ctest.Run(t, exec.Command(prog, "dump", file, dumped))
+	if got := datasets(dump); strings.Join(got, " ") != strings.Join(layout, " ") {
+		t.Fatalf("C reader lists %v, want %v", got, layout)
+	}
+	for _, attr := range []string{"attr big uint 9223372036854775809", "attr dt float 0.25",
+		"attr offset int -5", "attr units str kelvin"} {
+		if !strings.Contains(dump, attr) {
+			t.Errorf("C reader's dump lacks %q:\n%s", attr, dump)
+		}
+	}
+	compareExport(t, file, dumped, layout)
+}
+
+func TestWriteOneRank(t *testing.T) {
+	prog := pwtest(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.pw")
+	ctest.Run(t, exec.Command(prog, "write", file, "7", "0", dir))
+	checkWritten(t, prog, file, dir)
+}
+
+// natsServer starts an embedded NATS server for a test's ranks.
+func natsServer(t *testing.T) string {
+	s, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s.URL()
+}
+
+func TestWriteFourRanks(t *testing.T) {
+	ctest.Need(t, "mpirun")
+	prog := pwtest(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.pw")
+	env := []string{"PW_NATS_URL=" + natsServer(t)}
+	out := ctest.Run(t, ctest.MPIRun(t, 4, env, prog, "write", file, "9", "0", dir))
+	for r := range 4 {
+		if !strings.Contains(out, "rank "+string(rune('0'+r))+" of 4 wrote 9 steps") {
+			t.Fatalf("rank %d did not report 4 ranks and 9 steps:\n%s", r, out)
+		}
+	}
+	checkWritten(t, prog, file, dir)
+}
+
+// TestFollow: a C reader follows a file while a C writer writes it, and
+// checks every step.
+func TestFollow(t *testing.T) {
+	prog := pwtest(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.pw")
+	const steps = "25"
+	reader := exec.Command(prog, "follow", file, steps)
+	var rout bytes.Buffer
+	reader.Stdout, reader.Stderr = &rout, &rout
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wout, werr := exec.Command(prog, "write", file, steps, "40", dir).CombinedOutput()
+	rerr := reader.Wait()
+	if werr != nil || rerr != nil {
+		t.Fatalf("writer: %v\n%s\nreader: %v\n%s", werr, wout, rerr, rout.String())
+	}
+	t.Log(strings.TrimSpace(rout.String()))
+	// The reader saw the file grow, not only its end.
+	var ticks, views int
+	if _, err := fmtSscanf(rout.String(), &ticks, &views); err != nil || views < 3 {
+		t.Fatalf("the reader saw new steps in %d ticks (want >= 3): %s", views, rout.String())
+	}
+}
+
+// TestPwriterThroughC: a file written by pwriter reads through the C
+// interface byte for byte as through preader.
+func TestPwriterThroughC(t *testing.T) {
+	prog := pwtest(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.pw")
+	pwriter := ctest.Command(t, "pwriter")
+	ctest.Run(t, exec.Command(pwriter, "run", "--workload", "ckpt", "--steps", "3", "--side", "6", file))
+	dumped := t.TempDir()
+	names := datasets(ctest.Run(t, exec.Command(prog, "dump", file, dumped)))
+	if len(names) < 3 {
+		t.Fatalf("C reader lists %v", names)
+	}
+	compareExport(t, file, dumped, names)
+}
+
+// TestFortran: the Fortran test program, compiled against the installed
+// module, writes and reads back column-major arrays; preader sees them in
+// C order with reversed dimensions.
+func TestFortran(t *testing.T) {
+	ctest.Need(t, "gfortran")
+	src, err := filepath.Abs("testdata/pwtest.f90")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := ctest.Compile(t, "gfortran", "pwstore-fortran", filepath.Join(t.TempDir(), "pwtestf"), []string{src})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.pw")
+	out := ctest.Run(t, exec.Command(prog, file))
+	if !strings.Contains(out, "fortran ok") {
+		t.Fatalf("Fortran test:\n%s", out)
+	}
+	// a(k, j, i) = 100 i + 10 j + k, a(4, 3, 2): C shape (2, 3, 4), C order.
+	var want []byte
+	for i := 1; i <= 2; i++ {
+		for j := 1; j <= 3; j++ {
+			for k := 1; k <= 4; k++ {
+				want = appendF64(want, float64(100*i+10*j+k))
+			}
+		}
+	}
+	npy := filepath.Join(dir, "a.npy")
+	ctest.Run(t, exec.Command(ctest.Command(t, "preader"), "export", "--npy", npy, file, "/a"))
+	if got := ctest.NPY(t, npy); !bytes.Equal(got, want) {
+		t.Fatalf("/a through preader: %v, want the C-order bytes of a(4,3,2)", got)
+	}
+	ls := ctest.Run(t, exec.Command(ctest.Command(t, "preader"), "ls", "--json", file))
+	if !strings.Contains(ls, `"path":"/a","dtype":"float64","shape":[2,3,4]`) ||
+		!strings.Contains(ls, `"path":"/grow","dtype":"int32","shape":[3,5]`) {
+		t.Fatalf("preader ls: %s", ls)
+	}
+}
+
+func appendF64(b []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+}
+
+// fmtSscanf reads the tick counts of the follow summary line.
+func fmtSscanf(out string, ticks, views *int) (int, error) {
+	var seen int
+	i := strings.Index(out, "followed ")
+	if i < 0 {
+		return 0, fmt.Errorf("no summary line")
+	}
+	return fmt.Sscanf(out[i:], "followed %d steps in %d ticks (%d with", &seen, ticks, views)
+}
