@@ -1,0 +1,167 @@
+// Command capibench measures the C interface's cost per call: the
+// round-robin workload (D extensible 1-D int32 datasets, P passes of a
+// one-element append to each, a sync after each pass) through libpwstore
+// from C (c/rr.c) against the same through the Go API, alternating runs in
+// one invocation, each in a process of its own, timing only the passes.
+//
+//	go run ./bench/capibench [-d 1000] [-p 100] [-runs 3]
+//
+// It installs the library with scripts/install-lib into a temporary prefix
+// and compiles c/rr.c with gcc.
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"pwstore/coord"
+)
+
+func main() {
+	if len(os.Args) == 5 && os.Args[1] == "-go-worker" {
+		if err := goWorker(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintln(os.Stderr, "capibench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	d := flag.Int("d", 1000, "datasets")
+	p := flag.Int("p", 100, "passes")
+	runs := flag.Int("runs", 3, "runs of each")
+	flag.Parse()
+	if err := run(*d, *p, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "capibench:", err)
+		os.Exit(1)
+	}
+}
+
+// goWorker is the Go peer of rr.c.
+func goWorker(file, ds, ps string) error {
+	var d, p int
+	if _, err := fmt.Sscan(ds, &d); err != nil {
+		return err
+	}
+	if _, err := fmt.Sscan(ps, &p); err != nil {
+		return err
+	}
+	w, err := coord.Create(file, coord.Config{TickLen: coord.DefaultTickLen})
+	if err != nil {
+		return err
+	}
+	sets := make([]*coord.Dataset, d)
+	for i := range sets {
+		spec := coord.Spec{Type: coord.Int32, Shape: []uint64{0}, MaxShape: []uint64{coord.Unlimited}, Chunk: []uint64{1024}}
+		if sets[i], err = w.CreateDataset(fmt.Sprintf("/rr/d%05d", i), spec); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	one := []uint64{1}
+	buf := make([]byte, 4)
+	for pass := range p {
+		at := []uint64{uint64(pass)}
+		for i, ds := range sets {
+			binary.LittleEndian.PutUint32(buf, uint32(pass*31+i))
+			if err := ds.Extend(uint64(pass) + 1); err != nil {
+				return err
+			}
+			if err := ds.WriteSlab(at, one, buf); err != nil {
+				return err
+			}
+		}
+		if err := w.Sync(); err != nil {
+			return err
+		}
+	}
+	took := time.Since(start)
+	if err := w.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("appends %d seconds %.6f\n", d*p, took.Seconds())
+	return nil
+}
+
+// measure runs one worker and returns its seconds.
+func measure(cmd *exec.Cmd) (float64, error) {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %w\n%s", cmd.Args, err, out)
+	}
+	var n int
+	var s float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "appends %d seconds %f", &n, &s); err != nil {
+		return 0, fmt.Errorf("%v: output %q: %w", cmd.Args, out, err)
+	}
+	return s, nil
+}
+
+func run(d, p, runs int) error {
+	_, src, _, _ := runtime.Caller(0)
+	here := filepath.Dir(src)
+	tmp, err := os.MkdirTemp("", "capibench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	prefix := filepath.Join(tmp, "prefix")
+	if out, err := exec.Command(filepath.Join(here, "..", "..", "scripts", "install-lib"), prefix).CombinedOutput(); err != nil {
+		return fmt.Errorf("install-lib: %w\n%s", err, out)
+	}
+	pc := exec.Command("pkg-config", "--cflags", "--libs", "pwstore")
+	pc.Env = append(os.Environ(), "PKG_CONFIG_PATH="+filepath.Join(prefix, "lib", "pkgconfig"))
+	flags, err := pc.Output()
+	if err != nil {
+		return fmt.Errorf("pkg-config: %w", err)
+	}
+	rr := filepath.Join(tmp, "rr")
+	args := append([]string{"-O2", "-o", rr, filepath.Join(here, "c", "rr.c")}, strings.Fields(string(flags))...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc: %w\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var cs, gs []float64
+	for i := range runs {
+		for _, which := range []string{"go", "c"} {
+			file := filepath.Join(tmp, fmt.Sprintf("%s%d.pw", which, i))
+			var cmd *exec.Cmd
+			if which == "c" {
+				cmd = exec.Command(rr, file, fmt.Sprint(d), fmt.Sprint(p))
+			} else {
+				cmd = exec.Command(self, "-go-worker", file, fmt.Sprint(d), fmt.Sprint(p))
+			}
+			s, err := measure(cmd)
+			if err != nil {
+				return err
+			}
+			if which == "c" {
+				cs = append(cs, s)
+			} else {
+				gs = append(gs, s)
+			}
+		}
+	}
+	if len(cs) == 0 {
+		return errors.New("no runs")
+	}
+	slices.Sort(cs)
+	slices.Sort(gs)
+	c, g := cs[len(cs)/2], gs[len(gs)/2]
+	n := float64(d * p)
+	fmt.Printf("round robin %d datasets x %d passes, %d runs each, medians of the passes' time:\n", d, p, runs)
+	fmt.Printf("  Go API: %.3f s  %.0f appends/s  %.2f us/append\n", g, n/g, g/n*1e6)
+	fmt.Printf("  C ABI:  %.3f s  %.0f appends/s  %.2f us/append\n", c, n/c, c/n*1e6)
+	fmt.Printf("  C / Go time: %.3f (overhead %+.1f %%, %+.2f us per call of extend or write)\n", c/g, (c/g-1)*100, (c-g)/(2*n)*1e6)
+	return nil
+}
