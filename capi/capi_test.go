@@ -153,6 +153,31 @@ func TestFollow(t *testing.T) {
 	}
 }
 
+// TestFollowCollective: a collective C reader of two ranks (mpirun) follows
+// a file while a C writer writes it.
+func TestFollowCollective(t *testing.T) {
+	ctest.Need(t, "mpirun")
+	prog := pwtest(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.pw")
+	const steps = "15"
+	env := []string{"PW_NATS_URL=" + natsServer(t), "PWTEST_ENV_RANKS=1"}
+	reader := ctest.MPIRun(t, 2, env, prog, "follow", file, steps)
+	var rout bytes.Buffer
+	reader.Stdout, reader.Stderr = &rout, &rout
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wout, werr := exec.Command(prog, "write", file, steps, "40", dir).CombinedOutput()
+	rerr := reader.Wait()
+	if werr != nil || rerr != nil {
+		t.Fatalf("writer: %v\n%s\nreaders: %v\n%s", werr, wout, rerr, rout.String())
+	}
+	if n := strings.Count(rout.String(), "followed "+steps+" steps"); n != 2 {
+		t.Fatalf("%d of 2 reader ranks followed %s steps:\n%s", n, steps, rout.String())
+	}
+}
+
 // TestPwriterThroughC: a file written by pwriter reads through the C
 // interface byte for byte as through preader.
 func TestPwriterThroughC(t *testing.T) {

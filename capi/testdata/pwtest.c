@@ -6,6 +6,8 @@
  *   pwtest dump PATH OUTDIR                  read every dataset through a reader, write its
  *                                            bytes to OUTDIR/<name>.bin, print a listing
  *   pwtest follow PATH STEPS                 follow a live "write" file, checking every step
+ *                                            (one rank; with PWTEST_ENV_RANKS=1 a collective
+ *                                            reader of the ranks the environment says)
  *   pwtest bad DIR                           every bad use returns its code
  * Exit 0 on success; failures are printed.
  */
@@ -244,7 +246,7 @@ static int do_dump(const char *path, const char *outdir) {
 static int do_follow(const char *path, int steps) {
   pw_config c;
   pw_config_init(&c);
-  c.size = 1;
+  c.size = getenv("PWTEST_ENV_RANKS") != NULL ? 0 : 1;
   c.open_wait_seconds = 30;
   pw_handle r, field = 0;
   CHECK(pw_reader_open(path, &c, &r));
