@@ -90,18 +90,26 @@ func goWorker(file, ds, ps string) error {
 	return nil
 }
 
-// measure runs one worker and returns its seconds.
-func measure(cmd *exec.Cmd) (float64, error) {
+// measure runs one worker and returns the seconds of its passes and the
+// CPU seconds of the whole process (user + system, creation and close
+// included): the second is less sensitive to other load on the machine.
+func measure(cmd *exec.Cmd) (wall, cpu float64, err error) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("%v: %w\n%s", cmd.Args, err, out)
+		return 0, 0, fmt.Errorf("%v: %w\n%s", cmd.Args, err, out)
 	}
 	var n int
-	var s float64
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "appends %d seconds %f", &n, &s); err != nil {
-		return 0, fmt.Errorf("%v: output %q: %w", cmd.Args, out, err)
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "appends %d seconds %f", &n, &wall); err != nil {
+		return 0, 0, fmt.Errorf("%v: output %q: %w", cmd.Args, out, err)
 	}
-	return s, nil
+	ps := cmd.ProcessState
+	return wall, (ps.UserTime() + ps.SystemTime()).Seconds(), nil
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 func run(d, p, runs int) error {
@@ -131,7 +139,7 @@ func run(d, p, runs int) error {
 	if err != nil {
 		return err
 	}
-	var cs, gs []float64
+	var cs, gs, ccpu, gcpu []float64
 	for i := range runs {
 		for _, which := range []string{"go", "c"} {
 			file := filepath.Join(tmp, fmt.Sprintf("%s%d.pw", which, i))
@@ -141,27 +149,26 @@ func run(d, p, runs int) error {
 			} else {
 				cmd = exec.Command(self, "-go-worker", file, fmt.Sprint(d), fmt.Sprint(p))
 			}
-			s, err := measure(cmd)
+			s, cpu, err := measure(cmd)
 			if err != nil {
 				return err
 			}
 			if which == "c" {
-				cs = append(cs, s)
+				cs, ccpu = append(cs, s), append(ccpu, cpu)
 			} else {
-				gs = append(gs, s)
+				gs, gcpu = append(gs, s), append(gcpu, cpu)
 			}
 		}
 	}
 	if len(cs) == 0 {
 		return errors.New("no runs")
 	}
-	slices.Sort(cs)
-	slices.Sort(gs)
-	c, g := cs[len(cs)/2], gs[len(gs)/2]
+	c, g := median(cs), median(gs)
+	cc, gc := median(ccpu), median(gcpu)
 	n := float64(d * p)
-	fmt.Printf("round robin %d datasets x %d passes, %d runs each, medians of the passes' time:\n", d, p, runs)
-	fmt.Printf("  Go API: %.3f s  %.0f appends/s  %.2f us/append\n", g, n/g, g/n*1e6)
-	fmt.Printf("  C ABI:  %.3f s  %.0f appends/s  %.2f us/append\n", c, n/c, c/n*1e6)
-	fmt.Printf("  C / Go time: %.3f (overhead %+.1f %%, %+.2f us per call of extend or write)\n", c/g, (c/g-1)*100, (c-g)/(2*n)*1e6)
+	fmt.Printf("round robin %d datasets x %d passes, %d alternating runs each, medians:\n", d, p, runs)
+	fmt.Printf("  Go API: passes %.3f s  %.0f appends/s  %.2f us/append; process CPU %.3f s\n", g, n/g, g/n*1e6, gc)
+	fmt.Printf("  C ABI:  passes %.3f s  %.0f appends/s  %.2f us/append; process CPU %.3f s\n", c, n/c, c/n*1e6, cc)
+	fmt.Printf("  C / Go: passes %.3f (%+.2f us per call of extend or write), process CPU %.3f\n", c/g, (c-g)/(2*n)*1e6, cc/gc)
 	return nil
 }
