@@ -78,12 +78,21 @@ var layout = []string{"/field", "/series", "/types/t01", "/types/t02", "/types/t
 
 // checkWritten: a file the C writer wrote reads back byte for byte through
 // preader and through the C reader, attributes included.
-func checkWritten(t *testing.T, prog, file, expected string) {
+func checkWritten(t *testing.T, prog, file, expected string, steps, width int) {
 	compareExport(t, file, expected, layout)
 	dumped := t.TempDir()
 	dump := ctest.Run(t, exec.Command(prog, "dump", file, dumped))
 	if got := datasets(dump); strings.Join(got, " ") != strings.Join(layout, " ") {
 		t.Fatalf("C reader lists %v, want %v", got, layout)
+	}
+	for _, line := range []string{
+		fmt.Sprintf("/field type 10 shape %d %d max unlimited %d chunk 4 %d\n", steps, width, width, width),
+		fmt.Sprintf("/series type 3 shape %d max unlimited chunk 16\n", steps),
+		"/types/t09 type 9 shape 3 5 max 3 5 chunk 3 5\n",
+	} {
+		if !strings.Contains(dump, line) {
+			t.Errorf("C reader's dump lacks %q:\n%s", line, dump)
+		}
 	}
 	for _, attr := range []string{"attr big uint 9223372036854775809", "attr dt float 0.25",
 		"attr offset int -5", "attr units str kelvin"} {
@@ -99,7 +108,7 @@ func TestWriteOneRank(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.pw")
 	ctest.Run(t, exec.Command(prog, "write", file, "7", "0", dir))
-	checkWritten(t, prog, file, dir)
+	checkWritten(t, prog, file, dir, 7, 8)
 }
 
 // natsServer starts an embedded NATS server for a test's ranks.
@@ -124,7 +133,7 @@ func TestWriteFourRanks(t *testing.T) {
 			t.Fatalf("rank %d did not report 4 ranks and 9 steps:\n%s", r, out)
 		}
 	}
-	checkWritten(t, prog, file, dir)
+	checkWritten(t, prog, file, dir, 9, 32)
 }
 
 // TestFollow: a C reader follows a file while a C writer writes it, and

@@ -211,6 +211,10 @@ static int do_dump(const char *path, const char *outdir) {
       bytes *= shape[d];
       printf(" %llu", (unsigned long long)shape[d]);
     }
+    printf(" max");
+    for (int d = 0; d < nd; d++)
+      if (maxshape[d] == PW_UNLIMITED) printf(" unlimited");
+      else printf(" %llu", (unsigned long long)maxshape[d]);
     printf(" chunk");
     for (int d = 0; d < nd; d++) printf(" %llu", (unsigned long long)chunk[d]);
     printf("\n");
