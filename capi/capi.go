@@ -47,10 +47,8 @@ func typeCode(t coord.Type) C.int {
 //export pw_version
 func pw_version(major, minor, patch *C.int) (rc C.int) {
 	defer guard(&rc)
-	for _, p := range []*C.int{major, minor, patch} {
-		if p == nil {
-			return fail(argf("pw_version: NULL output"))
-		}
+	if major == nil || minor == nil || patch == nil {
+		return fail(argf("pw_version: NULL output"))
 	}
 	*major, *minor, *patch = C.PW_VERSION_MAJOR, C.PW_VERSION_MINOR, C.PW_VERSION_PATCH
 	return C.PW_OK

@@ -262,8 +262,8 @@ contains
     r = f_str([chars, c_null_char])
   end function
 
-  ! with_config calls f with the C config of cfg (absent: the defaults); the C strings live
-  ! for the duration of the call.
+  ! Opening and recovery: cfg absent means the defaults (one rank unless the environment
+  ! says otherwise).
   function pwf_create(path, file, cfg) result(ierr)
     character(len=*), intent(in) :: path
     integer(pw_handle_kind), intent(out) :: file

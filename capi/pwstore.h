@@ -60,7 +60,7 @@ enum {
   PW_ERR_DIVERGED = -10,     /* the ranks made different collective calls */
   PW_ERR_CLOSED = -11,       /* the file or reader behind the handle was closed */
   PW_ERR_BAD_HANDLE = -12,   /* not a handle, a closed one, or one of the wrong kind */
-  PW_ERR_NOT_READY = -13,    /* the file or its writer's first tick did not appear in time */
+  PW_ERR_NOT_READY = -13,    /* the file exists, but its writer published no first tick in time */
   PW_ERR_WRITER_ALIVE = -14  /* pw_recover: the writer is still publishing */
 };
 
@@ -185,7 +185,8 @@ int pw_flush(pw_handle file);
 /* --- Reading --------------------------------------------------------------------------- */
 
 /* Opens path for reading while its writer runs (or after it closed), waiting up to
- * open_wait_seconds for it to appear. Collective over the reader's ranks. */
+ * open_wait_seconds for it to appear (PW_ERR_NOT_FOUND if it never does, PW_ERR_NOT_READY if
+ * it exists but its writer published nothing yet). Collective over the reader's ranks. */
 int pw_reader_open(const char *path, const pw_config *c, pw_handle *reader);
 
 /* Adopts the newest snapshot the writer published and returns its tick. Collective.
