@@ -102,17 +102,7 @@ func openWriter(path *C.char, c *C.pw_config, file *C.pw_handle, open func(strin
 //export pw_create
 func pw_create(path *C.char, c *C.pw_config, file *C.pw_handle) (rc C.int) {
 	defer guard(&rc)
-	return openWriter(path, c, file, func(path string, cfg coord.Config) (*coord.Writer, error) {
-		w, err := coord.Create(path, cfg)
-		if err != nil && !errors.Is(err, coord.ErrExists) {
-			// A file in the way is what matters to the caller, whatever
-			// else coord found wrong with it.
-			if _, serr := os.Lstat(path); serr == nil {
-				return nil, fmt.Errorf("%s exists (%v): %w", path, err, coord.ErrExists)
-			}
-		}
-		return w, err
-	})
+	return openWriter(path, c, file, coord.Create)
 }
 
 //export pw_open
@@ -151,12 +141,8 @@ func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, s
 		MaxShape: slices.Clone(dims(maxshape, n)),
 		Chunk:    slices.Clone(dims(chunk, n)),
 	}
-	path := C.GoString(name)
-	d, err := f.w.CreateDataset(path, spec)
+	d, err := f.w.CreateDataset(C.GoString(name), spec)
 	if err != nil {
-		if _, derr := f.w.Dataset(path); derr == nil && !errors.Is(err, coord.ErrExists) {
-			err = fmt.Errorf("%w: %w", err, coord.ErrExists)
-		}
 		return fail(err)
 	}
 	*ds = C.pw_handle(add(&datasetObj{file: f, d: d, typ: spec.Type, rank: n}))
@@ -255,21 +241,7 @@ func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
 	if err := checkOpen(d); err != nil {
 		return fail(err)
 	}
-	err = d.d.Extend(uint64(n0))
-	if err != nil {
-		// Growing beyond the max shape is a bad argument (coord's error
-		// for it wraps none of its sentinels).
-		if spec, serr := d.fullSpec(); serr == nil {
-			max := spec.Shape
-			if spec.MaxShape != nil {
-				max = spec.MaxShape
-			}
-			if uint64(n0) > max[0] {
-				err = fmt.Errorf("%w: %w", err, errArg)
-			}
-		}
-	}
-	return status(err)
+	return status(d.d.Extend(uint64(n0)))
 }
 
 // box checks a slab's arguments and returns start, count and the bytes it
@@ -293,21 +265,6 @@ func box(rank int, typ coord.Type, start, count *C.uint64_t, buf unsafe.Pointer,
 	return s, c, int(need), nil
 }
 
-// slabError says a box outside the shape is a bad argument (coord's error
-// for it wraps none of its sentinels).
-func slabError(err error, start, count []uint64, shape func() ([]uint64, error)) error {
-	sh, serr := shape()
-	if serr != nil || len(sh) != len(start) {
-		return err
-	}
-	for i := range sh {
-		if count[i] > sh[i] || start[i] > sh[i]-count[i] {
-			return fmt.Errorf("start %v count %v beyond shape %v: %w", start, count, sh, errArg)
-		}
-	}
-	return err
-}
-
 //export pw_dataset_write
 func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
 	defer guard(&rc)
@@ -326,10 +283,7 @@ func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Point
 	if err != nil {
 		return fail(err)
 	}
-	if err := d.d.WriteSlab(s, c, unsafe.Slice((*byte)(buf), n)); err != nil {
-		return fail(slabError(err, s, c, d.d.Shape))
-	}
-	return C.PW_OK
+	return status(d.d.WriteSlab(s, c, unsafe.Slice((*byte)(buf), n)))
 }
 
 //export pw_dataset_read
@@ -345,10 +299,9 @@ func pw_dataset_read(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointe
 	var rank int
 	var typ coord.Type
 	var read func(s, c []uint64, b []byte) error
-	var shape func() ([]uint64, error)
 	switch o := o.(type) {
 	case *datasetObj:
-		rank, typ, read, shape = o.rank, o.typ, o.d.ReadSlab, o.d.Shape
+		rank, typ, read = o.rank, o.typ, o.d.ReadSlab
 	case *viewObj:
 		v, err := o.reader.r.Dataset(o.path)
 		if err != nil {
@@ -358,16 +311,13 @@ func pw_dataset_read(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointe
 		if err != nil {
 			return fail(err)
 		}
-		rank, typ, read, shape = len(spec.Shape), spec.Type, v.ReadSlab, v.Shape
+		rank, typ, read = len(spec.Shape), spec.Type, v.ReadSlab
 	}
 	s, c, n, err := box(rank, typ, start, count, buf, buflen)
 	if err != nil {
 		return fail(err)
 	}
-	if err := read(s, c, unsafe.Slice((*byte)(buf), n)); err != nil {
-		return fail(slabError(err, s, c, shape))
-	}
-	return C.PW_OK
+	return status(read(s, c, unsafe.Slice((*byte)(buf), n)))
 }
 
 //export pw_dataset_info

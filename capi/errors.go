@@ -26,7 +26,7 @@ var (
 // code maps an error to its PW_ERR_* status: the one place that does.
 func code(err error) C.int {
 	switch {
-	case errors.Is(err, errArg):
+	case errors.Is(err, errArg), errors.Is(err, coord.ErrInvalid):
 		return C.PW_ERR_ARG
 	case errors.Is(err, errBadHandle):
 		return C.PW_ERR_BAD_HANDLE
