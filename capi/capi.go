@@ -145,6 +145,7 @@ func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, s
 	if err != nil {
 		return fail(err)
 	}
+	f.forget()
 	*ds = C.pw_handle(add(&datasetObj{file: f, d: d, typ: spec.Type, rank: n}))
 	return C.PW_OK
 }
@@ -166,13 +167,11 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 		if err != nil {
 			return fail(err)
 		}
-		obj := &datasetObj{file: o, d: d}
-		spec, err := obj.fullSpec()
+		spec, err := o.spec(path)
 		if err != nil {
 			return fail(err)
 		}
-		obj.typ, obj.rank = spec.Type, len(spec.Shape)
-		*ds = C.pw_handle(add(obj))
+		*ds = C.pw_handle(add(&datasetObj{file: o, d: d, typ: spec.Type, rank: len(spec.Shape)}))
 	case *readerObj:
 		if _, err := o.r.Dataset(path); err != nil {
 			return fail(err)
@@ -184,29 +183,45 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 	return C.PW_OK
 }
 
-// fullSpec returns a writer's dataset's spec (its Shape the current one).
-func (o *datasetObj) fullSpec() (coord.Spec, error) {
-	o.mu.Lock()
-	spec := o.spec
-	o.mu.Unlock()
-	if spec == nil {
-		infos, err := o.file.w.Datasets()
+// spec returns the spec of dataset path of the file as it was created
+// (coord's writer Dataset has no Spec): from the file's listing, read once
+// and again after a dataset was created, so that opening many datasets
+// lists the file once.
+func (f *fileObj) spec(path string) (coord.Spec, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.specs == nil {
+		infos, err := f.w.Datasets()
 		if err != nil {
 			return coord.Spec{}, err
 		}
-		i := slices.IndexFunc(infos, func(in coord.Info) bool { return in.Path == o.d.Path() })
-		if i < 0 {
-			return coord.Spec{}, fmt.Errorf("dataset %q not in the file's listing: %w", o.d.Path(), coord.ErrNotFound)
+		f.specs = make(map[string]coord.Spec, len(infos))
+		for _, in := range infos {
+			f.specs[in.Path] = in.Spec
 		}
-		spec = &infos[i].Spec
-		o.mu.Lock()
-		o.spec = spec
-		o.mu.Unlock()
 	}
-	s := *spec
-	shape, err := o.d.Shape()
-	s.Shape = shape
-	return s, err
+	spec, ok := f.specs[path]
+	if !ok {
+		return coord.Spec{}, fmt.Errorf("dataset %q not in the file's listing: %w", path, coord.ErrNotFound)
+	}
+	return spec, nil
+}
+
+// forget drops the listing: a dataset was created.
+func (f *fileObj) forget() {
+	f.mu.Lock()
+	f.specs = nil
+	f.mu.Unlock()
+}
+
+// fullSpec returns a writer's dataset's spec, its Shape the current one.
+func (o *datasetObj) fullSpec() (coord.Spec, error) {
+	spec, err := o.file.spec(o.d.Path())
+	if err != nil {
+		return spec, err
+	}
+	spec.Shape, err = o.d.Shape()
+	return spec, err
 }
 
 // spec returns the spec of a dataset handle's object, its Shape current.

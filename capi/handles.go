@@ -23,6 +23,9 @@ type fileObj struct {
 	w      *coord.Writer
 	res    resources
 	closed atomic.Bool
+
+	mu    sync.Mutex            // guards specs
+	specs map[string]coord.Spec // the file's listing by path; nil until needed, and after a create
 }
 
 // readerObj is a reader with what its configuration opened for it.
@@ -36,16 +39,13 @@ type readerObj struct {
 	names []string   // dataset paths of the adopted snapshot; nil until listed
 }
 
-// datasetObj is a writer's dataset. Its type, max shape and chunk never
-// change; spec holds them (Shape aside) once looked up.
+// datasetObj is a writer's dataset, with the type and rank every write
+// checks its buffer against.
 type datasetObj struct {
 	file *fileObj
 	d    *coord.Dataset
 	typ  coord.Type
 	rank int
-
-	mu   sync.Mutex // guards spec
-	spec *coord.Spec
 }
 
 // viewObj is a reader's dataset: the reader and a path, resolved in the
