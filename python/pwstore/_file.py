@@ -123,7 +123,7 @@ def _config(comm=None, tick=None, max_lag=None, page_size=None, durable=False,
         writer_gone_seconds=_seconds("writer_gone", writer_gone))
     if log_file is not None:
         kw["log_file"] = os.fspath(log_file)
-    c = _resolve_comm(comm)
+    c = comm if isinstance(comm, Comm) else _resolve_comm(comm)
     if c is not None:
         kw.update(rank=c.rank, size=c.size, job=c.job, nats_url=c.nats_url)
     return _lib.config(**kw)
@@ -190,7 +190,7 @@ class File:
     ``(rank, size[, job[, nats_url]])``. Without it the rank comes from the
     environment (PW_RANK/PW_SIZE/PW_JOB, SLURM_PROCID/..., OMPI_COMM_WORLD_*)
     and the NATS server from PW_NATS_URL; with none of these set, the File
-    is a single rank.
+    is a single rank. ``f.comm`` is the comm as resolved (a Comm, or None).
     """
 
     def __init__(self, path, mode="r", *, tick=None, comm=None, max_lag=None, page_size=None,
@@ -203,7 +203,9 @@ class File:
         self.mode = {"w-": "w", "x": "w", "r+": "a"}.get(mode, mode)
         if manual_ticks is None:  # a reader without a tick period ticks when told
             manual_ticks = self.mode == "r" and tick is None
-        self._cfg = _config(comm, tick, max_lag, page_size, durable, manual_ticks, keep_md,
+        # comm as resolved (a Comm; None: the environment decides)
+        self.comm = _resolve_comm(comm)
+        self._cfg = _config(self.comm, tick, max_lag, page_size, durable, manual_ticks, keep_md,
                             log_file, coll_timeout, open_wait, writer_gone)
         fn = {"r": "pw_reader_open", "w": "pw_create", "a": "pw_open"}[self.mode]
         h = _lib.c_handle()

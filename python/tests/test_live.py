@@ -72,49 +72,19 @@ def test_two_reader_ranks_adopt_the_same_ticks(tools, tmp_path):
     assert a["checked"] + b["checked"] == STEPS * (DATASETS * SIDE**3 + ELEMS)
 
 
-class ThreadComm:
-    """The parts of an mpi4py communicator File uses (Get_rank, Get_size,
-    bcast), for ranks that are threads of this process."""
 
-    def __init__(self, rank, size, shared):
-        self.rank, self.size, self.shared = rank, size, shared
-
-    def Get_rank(self):
-        return self.rank
-
-    def Get_size(self):
-        return self.size
-
-    def bcast(self, obj, root=0):
-        if self.rank == root:
-            self.shared["v"] = obj
-        self.shared["barrier"].wait()
-        v = self.shared["v"]
-        self.shared["barrier"].wait()
-        return v
-
-
-def test_mpi4py_style_comm_two_thread_ranks(ckpt_file, clean_env):
-    """File(comm=<mpi4py-like>): rank 0 serves NATS and names the job, the
-    ranks form one collective reader and adopt the same tick."""
-    import threading
-
-    shared = {"barrier": threading.Barrier(2)}
-    got, errs = [None, None], []
-
-    def rank(r):
-        try:
-            with pwstore.File(ckpt_file, comm=ThreadComm(r, 2, shared)) as f:
-                t = f.tick()
-                got[r] = (t, f.writer_closed, list(f), f["/fields/f00"][r].sum())
-        except Exception as e:  # reported below
-            errs.append(e)
-
-    th = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join(120)
-    assert not errs, errs
-    assert got[0][:3] == got[1][:3] and got[0][1] is True
-    assert got[0][3] != got[1][3]  # each read its own step
+def test_mpi4py_style_comm(ckpt_file, tmp_path):
+    """File(comm=<an mpi4py-like communicator>): rank 0 serves NATS and names
+    the job through comm.bcast; the ranks form one collective reader."""
+    procs = [subprocess.Popen([PY, os.path.join(HERE, "mpilike.py"), str(tmp_path), str(r), "2", ckpt_file],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=reader_env())
+             for r in range(2)]
+    outs = []
+    for p in procs:
+        o, e = p.communicate(timeout=180)
+        assert p.returncode == 0, e
+        outs.append(json.loads(o))
+    a, b = outs
+    assert a["tick"] == b["tick"] and a["names"] == b["names"] and a["closed"] and b["closed"]
+    assert a["job"] == b["job"] and a["job"].startswith("py-") and a["url"].startswith("nats://")
+    assert a["sum"] != b["sum"]  # each read its own step
