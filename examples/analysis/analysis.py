@@ -7,7 +7,7 @@ rank reads its share of the field (a contiguous block of planes along the
 first spatial axis, straight into numpy) and computes partial statistics;
 rank 0 combines them and prints one JSON line per step:
 
-    {"step": 3, "mean": ..., "max": ..., "total": ..., "ranks": 2}
+    {"step": 3, "mean": ..., "max": ..., "total": ..., "ranks": 2, "sim_step": 30, "heat": ...}
 
 ``total`` is the field's sum (the heat, for a temperature field), ``mean``
 total / elements. Launch:
@@ -23,13 +23,16 @@ for a step as a small JSON file into a scratch directory beside FILE
 (write, then rename); rank 0 waits for all M, combines them in rank order
 (so the result does not depend on timing), prints, and deletes them.
 
-What is a "complete step": the field's first dimension counts steps; a step
-is complete once the dataset named by --complete (default: the first of
-/steps/time, /series/step, /series/time, the field itself that exists) has
-an attribute steps_complete above it, or, without that attribute, once
-that dataset's first dimension is above it (a series the simulation
-extends after writing the field). The field defaults to the first of
-/T, /fields/T, /temperature, /fields/f00 that exists (--field to choose).
+What is a "complete step": the field's first dimension counts checkpoints;
+the first N are complete once the field (or the dataset named by
+--complete, default /steps/time when it exists, as pwriter writes it) has an
+attribute "checkpoints" (heat3d) or "steps_complete" (pwriter) equal to N;
+without either, all but the newest row (all of them once the writer closed).
+The field defaults to the first of /T, /fields/T, /temperature, /fields/f00
+that exists (--field to choose). When the file has /step and /heat series
+(heat3d's), each line also carries the simulation's step number
+("sim_step") and the heat it stored for that checkpoint ("heat"), so
+"total" can be compared with the simulation's own figure.
 """
 
 import argparse
@@ -49,8 +52,8 @@ except ImportError:  # run from the source tree without PYTHONPATH
     import pwstore
 
 FIELDS = ("/T", "/fields/T", "/temperature", "/fields/f00")
-MARKERS = ("/steps/time", "/series/step", "/series/time")
-STEPS_ATTR = "steps_complete"
+MARKERS = ("/steps/time",)
+COMPLETE_ATTRS = ("checkpoints", "steps_complete")
 
 
 def rank_env():
@@ -116,7 +119,7 @@ class Reduce:
                 pass
 
 
-def pick(f, wanted, candidates, what):
+def pick(f, wanted, candidates):
     names = set(f)
     if wanted:
         return wanted if wanted.startswith("/") else "/" + wanted
@@ -126,12 +129,22 @@ def pick(f, wanted, candidates, what):
     return None
 
 
-def complete_steps(f, marker):
+def complete_steps(f, marker, closed):
     d = f[marker]
-    try:
-        return int(d.attrs[STEPS_ATTR])
-    except KeyError:
-        return d.shape[0]
+    for a in COMPLETE_ATTRS:
+        try:
+            return int(d.attrs[a])
+        except KeyError:
+            pass
+    n = f[marker].shape[0]
+    return n if closed else max(n - 1, 0)
+
+
+def series(f, name, i):
+    """Element i of a 1-D series dataset, or None without one."""
+    if name not in f or f[name].shape[0] <= i:
+        return None
+    return f[name][i].item()
 
 
 def main(argv=None):
@@ -160,9 +173,9 @@ def main(argv=None):
                 continue  # we fell behind: the next tick catches up
             closed = f.writer_closed
             if field is None:
-                field = pick(f, args.field, FIELDS, "field")
-                marker = pick(f, args.complete, MARKERS, "marker") or field
-            n = complete_steps(f, marker) if field and field in f else 0
+                field = pick(f, args.field, FIELDS)
+                marker = pick(f, args.complete, MARKERS) or field
+            n = complete_steps(f, marker, closed) if field and field in f else 0
             for s in range(done, n):
                 d = f[field]
                 lo, hi = share(d.shape[1], rank, size)
@@ -175,8 +188,12 @@ def main(argv=None):
                     total = sum(p["sum"] for p in parts)
                     count = sum(p["n"] for p in parts)
                     mx = max(p["max"] for p in parts if p["max"] is not None)
-                    print(json.dumps({"step": s, "mean": total / count, "max": mx, "total": total, "ranks": size}),
-                          flush=True)
+                    line = {"step": s, "mean": total / count, "max": mx, "total": total, "ranks": size}
+                    for key, name in (("sim_step", "/step"), ("heat", "/heat")):
+                        v = series(f, name, s)
+                        if v is not None:
+                            line[key] = v
+                    print(json.dumps(line), flush=True)
             if n > done:
                 done, last_new = n, time.monotonic()
             if closed and done >= n:

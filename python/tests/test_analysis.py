@@ -5,9 +5,10 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 
 import workload
-from conftest import PY, REPO
+from conftest import PY, REPO, have, run
 from test_live import finish, reader_env
 
 ANALYSIS = os.path.join(REPO, "examples", "analysis", "analysis.py")
@@ -33,3 +34,40 @@ def test_analysis_follows_pwriter_with_two_ranks(tools, tmp_path):
         assert abs(l["total"] - want.sum()) <= 1e-12 * abs(want.sum())
         assert abs(l["mean"] - want.mean()) <= 1e-12 * abs(want.mean())
     assert not [p for p in os.listdir(tmp_path) if ".analysis-" in p], "scratch files left behind"
+
+
+def test_analysis_follows_heat3d_with_two_ranks(prefix, tmp_path):
+    """heat3d (examples/heat3d, C with MPI, 2 ranks under mpirun) writes
+    while the analysis follows with 2 reader ranks: one line per checkpoint,
+    the simulation's step, and a total heat equal to what it printed."""
+    src = os.environ.get("PW_HEAT3D_SRC") or os.path.join(REPO, "examples", "heat3d", "heat3d.c")
+    if not os.path.exists(src):
+        pytest.skip(f"{src}: heat3d is not in this tree")
+    for tool in ("mpicc", "mpirun", "pkg-config"):
+        if not have(tool):
+            pytest.skip(f"{tool} not installed (Debian: openmpi-bin, libopenmpi-dev, pkg-config)")
+    env = reader_env(PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"),
+                     OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    flags = run("pkg-config", "--cflags", "--libs", "pwstore", env=env).stdout.split()
+    sim = str(tmp_path / "heat3d")
+    run("mpicc", "-O2", "-o", sim, src, *flags, "-lm", env=env)
+    path = str(tmp_path / "heat.pw")
+    an = subprocess.Popen([PY, ANALYSIS, "--np", "2", "--timeout", "90", path],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    s = run("mpirun", "--oversubscribe", "-np", "2", sim, "--n", "20", "--steps", "60", "--every", "5",
+            "--delay-ms", "20", path, env=env, timeout=300)
+    out, err = an.communicate(timeout=180)
+    assert an.returncode == 0, err
+    printed = {}
+    for line in s.stdout.splitlines():
+        w = line.split()
+        if len(w) == 6 and w[0] == "step" and w[2] == "time" and w[4] == "heat":
+            printed[int(w[1])] = float(w[5])
+    assert len(printed) == 13, s.stdout
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert [l["step"] for l in lines] == list(range(13))
+    for l in lines:
+        heat = printed[l["sim_step"]]
+        assert l["heat"] == heat  # the stored heat, as printed (%.17g round-trips)
+        assert abs(l["total"] - heat) <= 1e-12 * abs(heat), (l, heat)  # our own sum of the field
+        assert l["ranks"] == 2 and l["max"] > 0
