@@ -360,9 +360,14 @@ class File:
             if len(mx) != len(shape) or not all(isinstance(m, numbers.Integral) and m >= 0 for m in mx):
                 raise errors.ArgError(f"maxshape {maxshape!r} must have one non-negative int "
                                       f"or None per dimension of shape {shape}")
+            if _lib.UNLIMITED in mx[1:] or any(n > m for n, m in zip(shape, mx)):
+                raise errors.ArgError(f"maxshape {maxshape!r}: only the first dimension may be "
+                                      f"unlimited (None), and no extent below shape {shape}")
             maxp = _lib.u64s(mx)
         if chunks is not None and chunks is not True:
             ch = _nonneg_ints("chunks", (chunks,) if isinstance(chunks, numbers.Integral) else chunks, len(shape))
+            if 0 in ch:
+                raise errors.ArgError(f"chunks {chunks!r}: every dimension must be at least 1")
             chunkp = _lib.u64s(ch)
         elif maxp is not None and _lib.UNLIMITED in mx:
             # The library needs a chunk with an unlimited dimension: the

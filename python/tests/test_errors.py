@@ -92,6 +92,11 @@ def test_bad_arguments_and_config(tmp_path, clean_env):
             f.create_dataset("/c", shape=(2,), dtype=np.complex128)
         with pytest.raises(pwstore.ArgError):
             f.create_dataset("/neg", shape=(-1,))
+        for bad in (dict(maxshape=(None, None)), dict(maxshape=(1, 2)), dict(chunks=(0, 1))):
+            with pytest.raises(pwstore.ArgError):
+                f.create_dataset("/spec", shape=(2, 2), **bad)
+        with pytest.raises(pwstore.Error):  # the library's limit: a chunk of at most 2 GiB
+            f.create_dataset("/huge", shape=(2**40, 2**40))
         with pytest.raises(pwstore.ArgError):
             f.tick()
         d = f.create_dataset("/ok", shape=(2, 2), dtype="float32")
