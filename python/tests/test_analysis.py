@@ -17,14 +17,15 @@ ANALYSIS = os.path.join(REPO, "examples", "analysis", "analysis.py")
 def test_analysis_follows_pwriter_with_two_ranks(tools, tmp_path):
     path = str(tmp_path / "an.pw")
     steps, side = 15, 10
+    an = subprocess.Popen([PY, ANALYSIS, "--np", "2", "--timeout", "60", path],  # waits for the file
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=reader_env())
     w = subprocess.Popen([tools.pwriter, "run", "--np", "2", "--steps", str(steps), "--side", str(side),
                           "--datasets", "1", "--tick", "20ms", "--step-delay", "30ms", path],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=reader_env())
-    r = subprocess.run([PY, ANALYSIS, "--np", "2", "--timeout", "60", path], capture_output=True, text=True,
-                       env=reader_env(), timeout=180)
+    out, err = an.communicate(timeout=180)
     finish(w)
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert an.returncode == 0, err
+    lines = [json.loads(l) for l in out.splitlines()]
     assert [l["step"] for l in lines] == list(range(steps))
     f00 = workload.layout("ckpt", 1, 1, side)[0]
     for l in lines:
