@@ -309,7 +309,13 @@ class File:
         return len(self.keys())
 
     def __contains__(self, name):
-        return isinstance(name, str) and _dsname(name) in self.keys()
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except errors.NotFoundError:
+            return False
+        return True
 
     def values(self):
         return [self[k] for k in self.keys()]
