@@ -212,7 +212,6 @@ class File:
         _lib.call(fn, self.filename.encode(), ctypes.byref(self._cfg), ctypes.byref(h))
         self._h = h.value
         self._datasets = {}
-        self._tick = None
 
     # -- life cycle
     def __enter__(self):
@@ -261,7 +260,6 @@ class File:
         self._reader("tick()")
         t = ctypes.c_uint64()
         _lib.call("pw_reader_tick", self._handle(), ctypes.byref(t))
-        self._tick = t.value
         return t.value
 
     @property
@@ -313,7 +311,7 @@ class File:
             return False
         try:
             self[name]
-        except errors.NotFoundError:
+        except (errors.NotFoundError, errors.ArgError):
             return False
         return True
 
