@@ -1,11 +1,15 @@
 """Writing through Python, reading back through preader."""
 
+import os
+import uuid
+
 import numpy as np
 import pytest
 
 import pwstore
 import workload
-from conftest import run
+from conftest import PY, run
+from test_live import reader_env, run_ranks
 
 
 def test_python_ckpt_passes_preader_verify(tmp_path, tools, clean_env):
@@ -19,6 +23,18 @@ def test_python_ckpt_passes_preader_verify(tmp_path, tools, clean_env):
         f.tick()
         for l in workload.layout("ckpt", 2, 3, 4):
             assert workload.check_dataset(f[l.path], l, 5) == 0
+
+
+def test_two_python_writer_ranks_pass_preader_verify(tmp_path, tools):
+    """Two processes write one file as the ranks of a parallel writer
+    (comm=(rank, size, job, nats_url)), each its block of every field."""
+    path = str(tmp_path / "par.pw")
+    url, job = pwstore.nats_serve(), "pyw-" + uuid.uuid4().hex[:8]
+    here = os.path.dirname(os.path.abspath(__file__))
+    run_ranks([[PY, os.path.join(here, "pwrite.py"), path, str(r), "2", job, url] for r in range(2)],
+              [reader_env()] * 2)
+    out = run(tools.preader, "verify", path, "--json").stdout
+    assert '"ok":true' in out and '"steps":4' in out, out
 
 
 def test_preader_verify_catches_a_wrong_python_value(tmp_path, tools, clean_env):

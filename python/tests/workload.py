@@ -89,9 +89,11 @@ def check_dataset(d, lay, steps):
     return bad
 
 
-def write_ckpt(f, steps, datasets=2, elems=3, side=4):
+def write_ckpt(f, steps, datasets=2, elems=3, side=4, rank=0, size=1):
     """Write the ckpt workload through pwstore (a File in mode "w") exactly
-    as pwriter does, so that preader verify can check it."""
+    as pwriter does, so that preader verify can check it: as rank of size
+    ranks, every rank making the metadata calls, each writing its block of
+    planes of the fields, rank 0 the series."""
     lay = layout("ckpt", datasets, elems, side)
     ds = []
     for l in lay:
@@ -106,7 +108,12 @@ def write_ckpt(f, steps, datasets=2, elems=3, side=4):
     for s in range(steps):
         for l, d in zip(lay, ds):
             d.resize((s + 1) * l.rows)
-            if l.path == TIME:
+            if l.step:  # a field: split along its first spatial axis
+                lo, hi = side * rank // size, side * (rank + 1) // size
+                d[s, lo:hi] = l.expected(s)[0, lo:hi]
+            elif rank != 0:
+                continue
+            elif l.path == TIME:
                 d[s] = time.time_ns()
             else:
                 d[s * l.rows:(s + 1) * l.rows] = l.expected(s)
