@@ -47,9 +47,9 @@ class PwstoreBackendArray(BackendArray):
             key, self.shape, indexing.IndexingSupport.BASIC, self._raw)
 
     def _raw(self, key):
-        # Slices are clipped to the shape at open, so the variable stays
-        # the same while the file grows.
-        key = tuple(slice(*k.indices(n)) if isinstance(k, slice) else k
+        # Slices and negative ints count from the shape at open, so the
+        # variable stays the same while the file grows.
+        key = tuple(slice(*k.indices(n)) if isinstance(k, slice) else (k + n if k < 0 else k)
                     for k, n in zip(key, self.shape))
         return self.ds[key]
 

@@ -80,4 +80,5 @@ def test_reopen_sees_new_steps(tmp_path, clean_env):
             assert new["s"].shape == (2, 2)
             assert new["s"].values.tolist() == [[1, 2], [3, 4]]
         assert old["s"].shape == (1, 2) and old["s"].values.tolist() == [[1, 2]]
+        assert old["s"][-1].values.tolist() == [1, 2] and old["s"][::-1, -1].values.tolist() == [2]
         old.close()
