@@ -1,11 +1,14 @@
 """File, Dataset and attributes: the h5py-like face of libpwstore."""
 
+import atexit
 import ctypes
 import math
 import numbers
 import os
 import re
+import sys
 import uuid
+import weakref
 from collections.abc import MutableMapping
 from typing import NamedTuple, Optional
 
@@ -172,6 +175,20 @@ def _names(handle, count_fn, name_fn):
     return [_string(name_fn, handle, i) for i in range(n.value)]
 
 
+# Files still open, closed at interpreter exit (as h5py and Python's own
+# files are), so that a script that forgets close() leaves a clean file.
+_open_files = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit():
+    for f in list(_open_files):
+        try:
+            f.close()
+        except Exception as e:  # exit goes on; say what could not be closed
+            print(f"pwstore: closing {f.filename} at exit: {e}", file=sys.stderr)
+
+
 class File:
     """A pwstore file: mode ``"r"`` follows it (live or closed), ``"w"``
     creates it (ExistsError if it exists: pwstore never overwrites a
@@ -212,6 +229,7 @@ class File:
         _lib.call(fn, self.filename.encode(), ctypes.byref(self._cfg), ctypes.byref(h))
         self._h = h.value
         self._datasets = {}
+        _open_files.add(self)
 
     # -- life cycle
     def __enter__(self):
@@ -236,6 +254,7 @@ class File:
         if self._h == 0:
             return
         h, self._h = self._h, 0
+        _open_files.discard(self)
         first = None
         for d in self._datasets.values():
             try:

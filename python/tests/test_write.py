@@ -100,3 +100,16 @@ def test_create_dataset_guesses_chunks_for_unlimited(tmp_path, clean_env):
         np.testing.assert_array_equal(d[...], [1, 2, 3])
         with pytest.raises(pwstore.Error):  # never shrinks
             d.resize(1)
+
+
+def test_open_files_are_closed_at_exit(tmp_path, tools):
+    """A script that never calls close() still leaves a complete file."""
+    path = str(tmp_path / "exit.pw")
+    run(PY, "-c", f"""
+import numpy as np, pwstore, workload
+f = pwstore.File({path!r}, "w", tick=0.05)
+workload.write_ckpt(f, steps=3, datasets=1, elems=1, side=3)
+""", env=reader_env(), cwd=os.path.dirname(os.path.abspath(__file__)))  # workload.py is here
+    assert not os.path.exists(path + ".md")  # closed cleanly: no metadata file left
+    out = run(tools.preader, "verify", path, "--json").stdout
+    assert '"ok":true' in out and '"steps":3' in out, out
