@@ -7,6 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
+import pwstore
 import workload
 from conftest import PY, REPO, have, run
 from test_live import finish, reader_env
@@ -39,8 +40,9 @@ def test_analysis_follows_pwriter_with_two_ranks(tools, tmp_path):
 
 def test_analysis_follows_heat3d_with_two_ranks(prefix, tmp_path):
     """heat3d (examples/heat3d, C with MPI, 2 ranks under mpirun) writes
-    while the analysis follows with 2 reader ranks: one line per checkpoint,
-    the simulation's step, and a total heat equal to what it printed."""
+    while the analysis follows with 2 reader ranks under mpirun: one line
+    per checkpoint, the simulation's step, and a total heat equal to what
+    it printed."""
     src = os.environ.get("PW_HEAT3D_SRC") or os.path.join(REPO, "examples", "heat3d", "heat3d.c")
     if not os.path.exists(src):
         pytest.skip(f"{src}: heat3d is not in this tree")
@@ -53,8 +55,12 @@ def test_analysis_follows_heat3d_with_two_ranks(prefix, tmp_path):
     sim = str(tmp_path / "heat3d")
     run("mpicc", "-O2", "-o", sim, src, *flags, "-lm", env=env)
     path = str(tmp_path / "heat.pw")
-    an = subprocess.Popen([PY, ANALYSIS, "--np", "2", "--timeout", "90", path],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # the analysis as 2 mpirun ranks (OMPI_COMM_WORLD_RANK, PMIX_NAMESPACE), meeting on a NATS
+    # server of this process; heat3d as 2 more, with a NATS server of its own
+    url = pwstore.nats_serve()
+    an = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", "-x", "PW_NATS_URL", "-x", "PWSTORE_LIB",
+                           "-x", "PYTHONPATH", PY, ANALYSIS, "--timeout", "90", path],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env, PW_NATS_URL=url))
     s = run("mpirun", "--oversubscribe", "-np", "2", sim, "--n", "20", "--steps", "60", "--every", "5",
             "--delay-ms", "20", path, env=env, timeout=300)
     out, err = an.communicate(timeout=180)
