@@ -21,6 +21,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "${PWSTORE_PREFIX:-}" ]; then
+	[ -x scripts/install-lib ] || { echo "python tests need scripts/install-lib (the C ABI, libpwstore)" >&2; exit 1; }
 	scripts/install-lib "$tmp/prefix" >/dev/null
 	export PWSTORE_PREFIX="$tmp/prefix"
 fi
