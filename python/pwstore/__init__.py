@@ -27,6 +27,8 @@ __all__ = [
     "File", "Dataset", "AttributeManager", "Comm", "recover", "nats_serve", "lib_version",
     "stats", "UNLIMITED",
     "Error", "ArgError", "ConfigError", "NotFoundError", "ExistsError", "CorruptError",
-    "IOError", "LaggingError", "WriterGoneError", "TimeoutError", "DivergedError",
+    "LaggingError", "WriterGoneError", "DivergedError",
     "ClosedError", "BadHandleError", "NotReadyError", "WriterAliveError", "LibraryError",
 ]
+# pwstore.IOError and pwstore.TimeoutError are left out of __all__: a star
+# import would hide the built-ins of the same names.
