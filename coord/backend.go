@@ -52,6 +52,13 @@ func (b *snapshotBackend) ReadPages(page uint64, p []byte) error {
 			return corrupt.Errorf("metadata file: page %d is %d bytes in the index, %d asked for", page, e.Length, len(p))
 		}
 		if err := b.md.ReadImage(e, p); err != nil {
+			// A reader that lags may find its image's space reused: a
+			// checksum mismatch then means "fell behind", not corruption.
+			if b.lagCheck != nil {
+				if lerr := b.lagCheck(); lerr != nil {
+					return lerr
+				}
+			}
 			return fmt.Errorf("metadata file: image of page %d: %w", page, err)
 		}
 	} else if err := b.data.ReadPages(page, p); err != nil {

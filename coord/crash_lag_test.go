@@ -11,7 +11,8 @@ import (
 )
 
 // TestLaggingReaderFails holds a reader (one-page cache, so every read
-// loads pages) at one tick while the writer ends tick after tick. Up to
+// loads pages) at one tick while the writer ends tick after tick, until the
+// space of the held tick's page images is reused. Up to
 // max_lag - 1 ticks behind it reads exactly its tick's data (as in
 // TestMessageFromTheFuture); from max_lag ticks behind on, every read
 // either fails with ErrLagging or returns its tick's data - never other
@@ -52,7 +53,7 @@ func TestLaggingReaderFails(t *testing.T) {
 	defer r.Close()
 	held := steps
 	checkExact(t, r, layout, held, "reader in step")
-	for lag := uint64(1); lag <= maxLag+2; lag++ {
+	for lag := uint64(1); lag <= 4*maxLag; lag++ {
 		step()
 		got, err := r.Lag()
 		if err != nil || got != lag {
