@@ -12,9 +12,13 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTickLen    = 100 * time.Millisecond
-	DefaultMaxLag     = 10
-	MinMaxLag         = 3
+	DefaultTickLen = 100 * time.Millisecond
+	DefaultMaxLag  = 10
+	MinMaxLag      = 3
+	// MaxMaxLag bounds max_lag: a writer keeps max_lag ticks of superseded
+	// metadata and drains up to max_lag ticks at Close.
+	MaxMaxLag         = 1000
+	DefaultDrainWait  = 10 * time.Second // Config.DrainWait
 	DefaultPageSize   = 4096
 	DefaultCachePages = 16384           // 64 MiB of 4 KiB pages
 	DefaultSyncBytes  = 256 << 10       // dirty metadata between sync points
@@ -30,7 +34,7 @@ const (
 //   - every role: MDPath, MaxLag, TickLen, ManualTicks, CachePages,
 //     RawCacheBytes, WriterGone, Comm, Logger, FS, Now;
 //   - writer (Create, Open): PageSize, NoRawFlush, Durable, KeepMD,
-//     TickBytes, SyncBytes, OnPublish;
+//     TickBytes, SyncBytes, DrainWait, OnPublish;
 //   - reader (OpenReader): OpenWait;
 //   - recovery (Recover): ForceRecover.
 type Config struct {
@@ -38,7 +42,8 @@ type Config struct {
 
 	// MDPath is the metadata file (default: the data file's path + ".md").
 	MDPath string
-	// MaxLag is how many ticks a reader may lag (at least 3, default 10).
+	// MaxLag is how many ticks a reader may lag (3 to MaxMaxLag = 1000,
+	// default 10).
 	// Writers and readers of one file must use the same value; a reader
 	// takes the writer's from the metadata file when it is zero.
 	MaxLag uint64
@@ -79,7 +84,8 @@ type Config struct {
 	// every completed tick is in the data file when its metadata is published.
 	NoRawFlush bool
 	// Durable fsyncs the data file, then the page images and index, then
-	// the header at every end of tick: completed ticks survive power loss.
+	// the header at every end of tick, and the directory after a file is
+	// created or removed: completed ticks survive power loss.
 	Durable bool
 	// KeepMD keeps the metadata file after a clean close.
 	KeepMD bool
@@ -89,6 +95,13 @@ type Config struct {
 	// SyncBytes: a parallel writer enters a sync point every SyncBytes of
 	// dirty metadata (default 256 KiB).
 	SyncBytes int64
+	// DrainWait bounds how long Flush and Close wait, in all, for ticks to
+	// expire while they drain the delayed writes (at most max_lag + 1
+	// ticks); past it they end the remaining ticks back to back, so Close
+	// takes at most about DrainWait whatever the tick length (default
+	// DefaultDrainWait). A reader that falls max_lag ticks behind meanwhile
+	// gets ErrLagging, never reused space.
+	DrainWait time.Duration
 	// OnPublish, if set, is called on rank 0 after every tick it publishes,
 	// with the writer's lock held: it must not call the writer.
 	OnPublish func(PublishInfo)
@@ -129,6 +142,9 @@ func (c Config) withDefaults(path string) (Config, error) {
 	if c.MaxLag != 0 && c.MaxLag < MinMaxLag {
 		return c, fmt.Errorf("%w: max lag %d is below %d", ErrConfig, c.MaxLag, MinMaxLag)
 	}
+	if c.MaxLag > MaxMaxLag {
+		return c, fmt.Errorf("%w: max lag %d is above %d", ErrConfig, c.MaxLag, MaxMaxLag)
+	}
 	if c.PageSize == 0 {
 		c.PageSize = DefaultPageSize
 	}
@@ -141,7 +157,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 	if c.MDPath == path {
 		return c, fmt.Errorf("%w: metadata file path equals the data file path %q", ErrConfig, path)
 	}
-	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 {
+	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 || c.DrainWait < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrConfig)
 	}
 	if c.CachePages == 0 {
@@ -155,6 +171,9 @@ func (c Config) withDefaults(path string) (Config, error) {
 	}
 	if c.WriterGone == 0 {
 		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)
+	}
+	if c.DrainWait == 0 {
+		c.DrainWait = DefaultDrainWait
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -113,6 +113,7 @@ var wireSentinels = []error{
 	ErrCorrupt, ErrExists, ErrNotFound, ErrLagging, ErrWriterGone, ErrWriterAlive,
 	ErrDiverged, ErrTimeout, ErrClosed, ErrConfig, ErrInvalid, ErrNeedsRecovery,
 	ErrWrongFile, ErrNotReady, mdfile.ErrTickBackwards, mdfile.ErrNoSnapshot,
+	ErrFenced,
 }
 
 // errCode is the set of wireSentinels that err wraps (after public).
@@ -138,3 +139,7 @@ func remoteError(text string, code uint64) error {
 	}
 	return &kindError{text: text, wraps: wraps}
 }
+
+// ErrFenced: a writer found that its file was recovered (or its metadata
+// file removed or taken over) while it was stopped; it wrote nothing more.
+var ErrFenced = errors.New("writer fenced off its file")

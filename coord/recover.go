@@ -1,8 +1,10 @@
 package coord
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"pwstore/mdfile"
 	"pwstore/pfile"
+	"pwstore/vfs"
 )
 
 // Recovered says what recovery did.
@@ -23,10 +26,18 @@ type Recovered struct {
 // (DESIGN section 9): it copies the page images of the metadata file's
 // last valid index into the data file, syncs it, marks the metadata file
 // consumed and removes it. A file without a metadata file, or whose writer
-// closed cleanly, needs nothing (Tick is then the closing tick). Unless
-// cfg.ForceRecover, it first makes sure the writer is gone: a heartbeat
-// younger than cfg.WriterGone is watched until it would be that old, and
-// a tick that moves meanwhile means ErrWriterAlive.
+// closed cleanly, needs nothing (Tick is then the closing tick).
+//
+// It never deletes or writes what it cannot prove belongs to the file: a
+// metadata file without a valid pwstore header, or of another data file,
+// and a data file that is not pwstore's, of another identity, or shorter
+// than its end of allocation, are refused before a byte is written, and
+// both files are left as they are.
+//
+// Unless cfg.ForceRecover, it first makes sure the writer is gone: a
+// heartbeat younger than cfg.WriterGone is watched until it would be that
+// old, and a tick that moves meanwhile means ErrWriterAlive; a metadata
+// file its writer has not published in yet must be that old itself.
 func Recover(path string, cfg Config) (Recovered, error) {
 	out, err := recoverFile(path, cfg)
 	return out, public(err)
@@ -41,31 +52,34 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	if _, err := cfg.FS.Stat(cfg.MDPath); errors.Is(err, fs.ErrNotExist) {
 		return Recovered{}, nil
 	}
-	if !cfg.ForceRecover {
-		if err := writerDead(path, cfg); err != nil {
-			return Recovered{}, err
-		}
-	}
-	rc, err := mdfile.OpenForRecovery(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Logger: log})
+	h, err := mdfile.Newest(cfg.FS, cfg.MDPath)
 	if errors.Is(err, mdfile.ErrNotReady) {
 		return unpublished(path, cfg)
 	}
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%s: %w", path, err)
 	}
-	defer rc.Close()
-	h := rc.Snapshot.Header
-	if h.Status != mdfile.StatusOpen {
-		return Recovered{Tick: h.Tick}, cfg.FS.Remove(cfg.MDPath)
+	if !cfg.ForceRecover && h.Status == mdfile.StatusOpen {
+		if err := writerDead(path, cfg, h); err != nil {
+			return Recovered{}, err
+		}
 	}
+	rc, err := mdfile.OpenForRecovery(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Logger: log})
+	if err != nil {
+		return Recovered{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer rc.Close()
+	h = rc.Snapshot.Header
 	data, err := cfg.FS.OpenRW(path)
 	if err != nil {
 		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
 	}
 	defer data.Close()
-	if sb, err := pfile.ReadSuperblock(data); err == nil && sb.ID != h.FileID {
-		return Recovered{}, fmt.Errorf("%s: %s was written for file %x, the data file is %x: %w",
-			path, cfg.MDPath, h.FileID, sb.ID, ErrWrongFile)
+	if err := ours(path, cfg.MDPath, data, rc); err != nil {
+		return Recovered{}, err
+	}
+	if h.Status != mdfile.StatusOpen {
+		return Recovered{Tick: h.Tick}, removeMD(cfg)
 	}
 	out := Recovered{Tick: h.Tick, Needed: true}
 	for _, e := range rc.Snapshot.Entries() {
@@ -78,19 +92,6 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 		}
 		out.Pages++
 	}
-	// Like a clean close, make the file reach its end of allocation: space
-	// allocated for chunks never written reads as zeros.
-	sb, err := pfile.ReadSuperblock(data)
-	if err != nil {
-		return Recovered{}, fmt.Errorf("recover %s: superblock after applying the index: %w", path, err)
-	}
-	if size, err := data.Size(); err != nil {
-		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
-	} else if end := int64(sb.EOA) * int64(sb.PageSize); size < end {
-		if err := data.Truncate(end); err != nil {
-			return Recovered{}, fmt.Errorf("recover %s: extend to the end of allocation: %w", path, err)
-		}
-	}
 	if err := data.Sync(); err != nil {
 		return Recovered{}, fmt.Errorf("recover %s: sync: %w", path, err)
 	}
@@ -98,50 +99,132 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
 	}
 	log.Info("recovered", zap.Uint64("tick", out.Tick), zap.Int("pages", out.Pages))
-	if err := cfg.FS.Remove(cfg.MDPath); err != nil {
-		return out, fmt.Errorf("recover %s: remove %s: %w", path, cfg.MDPath, err)
-	}
-	return out, nil
+	return out, removeMD(cfg)
 }
 
-// unpublished handles a writer that died before its first tick. A writer
+// ours checks, before recovery writes a byte, that the data file is the
+// one the metadata file was written for, and whole: its superblock
+// carries the metadata file's identity (or, if its writer died before it
+// wrote page 0, the data file starts with zeros and the index holds page
+// 0 with that identity), and it reaches the end of allocation of the tick
+// recovered (a writer grows the file there before it publishes a tick).
+func ours(path, mdPath string, data vfs.File, rc *mdfile.Recovery) error {
+	snap := rc.Snapshot
+	h := snap.Header
+	ps := int64(h.PageSize)
+	sb, err := pfile.ReadSuperblock(data)
+	if err != nil {
+		head := make([]byte, ps)
+		n, rerr := data.ReadAt(head, 0)
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return fmt.Errorf("recover %s: %w", path, rerr)
+		}
+		if n == 0 || !bytes.Equal(head[:n], make([]byte, n)) {
+			return fmt.Errorf("refusing to recover %s: it is not a pwstore data file (%v); %s and %s are left as they are: %w",
+				path, err, path, mdPath, ErrWrongFile)
+		}
+		// Never written: page 0 must come from the index.
+		e, ok := snap.Find(0)
+		if !ok || e.Page != 0 {
+			return fmt.Errorf("refusing to recover %s: it has no superblock and %s holds none for it; %s and %s are left as they are: %w",
+				path, mdPath, path, mdPath, ErrWrongFile)
+		}
+		if sb, err = indexSuperblock(rc, e); err != nil {
+			return fmt.Errorf("refusing to recover %s: %s: %w", path, mdPath, err)
+		}
+	}
+	if sb.ID != h.FileID {
+		return fmt.Errorf("refusing to recover %s: %s was written for data file %x, %s is %x; both are left as they are: %w",
+			path, mdPath, h.FileID, path, sb.ID, ErrWrongFile)
+	}
+	if e, ok := snap.Find(0); ok && e.Page == 0 {
+		// The superblock of the tick recovered: its end of allocation.
+		if sb, err = indexSuperblock(rc, e); err != nil {
+			return fmt.Errorf("refusing to recover %s: %s: %w", path, mdPath, err)
+		}
+	}
+	if err := pfile.CheckSize(data, sb); err != nil {
+		return fmt.Errorf("refusing to recover %s: at tick %d, %w; both files are left as they are (restore %s from a copy)",
+			path, h.Tick, err, path)
+	}
+	return nil
+}
+
+// indexSuperblock decodes the superblock from the index entry e of page 0.
+func indexSuperblock(rc *mdfile.Recovery, e mdfile.Entry) (pfile.Superblock, error) {
+	img := make([]byte, e.Length)
+	if err := rc.ReadImage(e, img); err != nil {
+		return pfile.Superblock{}, err
+	}
+	return pfile.DecodeSuperblock(img[:rc.Snapshot.Header.PageSize])
+}
+
+// removeMD removes the metadata file and makes the removal durable.
+func removeMD(cfg Config) error {
+	if err := cfg.FS.Remove(cfg.MDPath); err != nil {
+		return fmt.Errorf("recover: remove %s: %w", cfg.MDPath, err)
+	}
+	if err := vfs.SyncDirOf(cfg.FS, cfg.MDPath); err != nil {
+		return fmt.Errorf("recover: remove %s: %w", cfg.MDPath, err)
+	}
+	return nil
+}
+
+// unpublished handles a metadata file without a valid header. Only the
+// file a writer leaves when it dies before its first tick is recognised
+// (mdfile.Unpublished), and (unless cfg.ForceRecover) only once it is
+// untouched for WriterGone, so that no writer is starting on it. A writer
 // writes nothing to the data file before it publishes, so a data file with
 // a valid superblock is as its previous writer closed it (the crash came
-// while reopening it), and only the empty metadata file must go. Without
-// one, the file was being created: nothing of it was ever published.
+// while reopening it), and only the metadata file must go. Anything else
+// is refused, and both files are left as they are.
 func unpublished(path string, cfg Config) (Recovered, error) {
+	ok, err := mdfile.Unpublished(cfg.FS, cfg.MDPath)
+	if err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	}
+	if !ok {
+		what := "has no valid header"
+		if fi, err := cfg.FS.Stat(cfg.MDPath); err == nil && fi.Size() == 0 {
+			what = "is empty"
+		}
+		return Recovered{}, fmt.Errorf("refusing to recover %s: %s %s: it is not a pwstore metadata file, or a damaged one; both files are left as they are (if it is not %s's, move it away: %s then reads alone): %w",
+			path, cfg.MDPath, what, path, path, ErrCorrupt)
+	}
+	if !cfg.ForceRecover {
+		fi, err := cfg.FS.Stat(cfg.MDPath)
+		if err != nil {
+			return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+		}
+		if age := cfg.Now().Sub(fi.ModTime()); age < cfg.WriterGone {
+			return Recovered{}, fmt.Errorf("%s: %s was written %v ago and its writer has not published yet: it may be starting; retry after %v, or force it: %w",
+				path, cfg.MDPath, age.Round(time.Millisecond), cfg.WriterGone, ErrWriterAlive)
+		}
+	}
 	data, err := cfg.FS.Open(path)
 	if err == nil {
 		_, err = pfile.ReadSuperblock(data)
 		data.Close()
 	}
 	if err != nil {
-		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing to recover; remove %s and %s",
+		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing of it was ever published; it can be created again once %s and %s are removed",
 			path, err, path, cfg.MDPath)
 	}
-	if err := cfg.FS.Remove(cfg.MDPath); err != nil {
-		return Recovered{}, fmt.Errorf("recover %s: remove the unpublished %s: %w", path, cfg.MDPath, err)
-	}
-	return Recovered{}, nil
+	return Recovered{}, removeMD(cfg)
 }
 
 // writerDead returns nil once the metadata file's writer is known to be
-// gone: it has not published, closed, or not heartbeat for WriterGone.
-func writerDead(path string, cfg Config) error {
-	r, err := mdfile.Open(cfg.FS, cfg.MDPath, mdfile.ReaderOptions{Wait: time.Millisecond})
-	if err != nil {
-		return nil // nothing readable to watch: recovery proper will say what it finds
-	}
-	defer r.Close()
-	h := r.Current().Header
-	if h.Status != mdfile.StatusOpen {
-		return nil
-	}
+// gone: it has not heartbeat for WriterGone. h is its newest header.
+func writerDead(path string, cfg Config, h mdfile.Header) error {
 	watch := cfg.WriterGone - max(cfg.Now().Sub(h.Heartbeat), 0)
 	for end := time.Now().Add(watch); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if t, err := r.WriterTick(); err == nil && t > h.Tick {
+		now, err := mdfile.Newest(cfg.FS, cfg.MDPath)
+		if err != nil {
+			return fmt.Errorf("%s: watching the writer's heartbeat: %w", path, err)
+		}
+		if now.Tick > h.Tick {
 			return fmt.Errorf("%s: its writer is still publishing (tick %d, then %d): recovery is for a file whose writer died; stop the writer, or force it: %w",
-				path, h.Tick, t, ErrWriterAlive)
+				path, h.Tick, now.Tick, ErrWriterAlive)
 		}
 	}
 	return nil

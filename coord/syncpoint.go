@@ -98,12 +98,16 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	}
 	var dec decision
 	if w.rank == 0 {
+		if err := w.checkFiles(); err != nil {
+			return w.fail(err) // aborts the other ranks before they write more
+		}
 		dec = w.decide(kind)
 	}
 	if dec, err = bcastMsg(ctx, comm, 0, dec); err != nil {
 		return w.fail(fmt.Errorf("%s: sync point %d: decision: %w", w.path, w.sync.n, err))
 	}
 	if w.rank != 0 {
+		w.fence.checked() // rank 0 checked the files before its decision
 		if err := w.pb.MarkClean(dec.Written); err != nil {
 			return w.fail(fmt.Errorf("%s: sync point %d: %w", w.path, w.sync.n, err))
 		}
@@ -121,6 +125,13 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	// publishes the metadata that makes it reachable.
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
+	}
+	if w.rank == 0 {
+		// Before the barrier: after it, other ranks may allocate and
+		// write past this tick's end of allocation.
+		if err := w.grow(); err != nil {
+			return w.fail(err)
+		}
 	}
 	if err := comm.Barrier(ctx); err != nil {
 		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))

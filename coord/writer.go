@@ -47,6 +47,7 @@ type Writer struct {
 	err      error         // sticky: after an I/O or collective failure the writer only closes
 	done     bool          // Close has run
 	final    bool          // the data file is closed: its raw data and last metadata are written
+	fence    *fencedFile   // w.data: the data file, checked against fencing and cuts
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   WriterStats // Pagebuf: as of the last Stats call that got mu
@@ -171,6 +172,11 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 			return id, 0, fmt.Errorf("create %s: %w", w.path, err)
 		}
 		w.data, ps = data, w.cfg.PageSize
+		if w.cfg.Durable {
+			if err := vfs.SyncDirOf(fsys, w.path); err != nil {
+				return id, 0, fmt.Errorf("create %s: %w", w.path, err)
+			}
+		}
 	} else {
 		data, err := fsys.OpenRW(w.path)
 		if err != nil {
@@ -178,6 +184,9 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 		}
 		w.data = data
 		sb, err := pfile.ReadSuperblock(data)
+		if err == nil {
+			err = pfile.CheckSize(data, sb) // before the metadata file is made
+		}
 		if err != nil {
 			return id, 0, fmt.Errorf("open %s: %w", w.path, err)
 		}
@@ -251,6 +260,12 @@ type startMsg struct {
 
 // openStack builds the page buffer and the data file on every rank.
 func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
+	check := func() error { return w.checkPublished(id) }
+	if w.rank == 0 {
+		check = w.checkFiles
+	}
+	w.fence = &fencedFile{File: w.data, gap: w.cfg.WriterGone / 2, check: check, sized: w.rank == 0, last: time.Now()}
+	w.data = w.fence
 	pb, err := pagebuf.New(pagebuf.Config{
 		PageSize: ps, MaxPages: w.cfg.CachePages, Mode: pagebuf.SWMRWriter, MaxLag: w.cfg.MaxLag,
 		TickBytesLimit: w.cfg.TickBytes, Leader: w.size > 1 && w.rank == 0, Follower: w.rank != 0,
@@ -270,6 +285,13 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 	}
 	pb.SetEvictHook(w.pf.Evicted)
 	w.pf.SetEpoch(pb.Tick())
+	if w.rank == 0 {
+		size, err := w.data.Size()
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.path, err)
+		}
+		w.fence.setGrown(size)
+	}
 	return nil
 }
 
@@ -465,10 +487,38 @@ func (w *Writer) endTickLocked(ctx context.Context, why string) error {
 	if w.size > 1 {
 		return w.syncPoint(ctx, why, forceEnd)
 	}
+	if err := w.checkFiles(); err != nil {
+		return w.fail(err)
+	}
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
 	}
+	if err := w.grow(); err != nil {
+		return w.fail(err)
+	}
 	return w.publishTick()
+}
+
+// grow runs on rank 0 once every rank's raw data of the tick is written,
+// before the tick is published: the data file reaches the end of
+// allocation, so a reader can tell bytes cut off the file from bytes never
+// written (see pfile's Grow).
+func (w *Writer) grow() error {
+	if w.final {
+		return nil // Close grew it
+	}
+	if err := w.checkSize(); err != nil {
+		return err // growing would hide the cut
+	}
+	if err := w.pf.Grow(); err != nil {
+		return fmt.Errorf("%s: grow to the end of allocation: %w", w.path, err)
+	}
+	size, err := w.data.Size()
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	w.fence.setGrown(size)
+	return nil
 }
 
 // flushRaw writes back this rank's raw data unless configured not to.
@@ -577,8 +627,13 @@ func (w *Writer) FlushContext(ctx context.Context) error {
 	return nil
 }
 
-// drain ends ticks until rank 0's page buffer has written everything.
+// drain ends ticks until rank 0's page buffer has written everything:
+// at most max_lag + 1 ticks. It waits for ticks to expire for at most
+// cfg.DrainWait in all; past that the remaining ticks end back to back (a
+// reader that falls max_lag ticks behind then gets ErrLagging, never
+// reused space).
 func (w *Writer) drain(ctx context.Context, why string) error {
+	deadline := time.Now().Add(w.cfg.DrainWait)
 	for {
 		if err := w.endTickLocked(ctx, why); err != nil {
 			return err
@@ -590,8 +645,10 @@ func (w *Writer) drain(ctx context.Context, why string) error {
 		if pending == 0 {
 			return nil
 		}
-		if err := w.waitTick(ctx); err != nil {
-			return w.fail(fmt.Errorf("%s: %s: %w", w.path, why, err))
+		if left := time.Until(deadline); left > 0 {
+			if err := w.waitTick(ctx, left); err != nil {
+				return w.fail(fmt.Errorf("%s: %s: %w", w.path, why, err))
+			}
 		}
 	}
 }
@@ -617,16 +674,17 @@ func (w *Writer) pendingWrites(ctx context.Context) (int, error) {
 	return got, nil
 }
 
-// waitTick sleeps out the rest of the open tick, so that draining the
-// delayed writes does not run the ticks faster than readers expect; mu is
-// released meanwhile. It returns ctx's error if ctx is done first.
-func (w *Writer) waitTick(ctx context.Context) error {
+// waitTick sleeps out the rest of the open tick (at most limit), so that
+// draining the delayed writes does not run the ticks faster than readers
+// expect; mu is released meanwhile. It returns ctx's error if ctx is done
+// first.
+func (w *Writer) waitTick(ctx context.Context, limit time.Duration) error {
 	if w.cfg.TickLen <= 0 {
 		return ctx.Err()
 	}
 	w.mu.Unlock()
 	defer w.mu.Lock()
-	t := time.NewTimer(w.cfg.TickLen)
+	t := time.NewTimer(min(w.cfg.TickLen, limit))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -677,6 +735,13 @@ func (w *Writer) close(ctx context.Context) error {
 func (w *Writer) closeLocked(ctx context.Context) error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.rank == 0 {
+		// Before the data file is grown to its end of allocation, which
+		// would hide a cut.
+		if err := w.checkFiles(); err != nil {
+			return w.fail(err)
+		}
 	}
 	if err := w.pf.Close(); err != nil {
 		return w.fail(fmt.Errorf("%s: close data file: %w", w.path, err))

@@ -52,4 +52,9 @@ var (
 	ErrBadUpdate = errors.New("mdfile: bad update")
 	// ErrClosed: the writer or reader is closed.
 	ErrClosed = errors.New("mdfile: closed")
+	// ErrChanged: the writer found its file changed by someone else: a
+	// newer header than its own (recovery marked the file consumed, or
+	// another writer took it over), its own header overwritten, or the
+	// file cut shorter than it wrote it. The writer writes nothing more.
+	ErrChanged = errors.New("mdfile: metadata file changed under its writer")
 )

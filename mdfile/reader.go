@@ -108,6 +108,23 @@ func Open(fsys vfs.FS, path string, opts ReaderOptions) (*Reader, error) {
 	}
 }
 
+// Newest returns the newest valid header of the metadata file at path
+// without loading its index: a cheap look at its status, identity and
+// tick. A file without a valid header is ErrNotReady.
+func Newest(fsys vfs.FS, path string) (Header, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return Header{}, fmt.Errorf("mdfile: open %s: %w", path, err)
+	}
+	defer f.Close()
+	r := &Reader{f: f, path: path}
+	hs, err := r.readHeaders()
+	if err != nil {
+		return Header{}, err
+	}
+	return hs[0].h, nil
+}
+
 // Current is the snapshot the last successful Load returned.
 func (r *Reader) Current() *Snapshot { return r.cur }
 
@@ -474,4 +491,42 @@ func (r *Reader) Close() error {
 	err := r.f.Close()
 	r.f = nil
 	return err
+}
+
+// Unpublished reports whether the file at path is what a writer leaves
+// when it dies before its first tick is published: at least the header
+// slots long (Create sizes it at once), neither slot written, or only the
+// first one, torn (a prefix of a header: the magic, or a part of it,
+// then anything, then zeros). Any other file without a valid header is
+// not recognisably a metadata file.
+func Unpublished(fsys vfs.FS, path string) (bool, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("mdfile: open %s: %w", path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return false, fmt.Errorf("mdfile: size of %s: %w", path, err)
+	}
+	if size < headerBytes {
+		return false, nil
+	}
+	var head [headerBytes]byte
+	if err := vfs.ReadFull(f, head[:], 0); err != nil {
+		return false, fmt.Errorf("mdfile: read headers of %s: %w", path, err)
+	}
+	written := len(bytes.TrimRight(head[:HeaderSize], "\x00"))
+	magic := min(written, len(headerMagic))
+	torn := string(head[:magic]) == headerMagic[:magic]
+	return torn && allZero(head[HeaderSize:]), nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

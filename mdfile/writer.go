@@ -1,9 +1,11 @@
 package mdfile
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
+	"pwstore/internal/storage/corrupt"
 	"pwstore/vfs"
 )
 
@@ -164,6 +167,13 @@ func Create(fsys vfs.FS, path string, opts WriterOptions) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("mdfile: create %s: %w", path, err)
 	}
+	if opts.Durable {
+		// The new directory entry must survive power loss too.
+		if err := vfs.SyncDirOf(fsys, path); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("mdfile: create %s: %w", path, err)
+		}
+	}
 	w.log.Info("metadata file created", zap.String("path", path), zap.Int("page_size", opts.PageSize),
 		zap.Uint64("max_lag", opts.MaxLag), zap.Int("reserved_pages", opts.ReservedPages))
 	return w, nil
@@ -198,6 +208,10 @@ type change struct {
 // further updates.
 func (w *Writer) Update(tick uint64, changed []Image, removed []uint64) error {
 	if err := w.usable(tick); err != nil {
+		return err
+	}
+	if err := w.Check(); err != nil {
+		w.err = err
 		return err
 	}
 	start := time.Now()
@@ -408,7 +422,10 @@ func (w *Writer) Heartbeat(tick uint64, now time.Time) error {
 		return err
 	}
 	w.stats.LastBytes = 0
-	err := w.writeHeader(tick, StatusOpen, true, now)
+	err := w.Check()
+	if err == nil {
+		err = w.writeHeader(tick, StatusOpen, true, now)
+	}
 	if err == nil {
 		err = w.release(tick)
 	}
@@ -430,7 +447,10 @@ func (w *Writer) Close(keep bool) error {
 		w.f.Close()
 		return fmt.Errorf("mdfile: close after failure (file kept for recovery): %w", w.err)
 	}
-	err := w.writeHeader(w.tick+1, StatusClosed, false, w.opts.Now())
+	err := w.Check()
+	if err == nil {
+		err = w.writeHeader(w.tick+1, StatusClosed, false, w.opts.Now())
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
@@ -442,6 +462,43 @@ func (w *Writer) Close(keep bool) error {
 		if err := w.fs.Remove(w.path); err != nil {
 			return fmt.Errorf("mdfile: remove %s: %w", w.path, err)
 		}
+		if w.opts.Durable {
+			if err := vfs.SyncDirOf(w.fs, w.path); err != nil {
+				return fmt.Errorf("mdfile: remove %s: %w", w.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Check makes sure the file is still as this writer left it, so that it
+// never publishes into a file someone else changed: not shorter than it
+// made it, its last header in place, and no newer header beside it (the
+// consumed mark of a recovery that ran while this writer was stopped, or
+// another writer's). It reads the header slots (1 KiB) and the file size.
+// Update, Heartbeat and Close call it before they write anything.
+func (w *Writer) Check() error {
+	size, err := w.f.Size()
+	if err != nil {
+		return fmt.Errorf("mdfile: size of %s: %w", w.path, err)
+	}
+	if want := int64(w.space.end() * w.ps); size < want {
+		return corrupt.Errorf("mdfile: %s is %d bytes, its writer made it %d: cut short under the writer: %w", w.path, size, want, ErrChanged)
+	}
+	if w.slot < 0 {
+		return nil
+	}
+	var head [headerBytes]byte
+	if _, err := w.f.ReadAt(head[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("mdfile: read headers of %s: %w", w.path, err)
+	}
+	other := (w.slot + 1) % headerSlots
+	if h, err := DecodeHeader(head[other*slotStride:][:HeaderSize]); err == nil && h.Tick > w.tick {
+		return fmt.Errorf("%w: %s holds tick %d with status %s, after this writer's tick %d: the file was recovered (or taken over by another writer) while this writer was stopped",
+			ErrChanged, w.path, h.Tick, h.Status, w.tick)
+	}
+	if !bytes.Equal(head[w.slot*slotStride:][:HeaderSize], w.hdr[:]) {
+		return fmt.Errorf("%w: header slot %d of %s no longer holds this writer's tick %d", ErrChanged, w.slot, w.path, w.tick)
 	}
 	return nil
 }

@@ -126,6 +126,9 @@ func Open(pages Pages, raw vfs.File, opts Options) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
+	if err := f.checkSize(sb); err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
 	f.sb, f.saved = sb, sb
 	f.al = allocator{pageSize: sb.PageSize, eoa: sb.EOA, deferReuse: opts.DeferReuse}
 	if sb.FreeList != 0 {
@@ -204,7 +207,32 @@ func (f *File) Refresh() error {
 	if sb.ID != f.sb.ID {
 		return corrupt.Errorf("refresh: file identity changed from %x to %x", f.sb.ID, sb.ID)
 	}
+	if err := f.checkSize(sb); err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
 	f.sb, f.sbStale = sb, false
+	return nil
+}
+
+// checkSize fails when the data file ends before the end of allocation
+// sb gives (see CheckSize).
+func (f *File) checkSize(sb Superblock) error { return CheckSize(f.raw, sb) }
+
+// CheckSize fails, with corruption wrapping ErrTruncated, when the data
+// file raw ends before the end of allocation sb gives. Everything
+// allocated is in the file: a writer closes a file grown to its end of
+// allocation, and a SWMR writer grows it there before it publishes a tick
+// (Grow). A shorter file was cut short, and the allocated bytes past its
+// end are lost, not "never written".
+func CheckSize(raw vfs.File, sb Superblock) error {
+	size, err := raw.Size()
+	if err != nil {
+		return fmt.Errorf("data file size: %w", err)
+	}
+	if end := sb.EOA * uint64(sb.PageSize); uint64(size) < end {
+		return corrupt.Errorf("data file %s is %d bytes, shorter than its end of allocation at %d bytes: it was cut short: %w",
+			raw.Name(), size, end, ErrTruncated)
+	}
 	return nil
 }
 
@@ -273,7 +301,7 @@ func (f *File) Close() error {
 		err = f.writeSuperblock()
 	}
 	if err == nil {
-		err = f.growRaw()
+		err = f.Grow()
 	}
 	f.closed = true
 	if err != nil {
@@ -282,9 +310,15 @@ func (f *File) Close() error {
 	return nil
 }
 
-// growRaw makes the data file reach the end of allocation, so that a
-// shorter file later means truncation (Check with Closed).
-func (f *File) growRaw() error {
+// Grow makes the data file reach the end of allocation (it never shrinks
+// it), so that a shorter file later means truncation: Close does it, and a
+// SWMR writer before it publishes a tick, so that a reader can tell bytes
+// cut off from bytes never written (see checkSize). Space allocated and
+// never written reads as zeros.
+func (f *File) Grow() error {
+	if err := f.writable(); err != nil {
+		return err
+	}
 	size, err := f.raw.Size()
 	if err != nil {
 		return err

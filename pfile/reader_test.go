@@ -38,6 +38,9 @@ func TestReaderFollows(t *testing.T) {
 		if _, err := w.buf.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		if err := w.f.Grow(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	publish(1)
 	prev, err := os.ReadFile(path)
@@ -71,6 +74,9 @@ func TestReaderFollows(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := w.buf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.f.Grow(); err != nil {
 			t.Fatal(err)
 		}
 		if shape() != n-1 {
@@ -138,6 +144,9 @@ func TestReaderMovedHeader(t *testing.T) {
 	if _, err := w.buf.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.f.Grow(); err != nil {
+		t.Fatal(err)
+	}
 	prev, _ := os.ReadFile(path)
 	r := mustOpen(t, path, true)
 	rd, err := r.f.Dataset("/m")
@@ -155,6 +164,9 @@ func TestReaderMovedHeader(t *testing.T) {
 		t.Fatal("header did not move")
 	}
 	if _, err := w.buf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.f.Grow(); err != nil {
 		t.Fatal(err)
 	}
 	img, _ := os.ReadFile(path)

@@ -51,7 +51,15 @@ func (ds *Dataset) ReadSlab(start, count []uint64, buf []byte) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read slab of %q: chunk at byte %d: %w", ds.path, r.Addr, err)
 		}
-		clear(t[n:]) // beyond the end of the file: never written
+		if n < len(t) && f.ro {
+			// Allocated space is all in the file (see checkSize): the
+			// file was cut short since it was opened.
+			return corrupt.Errorf("read slab of %q: chunk at byte %d: file %s ends at byte %d, inside allocated space: %w",
+				ds.path, r.Addr, f.raw.Name(), r.Addr+lo+uint64(n), ErrTruncated)
+		}
+		// A writer's chunk past the end of the file was never written
+		// back: its bytes are in the cache or were never written.
+		clear(t[n:])
 		if !f.ro {
 			f.cache.overlay(r.Addr, lo, t)
 		}

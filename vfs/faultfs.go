@@ -6,6 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 )
@@ -23,8 +25,16 @@ var ErrCrashed = errors.New("vfs: simulated crash")
 //   - TrackUnsynced + PowerLoss: writes since the last Sync of their file
 //     are undone, then a random subset of them is applied again in random
 //     order, the last one possibly torn (a power loss with reordering);
-//   - FailAt: the Nth mutating operation (write, truncate or sync) fails
-//     with a given error (EIO, ENOSPC, ...) and changes nothing.
+//   - FailAt: the Nth mutating operation (write, truncate, sync or
+//     directory sync) fails with a given error (EIO, ENOSPC, ...) and
+//     changes nothing.
+//
+// With TrackUnsynced, directory entries are tracked too: a file created,
+// or removed, since the last SyncDir of its directory is, at PowerLoss,
+// gone again, or back (with its synced contents); this needs the base to
+// be the operating system's file system (OS), as removed files are kept
+// aside by renaming them. SkipDirSyncs makes SyncDir a no-op, to show
+// what code that never syncs directories loses.
 //
 // Reads and metadata operations pass straight through. It is safe for
 // concurrent use.
@@ -43,6 +53,15 @@ type FaultFS struct {
 	failErr error
 	crashed bool
 	logs    map[string][]undo // unsynced changes per file name, oldest first
+	dirs    map[string]entry  // unsynced directory entries, by file name
+	skipDir bool              // SyncDir syncs nothing
+	hidden  int               // removed files kept so far (names their copies)
+}
+
+// entry is a directory entry changed since its directory was last synced.
+type entry struct {
+	created bool   // the name did not exist at the last directory sync
+	kept    string // if the name was removed: where its file is kept meanwhile
 }
 
 // undo records one unsynced change and how to take it back.
@@ -56,7 +75,7 @@ type undo struct {
 
 // NewFaultFS wraps base; seed makes the random choices repeatable.
 func NewFaultFS(base FS, seed uint64) *FaultFS {
-	return &FaultFS{base: base, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), logs: map[string][]undo{}}
+	return &FaultFS{base: base, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), logs: map[string][]undo{}, dirs: map[string]entry{}}
 }
 
 // SplitWrites turns splitting of every write at random boundaries on or off.
@@ -88,6 +107,14 @@ func (f *FaultFS) TrackUnsynced(on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.track = on
+}
+
+// SkipDirSyncs makes SyncDir succeed without syncing anything (on) or
+// sync again (off).
+func (f *FaultFS) SkipDirSyncs(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skipDir = on
 }
 
 // Writes is the number of writes issued so far.
@@ -126,6 +153,25 @@ func (f *FaultFS) PowerLoss(keep float64) error {
 			return fmt.Errorf("vfs: power loss on %s: %w", name, err)
 		}
 		delete(f.logs, name)
+	}
+	return f.loseEntries()
+}
+
+// loseEntries undoes the directory changes not synced: created files go,
+// removed ones come back.
+func (f *FaultFS) loseEntries() error {
+	for name, e := range f.dirs {
+		if e.created || e.kept != "" {
+			if err := f.base.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("vfs: power loss: undo creating %s: %w", name, err)
+			}
+		}
+		if e.kept != "" {
+			if err := os.Rename(e.kept, name); err != nil {
+				return fmt.Errorf("vfs: power loss: undo removing %s: %w", name, err)
+			}
+		}
+		delete(f.dirs, name)
 	}
 	return nil
 }
@@ -181,7 +227,17 @@ func (f *FaultFS) wrap(file File, err error) (File, error) {
 }
 
 // Create creates a file through the base file system.
-func (f *FaultFS) Create(name string) (File, error) { return f.wrap(f.base.Create(name)) }
+func (f *FaultFS) Create(name string) (File, error) {
+	file, err := f.wrap(f.base.Create(name))
+	if err == nil {
+		f.mu.Lock()
+		if _, ok := f.dirs[name]; !ok && f.track {
+			f.dirs[name] = entry{created: true}
+		}
+		f.mu.Unlock()
+	}
+	return file, err
+}
 
 // OpenRW opens a file read-write through the base file system.
 func (f *FaultFS) OpenRW(name string) (File, error) { return f.wrap(f.base.OpenRW(name)) }
@@ -189,19 +245,73 @@ func (f *FaultFS) OpenRW(name string) (File, error) { return f.wrap(f.base.OpenR
 // Open opens a file read-only through the base file system.
 func (f *FaultFS) Open(name string) (File, error) { return f.wrap(f.base.Open(name)) }
 
-// Remove removes a file and forgets its unsynced writes.
+// Remove removes a file. While unsynced writes are tracked and the
+// directory entry was synced, the file is kept aside (with its unsynced
+// writes) until its directory is synced, for PowerLoss to bring back;
+// otherwise its unsynced writes are forgotten.
 func (f *FaultFS) Remove(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.crashed {
 		return ErrCrashed
 	}
-	delete(f.logs, name)
-	return f.base.Remove(name)
+	e, changed := f.dirs[name]
+	if !f.track || changed {
+		if changed && e.kept == "" {
+			delete(f.dirs, name) // created and removed since the last sync
+		}
+		delete(f.logs, name)
+		return f.base.Remove(name)
+	}
+	if _, err := f.base.Stat(name); err != nil {
+		return err
+	}
+	f.hidden++
+	kept := fmt.Sprintf("%s.faultfs-removed-%d", name, f.hidden)
+	if err := os.Rename(name, kept); err != nil {
+		return err
+	}
+	if log, ok := f.logs[name]; ok {
+		f.logs[kept] = log
+		delete(f.logs, name)
+	}
+	e.kept = kept
+	f.dirs[name] = e
+	return nil
 }
 
 // Stat passes through.
 func (f *FaultFS) Stat(name string) (fs.FileInfo, error) { return f.base.Stat(name) }
+
+// SyncDir syncs dir through the base file system (unless SkipDirSyncs),
+// making the entries created in it and removed from it durable.
+func (f *FaultFS) SyncDir(dir string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(); err != nil {
+		return err
+	}
+	if f.skipDir {
+		return nil
+	}
+	if err := f.base.SyncDir(dir); err != nil {
+		return err
+	}
+	dir = filepath.Clean(dir)
+	for name, e := range f.dirs {
+		if filepath.Dir(name) != dir {
+			continue
+		}
+		if e.kept != "" {
+			if err := f.base.Remove(e.kept); err != nil {
+				return err
+			}
+			delete(f.logs, e.kept)
+		}
+		delete(f.dirs, name)
+	}
+	return nil
+}
 
 type faultFile struct {
 	File

@@ -90,6 +90,9 @@ func TestFaultFSPowerLossKeepsSynced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := fsys.SyncDir(filepath.Dir(name)); err != nil {
+			t.Fatal(err)
+		}
 		synced := bytes.Repeat([]byte{'s'}, 64)
 		f.WriteAt(synced, 0)
 		if err := f.Sync(); err != nil {
@@ -125,6 +128,7 @@ func TestFaultFSPowerLossKeepNoneRestoresSynced(t *testing.T) {
 	fsys.TrackUnsynced(true)
 	name := filepath.Join(t.TempDir(), "f")
 	f, _ := fsys.Create(name)
+	fsys.SyncDir(filepath.Dir(name))
 	f.WriteAt([]byte("hello world"), 0)
 	f.Sync()
 	f.WriteAt([]byte("HELLO"), 0)
@@ -135,5 +139,52 @@ func TestFaultFSPowerLossKeepNoneRestoresSynced(t *testing.T) {
 	}
 	if got := string(readAll(t, name)); got != "hello world" {
 		t.Fatalf("after power loss %q, want the synced %q", got, "hello world")
+	}
+}
+
+func TestFaultFSPowerLossDropsUnsyncedEntries(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		dir := t.TempDir()
+		fsys := NewFaultFS(OS, 4)
+		fsys.TrackUnsynced(true)
+		fsys.SkipDirSyncs(skip)
+		old, fresh := filepath.Join(dir, "old"), filepath.Join(dir, "fresh")
+		if err := os.WriteFile(old, []byte("kept"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fsys.Create(fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte("new"), 0)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if err := fsys.Remove(old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("removed file still there: %v", err)
+		}
+		if err := fsys.SyncDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.PowerLoss(1); err != nil {
+			t.Fatal(err)
+		}
+		_, errFresh := os.Stat(fresh)
+		gotOld, errOld := os.ReadFile(old)
+		if skip {
+			// Without a directory sync the creation and the removal are lost.
+			if !errors.Is(errFresh, os.ErrNotExist) || errOld != nil || string(gotOld) != "kept" {
+				t.Fatalf("unsynced directory: fresh %v, old %q %v; want fresh gone, old back", errFresh, gotOld, errOld)
+			}
+		} else if errFresh != nil || !errors.Is(errOld, os.ErrNotExist) {
+			t.Fatalf("synced directory: fresh %v, old %v; want fresh kept, old gone", errFresh, errOld)
+		}
+		if names, _ := os.ReadDir(dir); len(names) != 1 {
+			t.Fatalf("skip=%v: directory holds %d entries after power loss, want 1", skip, len(names))
+		}
 	}
 }

@@ -6,9 +6,11 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // File is an open file. ReadAt and WriteAt follow io.ReaderAt and
@@ -40,6 +42,11 @@ type FS interface {
 	Remove(name string) error
 	// Stat reports on a file without opening it.
 	Stat(name string) (fs.FileInfo, error)
+	// SyncDir makes the directory dir durable: the entries created in it
+	// and removed from it so far survive power loss. Syncing a file does
+	// not do that (POSIX), so durable code syncs the directory after it
+	// creates or removes a file.
+	SyncDir(dir string) error
 }
 
 // OS is the operating system's file system.
@@ -76,6 +83,24 @@ func (osFS) Open(name string) (File, error) {
 func (osFS) Remove(name string) error { return os.Remove(name) }
 
 func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// SyncDirOf syncs the directory holding the file name.
+func SyncDirOf(fsys FS, name string) error { return fsys.SyncDir(filepath.Dir(name)) }
 
 func (f osFile) Size() (int64, error) {
 	fi, err := f.File.Stat()

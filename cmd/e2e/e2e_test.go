@@ -173,7 +173,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"pwriter", []string{"run", "--no-such-flag", path}, 2, "flag provided but not defined"},
 		{"pwriter", []string{"run", "--workload", "bogus", filepath.Join(dir, "x.pw")}, 2, "unknown workload"},
-		{"pwriter", []string{"run", "--max-lag", "2", "--tick", "10ms", filepath.Join(dir, "y.pw")}, 1, "max lag 2 is below 3"},
+		{"pwriter", []string{"run", "--max-lag", "2", "--tick", "10ms", filepath.Join(dir, "y.pw")}, 2, "max lag 2 is below 3"},
 		{"pwriter", []string{"run", path}, 1, "file exists"},
 		{"pwriter", []string{"frobnicate"}, 2, "unknown command"},
 		{"preader", []string{"ls", filepath.Join(dir, "missing.pw")}, 1, "no such file"},

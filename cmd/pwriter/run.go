@@ -43,7 +43,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.p.Side, "side", 0, "ckpt: cube side; planes: plane side")
 	fs.DurationVar(&f.stepDelay, "step-delay", 0, "pause between steps, standing for computation")
 	fs.DurationVar(&f.tick, "tick", coord.DefaultTickLen, "tick length")
-	fs.Uint64Var(&f.maxLag, "max-lag", coord.DefaultMaxLag, "ticks a reader may lag (at least 3)")
+	fs.Uint64Var(&f.maxLag, "max-lag", coord.DefaultMaxLag, "ticks a reader may lag (3 to 1000)")
 	fs.IntVar(&f.pageSize, "page-size", coord.DefaultPageSize, "page size in bytes (power of two, 512 to 1048576)")
 	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
 	fs.BoolVar(&f.durable, "durable", false, "fsync at every end of tick: completed ticks survive power loss")

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"pwstore/collective"
+	"pwstore/coord"
 )
 
 // Exit statuses.
@@ -36,7 +37,8 @@ func Usagef(format string, args ...any) error {
 }
 
 // Exit prints err as one line prefixed with the program name and exits
-// with the matching status; nil exits 0.
+// with the matching status (ExitUsage for a usage or configuration
+// error); nil exits 0.
 func Exit(prog string, err error) {
 	if err == nil {
 		os.Exit(0)
@@ -47,7 +49,7 @@ func Exit(prog string, err error) {
 	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	fmt.Fprintf(os.Stderr, "%s: %s\n", prog, msg)
 	var ue *UsageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || errors.Is(err, coord.ErrConfig) {
 		os.Exit(ExitUsage)
 	}
 	os.Exit(ExitFail)

@@ -42,7 +42,7 @@ func binaries(t *testing.T) string {
 		}
 		binDir = dir
 		cmd := exec.Command("go", "build", "-o", dir, "./cmd/pwriter", "./cmd/preader")
-		cmd.Dir = filepath.Join("..", "..") // the module root
+		cmd.Dir = filepath.Join("..", "..", "..") // the module root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = &buildError{err: err, out: string(out)}
 		}
