@@ -192,13 +192,8 @@ func unpublished(path string, cfg Config) (Recovered, error) {
 			path, cfg.MDPath, what, path, path, ErrCorrupt)
 	}
 	if !cfg.ForceRecover {
-		fi, err := cfg.FS.Stat(cfg.MDPath)
-		if err != nil {
-			return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
-		}
-		if age := cfg.Now().Sub(fi.ModTime()); age < cfg.WriterGone {
-			return Recovered{}, fmt.Errorf("%s: %s was written %v ago and its writer has not published yet: it may be starting; retry after %v, or force it: %w",
-				path, cfg.MDPath, age.Round(time.Millisecond), cfg.WriterGone, ErrWriterAlive)
+		if err := creatorDead(path, cfg); err != nil {
+			return Recovered{}, err
 		}
 	}
 	data, err := cfg.FS.Open(path)
@@ -207,10 +202,35 @@ func unpublished(path string, cfg Config) (Recovered, error) {
 		data.Close()
 	}
 	if err != nil {
-		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing of it was ever published; it can be created again once %s and %s are removed",
+		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing to recover; it can be created again once %s and %s are removed",
 			path, err, path, cfg.MDPath)
 	}
 	return Recovered{}, removeMD(cfg)
+}
+
+// creatorDead returns nil once the writer of an unpublished metadata file
+// is known to be gone: the file has not changed for WriterGone (its
+// modification time stands in for the heartbeat it never wrote). A file
+// younger than that is watched until it is that old; a change or a header
+// appearing meanwhile means ErrWriterAlive.
+func creatorDead(path string, cfg Config) error {
+	fi, err := cfg.FS.Stat(cfg.MDPath)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", path, err)
+	}
+	watch := cfg.WriterGone - max(cfg.Now().Sub(fi.ModTime()), 0)
+	for end := time.Now().Add(watch); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		now, err := cfg.FS.Stat(cfg.MDPath)
+		if err != nil {
+			return fmt.Errorf("recover %s: %w", path, err)
+		}
+		_, herr := mdfile.Newest(cfg.FS, cfg.MDPath)
+		if herr == nil || !now.ModTime().Equal(fi.ModTime()) || now.Size() != fi.Size() {
+			return fmt.Errorf("%s: the writer of %s is starting (it wrote the file while recovery watched it): recovery is for a file whose writer died; stop the writer, or force it: %w",
+				path, cfg.MDPath, ErrWriterAlive)
+		}
+	}
+	return nil
 }
 
 // writerDead returns nil once the metadata file's writer is known to be
