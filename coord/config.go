@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"pwstore/collective"
@@ -24,6 +25,10 @@ const (
 	DefaultSyncBytes  = 256 << 10       // dirty metadata between sync points
 	DefaultTickBytes  = 64 << 20        // changed metadata that ends a tick early
 	DefaultWriterGone = 5 * time.Second // heartbeat silence that means the writer is gone
+	// DefaultMinTickInterval is the shortest time between ends of tick
+	// that step boundaries cause (docs/DECISIONS.md, "Publishing at step
+	// boundaries", says how it was chosen).
+	DefaultMinTickInterval = 10 * time.Millisecond
 )
 
 // Config configures a writer (Create, Open), a reader (OpenReader) or a
@@ -92,6 +97,23 @@ type Config struct {
 	// TickBytes ends a tick early once this many bytes of metadata changed
 	// in it.
 	TickBytes int64
+	// MinTickInterval is the shortest time between two ends of tick when
+	// the application marks steps complete (Sync): a Sync ends the tick at
+	// once if the last end of tick is at least this long ago, and otherwise
+	// as soon as it is (default DefaultMinTickInterval). It keeps a fast
+	// loop of tiny steps from turning every Sync into an end of tick, which
+	// would write more metadata and shorten the time a reader may lag
+	// (MaxLag ticks). A value of TickLen or more publishes steps only when
+	// the tick expires.
+	MinTickInterval time.Duration
+	// Announce, if set, is a NATS connection for tick announcements: writer
+	// rank 0 publishes one after every end of tick, on AnnounceSubject of
+	// the file's identity; a reader subscribes to it and wakes on them
+	// (WaitTick, automatic ticks). Announcements only shorten latency: the
+	// metadata file stays the only source of truth, and readers still
+	// poll. The caller owns the connection and closes it after the writer
+	// or reader.
+	Announce *nats.Conn
 	// SyncBytes: a parallel writer enters a sync point every SyncBytes of
 	// dirty metadata (default 256 KiB).
 	SyncBytes int64
@@ -157,7 +179,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 	if c.MDPath == path {
 		return c, fmt.Errorf("%w: metadata file path equals the data file path %q", ErrConfig, path)
 	}
-	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 || c.DrainWait < 0 {
+	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 || c.DrainWait < 0 || c.MinTickInterval < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrConfig)
 	}
 	if c.CachePages == 0 {
@@ -168,6 +190,9 @@ func (c Config) withDefaults(path string) (Config, error) {
 	}
 	if c.SyncBytes == 0 {
 		c.SyncBytes = DefaultSyncBytes
+	}
+	if c.MinTickInterval == 0 {
+		c.MinTickInterval = DefaultMinTickInterval
 	}
 	if c.WriterGone == 0 {
 		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)

@@ -45,6 +45,8 @@ type Reader struct {
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   ReaderStats // Pagebuf: as of the last Stats call that got mu
+
+	listen *listener // tick announcements (nil: none); set by OpenReader, then only read
 }
 
 // ReaderStats are a reader's figures.
@@ -113,6 +115,7 @@ func openReader(ctx context.Context, path string, cfg Config) (*Reader, error) {
 		zap.Uint64("tick", r.idx.tick()), zap.Bool("writer_closed", r.ended))
 	r.moved = time.Now()
 	r.scheduleTick()
+	r.startListening()
 	return r, nil
 }
 
@@ -273,12 +276,13 @@ func (r *Reader) scheduleTick() {
 	}
 }
 
-// enter is run by every read call of a one-rank reader: tick when due.
+// enter is run by every read call of a one-rank reader: tick when due, or
+// at once when a newer tick was announced.
 func (r *Reader) enter() error {
 	if r.closed {
 		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
-	if r.due.IsZero() || time.Now().Before(r.due) {
+	if r.due.IsZero() || (time.Now().Before(r.due) && !r.listen.news()) {
 		return nil
 	}
 	_, err := r.tickLocked(context.Background()) // one rank: no wait for others
@@ -374,9 +378,11 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		if m.Base != prev {
 			return info, fmt.Errorf("%s: rank %d at tick %d got a delta from tick %d", r.path, r.rank, prev, m.Base)
 		}
-		d := mdfile.Delta{Added: m.Added, Changed: m.Changed, Removed: m.Removed}
-		r.idx.apply(m.Header, d)
-		changed = d.Pages()
+		var err error
+		changed, err = r.idx.apply(m.Header, mdfile.Delta{Added: m.Added, Changed: m.Changed, Removed: m.Removed})
+		if err != nil {
+			return info, fmt.Errorf("%s: rank %d: %w", r.path, r.rank, err)
+		}
 	}
 	evicted := r.pb.Invalidate(changed)
 	info.Evicted = len(evicted)
@@ -385,6 +391,9 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	r.stats.Evicted += uint64(len(evicted))
 	r.statsMu.Unlock()
 	r.moved = time.Now()
+	if r.listen != nil {
+		r.listen.adopted.Store(m.Header.Tick)
+	}
 	if m.Header.Status != mdfile.StatusOpen {
 		r.ended, r.back.lagCheck = true, nil
 	}
@@ -407,6 +416,7 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.listen.close()
 	r.pf.Close()
 	r.release()
 	r.log.Info("file close", zap.String("role", "reader"), zap.Uint64("tick", r.idx.tick()))

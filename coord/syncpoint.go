@@ -15,9 +15,9 @@ import (
 // changes pass their limit, at Sync (the application's step boundary), and
 // at EndTick, Flush and Close - because those counts are the same on every
 // rank. There they compare their streams, and rank 0 decides whether the
-// tick ends: when it is due, and at a step boundary also when the next
-// boundary is likely to come after it is due (the ranks may compute until
-// then, and nothing can be published between sync points).
+// tick ends: when it is due, and at a step boundary also when the last end
+// of tick is MinTickInterval ago or more (nothing can be published between
+// sync points).
 
 const (
 	firstK = 16   // calls between the first sync points
@@ -144,7 +144,7 @@ func (w *Writer) decide(kind syncKind) decision {
 	now := time.Now()
 	due := !w.due.IsZero() && !now.Before(w.due)
 	if kind == step {
-		due = w.stepBoundary(now)
+		due = w.stepDue(now)
 	}
 	dec := decision{
 		End:     kind == forceEnd || due || w.pb.OverLimit(),

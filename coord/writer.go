@@ -40,19 +40,19 @@ type Writer struct {
 	dsets map[string]*Dataset // handles handed out, by path
 	calls atomic.Uint64       // collective calls made (written under mu, read by Calls without it)
 	due   time.Time           // when the open tick expires (zero: manual ticks)
-	// Step boundaries (Sync), for rank 0's choice to publish at one.
-	lastStep time.Time     // when the last one was reached
-	stepGap  time.Duration // time between the last two
-	sync     syncState     // parallel writers only
-	err      error         // sticky: after an I/O or collective failure the writer only closes
-	done     bool          // Close has run
-	final    bool          // the data file is closed: its raw data and last metadata are written
-	fence    *fencedFile   // w.data: the data file, checked against fencing and cuts
+	// When the last tick ended: Sync ends the next MinTickInterval later at the earliest.
+	tickDone time.Time
+	sync     syncState   // parallel writers only
+	err      error       // sticky: after an I/O or collective failure the writer only closes
+	done     bool        // Close has run
+	final    bool        // the data file is closed: its raw data and last metadata are written
+	fence    *fencedFile // w.data: the data file, checked against fencing and cuts
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   WriterStats // Pagebuf: as of the last Stats call that got mu
 
 	pub *publisher // rank 0 only: the metadata file
+	ann *announcer // rank 0 with Config.Announce: tick announcements
 
 	closeOnce sync.Once
 	closeErr  error         // the first Close's result, returned by every Close
@@ -122,6 +122,9 @@ func startWriter(ctx context.Context, path string, cfg Config, create bool) (*Wr
 	if err := w.openStack(create, id, ps); err != nil {
 		w.abandon()
 		return nil, err
+	}
+	if w.rank == 0 {
+		w.ann = newAnnouncer(cfg.Announce, id, w.log)
 	}
 	// Publish at once so readers can open the file.
 	w.mu.Lock()
@@ -440,12 +443,13 @@ func (w *Writer) EndTickContext(ctx context.Context) error {
 	return public(w.endTickLocked(ctx, "end tick"))
 }
 
-// Sync marks the end of an application step: collective. A parallel writer
-// can publish only at sync points, so calling Sync when a step is complete
-// (before computing the next) lets readers see the step within about a
-// tick: rank 0 ends the tick there when it is due, or when the next step
-// boundary is likely to come later than that. For one rank it is an end of
-// tick if one is due.
+// Sync marks the end of an application step: collective. Call it when a
+// step is complete (before computing the next): the tick ends there, so
+// readers see the step at once, unless the last end of tick is less than
+// Config.MinTickInterval ago; then the tick ends as soon as that interval
+// is over. A parallel writer can publish only at sync points, and Sync is
+// one. With ManualTicks it ends a tick only when the tick's changes pass
+// their limit.
 func (w *Writer) Sync() error { return w.SyncContext(context.Background()) }
 
 // SyncContext is Sync whose waits for the other ranks end when ctx is done
@@ -459,26 +463,27 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 	if w.size > 1 {
 		return public(w.syncPoint(ctx, "step", step))
 	}
-	if w.stepBoundary(time.Now()) || w.pb.OverLimit() {
+	if w.stepDue(time.Now()) || w.pb.OverLimit() {
 		return public(w.endTickLocked(ctx, "step"))
 	}
 	return nil
 }
 
-// stepBoundary records a step boundary (on rank 0) and says whether the
-// tick should end there: it is due, or the next boundary will probably
-// come after it is due (or when is not known yet), and the application
-// may compute until then.
-func (w *Writer) stepBoundary(now time.Time) bool {
-	first := w.lastStep.IsZero()
-	if !first {
-		w.stepGap = now.Sub(w.lastStep)
-	}
-	w.lastStep = now
+// stepDue says, at a step boundary (on rank 0), whether the tick ends
+// there: when the last end of tick is MinTickInterval ago or more. If not,
+// the tick becomes due when it is, so that the step waits no longer.
+func (w *Writer) stepDue(now time.Time) bool {
 	if w.due.IsZero() {
 		return false
 	}
-	return !now.Before(w.due) || first || now.Add(w.stepGap).After(w.due)
+	next := w.tickDone.Add(w.cfg.MinTickInterval)
+	if !now.Before(next) {
+		return true
+	}
+	if next.Before(w.due) {
+		w.due = next
+	}
+	return false
 }
 
 // endTickLocked ends the open tick on every rank: a sync point that ends
@@ -561,6 +566,7 @@ func (w *Writer) publishTick() error {
 			zap.Int("index_entries", st.Entries), zap.Int("changed", len(res.Changes)),
 			zap.Int("removed", len(res.Remove)), zap.Uint64("md_bytes_written", st.LastBytes),
 			zap.Int64("md_file_size", st.FileSize))
+		w.ann.announce(st.Tick, time.Now())
 		if w.cfg.OnPublish != nil {
 			w.cfg.OnPublish(PublishInfo{Tick: st.Tick, Calls: w.calls.Load(), Took: took, Index: st.Entries, MD: st.FileSize})
 		}
@@ -573,18 +579,21 @@ func (w *Writer) publishTick() error {
 	if next > w.cfg.MaxLag {
 		w.pf.ReleaseBefore(next - w.cfg.MaxLag)
 	}
+	w.tickDone = time.Now()
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
-		w.due = time.Now().Add(w.cfg.TickLen)
+		w.due = w.tickDone.Add(w.cfg.TickLen)
 	}
 	return nil
 }
 
 // timer runs on rank 0 between the application's calls: it ends expired
-// ticks of a one-rank writer, and keeps the heartbeat going when it cannot
-// (a parallel writer between sync points, or a long call in progress).
+// ticks of a one-rank writer (those a Sync made due early too, hence the
+// period of at most MinTickInterval), and keeps the heartbeat going when
+// it cannot (a parallel writer between sync points, or a long call in
+// progress).
 func (w *Writer) timer() {
 	defer close(w.stopped)
-	period := w.cfg.TickLen / 4
+	period := min(w.cfg.TickLen/4, w.cfg.MinTickInterval)
 	t := time.NewTicker(max(period, time.Millisecond))
 	defer t.Stop()
 	for {
@@ -760,9 +769,11 @@ func (w *Writer) closeLocked(ctx context.Context) error {
 		}
 	}
 	if w.pub != nil {
+		closed := w.pub.lastTick() + 1 // the tick of the closed header
 		if err := w.pub.close(w.cfg.KeepMD); err != nil {
 			return w.fail(fmt.Errorf("%s: close metadata file: %w", w.path, err))
 		}
+		w.ann.announce(closed, time.Now())
 	}
 	return nil
 }

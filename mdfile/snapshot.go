@@ -97,20 +97,6 @@ type Delta struct {
 	Removed []uint64 // in the old snapshot only
 }
 
-// Pages lists every page a reader must evict: added, changed and removed.
-func (d Delta) Pages() []uint64 {
-	out := make([]uint64, 0, len(d.Added)+len(d.Changed)+len(d.Removed))
-	for _, e := range d.Added {
-		out = append(out, e.Page)
-	}
-	for _, e := range d.Changed {
-		out = append(out, e.Page)
-	}
-	out = append(out, d.Removed...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
 // Diff returns the changes from old (nil: nothing) to cur. Branch and
 // index pages the two snapshots share are skipped without looking at
 // their entries.

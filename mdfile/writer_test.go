@@ -126,9 +126,6 @@ func TestDiff(t *testing.T) {
 		len(d.Removed) != 2 || d.Removed[0] != 0 || d.Removed[1] != 500 {
 		t.Fatalf("diff %+v", d)
 	}
-	if got := d.Pages(); len(got) != 5 || got[0] != 0 || got[4] != 999 {
-		t.Fatalf("pages %v", got)
-	}
 	if d := Diff(nil, cur); len(d.Added) != cur.Len() {
 		t.Fatalf("diff from nothing adds %d, want %d", len(d.Added), cur.Len())
 	}

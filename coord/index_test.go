@@ -1,0 +1,131 @@
+package coord
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"pwstore/mdfile"
+)
+
+// TestIndexApplyMatchesMap: random deltas (sorted, as mdfile.Diff gives
+// them, with pages added, changed, removed, and the odd page named in two
+// lists) give the same entries as applying the lists one by one to a map,
+// and apply names exactly the pages of the delta, sorted.
+func TestIndexApplyMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := newIndex()
+	ref := map[uint64]mdfile.Entry{}
+	for tick := uint64(1); tick <= 300; tick++ {
+		var d mdfile.Delta
+		named := map[uint64]bool{}
+		for range rng.IntN(60) {
+			p := rng.Uint64N(400)
+			e := mdfile.Entry{Page: p, MDPage: rng.Uint64(), Length: 4096, Checksum: rng.Uint64()}
+			switch _, had := ref[p]; {
+			case rng.IntN(20) == 0: // an odd delta: the page in a second list too
+				d.Added = append(d.Added, e)
+				d.Removed = append(d.Removed, p)
+			case !had:
+				d.Added = append(d.Added, e)
+			case rng.IntN(2) == 0:
+				d.Changed = append(d.Changed, e)
+			default:
+				d.Removed = append(d.Removed, p)
+			}
+			named[p] = true
+		}
+		d.Added = sortedUnique(d.Added)
+		d.Changed = sortedUnique(d.Changed)
+		slices.Sort(d.Removed)
+		d.Removed = slices.Compact(d.Removed)
+		for _, e := range d.Added {
+			ref[e.Page] = e
+		}
+		for _, e := range d.Changed {
+			ref[e.Page] = e
+		}
+		for _, p := range d.Removed {
+			delete(ref, p)
+		}
+		pages, err := x.apply(mdfile.Header{Tick: tick}, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := slices.Sorted(maps.Keys(named)); !slices.Equal(pages, want) {
+			t.Fatalf("tick %d: pages %v, want %v", tick, pages, want)
+		}
+		want := slices.SortedFunc(maps.Values(ref), cmpEntry)
+		if !slices.Equal(x.sorted(), want) {
+			t.Fatalf("tick %d: index has %d entries, the map %d, or they differ", tick, len(x.entries), len(want))
+		}
+		for p := range uint64(400) {
+			got, ok := x.find(p)
+			if e, in := ref[p]; ok != in || got != e {
+				t.Fatalf("tick %d: find(%d) = %+v %v, want %+v %v", tick, p, got, ok, e, in)
+			}
+		}
+		if rng.IntN(10) == 0 { // a copy from the full index agrees
+			y := newIndex()
+			y.reset(x.header, x.sorted())
+			if y.digest() != x.digest() {
+				t.Fatalf("tick %d: digest of a copy differs", tick)
+			}
+		}
+	}
+}
+
+func sortedUnique(es []mdfile.Entry) []mdfile.Entry {
+	slices.SortStableFunc(es, cmpEntry)
+	return slices.CompactFunc(es, func(a, b mdfile.Entry) bool { return a.Page == b.Page })
+}
+
+// TestIndexReplace: replace returns the pages whose entry is new, changed
+// or gone, sorted.
+func TestIndexReplace(t *testing.T) {
+	x := newIndex()
+	x.reset(mdfile.Header{Tick: 1}, []mdfile.Entry{{Page: 5, MDPage: 1}, {Page: 1, MDPage: 1}, {Page: 3, MDPage: 1}})
+	got := x.replace(mdfile.Header{Tick: 2}, []mdfile.Entry{{Page: 1, MDPage: 1}, {Page: 3, MDPage: 2}, {Page: 4, MDPage: 1}})
+	if !slices.Equal(got, []uint64{3, 4, 5}) {
+		t.Fatalf("replace named %v, want [3 4 5]", got)
+	}
+	if _, ok := x.find(5); ok || x.tick() != 2 || len(x.entries) != 3 {
+		t.Fatalf("index after replace: tick %d, %+v", x.tick(), x.entries)
+	}
+}
+
+// TestIndexApplyUnsorted: a delta out of page order is refused and the
+// index stays as it was.
+func TestIndexApplyUnsorted(t *testing.T) {
+	x := newIndex()
+	x.reset(mdfile.Header{Tick: 1}, []mdfile.Entry{{Page: 1}, {Page: 2}})
+	before := x.digest()
+	_, err := x.apply(mdfile.Header{Tick: 2}, mdfile.Delta{Added: []mdfile.Entry{{Page: 9}, {Page: 7}}})
+	if err == nil {
+		t.Fatal("an unsorted delta was applied")
+	}
+	if x.digest() != before {
+		t.Fatal("a refused delta changed the index")
+	}
+}
+
+// BenchmarkIndexApply: one rank applying a 1,000-entry delta to an index
+// of 4,000 entries (the colltick shape).
+func BenchmarkIndexApply(b *testing.B) {
+	x := newIndex()
+	var all []mdfile.Entry
+	for p := range uint64(4000) {
+		all = append(all, mdfile.Entry{Page: p, MDPage: p})
+	}
+	x.reset(mdfile.Header{Tick: 1}, all)
+	var d mdfile.Delta
+	for p := uint64(0); p < 4000; p += 4 {
+		d.Changed = append(d.Changed, mdfile.Entry{Page: p, MDPage: p + 1})
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, err := x.apply(mdfile.Header{Tick: uint64(i + 2)}, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
