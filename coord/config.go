@@ -25,10 +25,6 @@ const (
 	DefaultSyncBytes  = 256 << 10       // dirty metadata between sync points
 	DefaultTickBytes  = 64 << 20        // changed metadata that ends a tick early
 	DefaultWriterGone = 5 * time.Second // heartbeat silence that means the writer is gone
-	// DefaultMinTickInterval is the shortest time between ends of tick
-	// that step boundaries cause (docs/DECISIONS.md, "Publishing at step
-	// boundaries", says how it was chosen).
-	DefaultMinTickInterval = 10 * time.Millisecond
 )
 
 // Config configures a writer (Create, Open), a reader (OpenReader) or a
@@ -100,11 +96,12 @@ type Config struct {
 	// MinTickInterval is the shortest time between two ends of tick when
 	// the application marks steps complete (Sync): a Sync ends the tick at
 	// once if the last end of tick is at least this long ago, and otherwise
-	// as soon as it is (default DefaultMinTickInterval). It keeps a fast
+	// as soon as it is (default TickLen/4: 25 ms at the default tick; see
+	// docs/DECISIONS.md, "Publishing at step boundaries"). It keeps a fast
 	// loop of tiny steps from turning every Sync into an end of tick, which
-	// would write more metadata and shorten the time a reader may lag
-	// (MaxLag ticks). A value of TickLen or more publishes steps only when
-	// the tick expires.
+	// would write more metadata and shorten the time a reader may lag:
+	// MaxLag ticks may pass in MaxLag*MinTickInterval. A value of TickLen
+	// or more publishes steps only when the tick expires.
 	MinTickInterval time.Duration
 	// Announce, if set, is a NATS connection for tick announcements: writer
 	// rank 0 publishes one after every end of tick, on AnnounceSubject of
@@ -192,7 +189,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 		c.SyncBytes = DefaultSyncBytes
 	}
 	if c.MinTickInterval == 0 {
-		c.MinTickInterval = DefaultMinTickInterval
+		c.MinTickInterval = c.TickLen / 4
 	}
 	if c.WriterGone == 0 {
 		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)

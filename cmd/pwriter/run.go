@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"pwstore/collective"
 	"pwstore/coord"
 	"pwstore/internal/tool/cli"
@@ -20,6 +22,7 @@ type runFlags struct {
 	kind       string
 	stepDelay  time.Duration
 	tick       time.Duration
+	minTick    time.Duration
 	maxLag     uint64
 	pageSize   int
 	flushRaw   bool
@@ -43,6 +46,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.p.Side, "side", 0, "ckpt: cube side; planes: plane side")
 	fs.DurationVar(&f.stepDelay, "step-delay", 0, "pause between steps, standing for computation")
 	fs.DurationVar(&f.tick, "tick", coord.DefaultTickLen, "tick length")
+	fs.DurationVar(&f.minTick, "min-tick", 0, "shortest time between ends of tick at step boundaries (default a quarter of --tick; --tick or more: publish steps only when the tick expires)")
 	fs.Uint64Var(&f.maxLag, "max-lag", coord.DefaultMaxLag, "ticks a reader may lag (3 to 1000)")
 	fs.IntVar(&f.pageSize, "page-size", coord.DefaultPageSize, "page size in bytes (power of two, 512 to 1048576)")
 	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
@@ -95,6 +99,12 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	if comm != nil {
 		defer comm.Close()
 	}
+	var ann *nats.Conn // rank 0 announces the ticks it publishes
+	if env.Rank == 0 {
+		if ann = f.nats.Announcements(env, "writer"); ann != nil {
+			defer ann.Close()
+		}
+	}
 	out := cli.NewJSONLines(os.Stdout)
 	printJSON := f.json && env.Rank == 0
 	p := f.p.Defaults()
@@ -105,7 +115,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	prog := cli.NewProgress(env.Rank == 0 && !f.json, p.Steps, perStep)
 	defer prog.Done()
 	cfg := coord.Config{
-		TickLen: f.tick, MaxLag: f.maxLag, PageSize: f.pageSize, NoRawFlush: !f.flushRaw,
+		TickLen: f.tick, MinTickInterval: f.minTick, Announce: ann, MaxLag: f.maxLag, PageSize: f.pageSize, NoRawFlush: !f.flushRaw,
 		Durable: f.durable, KeepMD: f.keepMD, SyncBytes: f.syncBytes, CachePages: f.cachePages,
 		Logger: log, Comm: comm,
 	}
@@ -144,6 +154,9 @@ func launchJob(f *runFlags, args []string, path string) error {
 	groups := []cli.Group{{Label: "writer", N: max(f.np, 1), Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}}
 	if f.watch > 0 {
 		watch := []string{"watch", "--timeout", f.watchWait.String()}
+		if f.nats.NoAnnounce {
+			watch = append(watch, "--no-announce")
+		}
 		if f.json {
 			watch = append(watch, "--json")
 		}

@@ -45,7 +45,13 @@ type Options struct {
 	Grace          time.Duration // SIGTERM to SIGKILL (0: DefaultGrace)
 	// NATS configures the embedded server (started only for NP > 1); its
 	// Listen defaults to a free loopback port, its Token to a random one.
-	NATS   natsd.Options
+	NATS natsd.Options
+	// URL, if set, is a running NATS server for the job (its token in
+	// Token): none is started, and every rank gets it, even a job of one
+	// (several jobs sharing one server, as a writer and its readers do for
+	// tick announcements).
+	URL, Token string
+
 	Logger *zap.Logger // nil: no logging
 }
 
@@ -91,7 +97,13 @@ func Run(ctx context.Context, o Options) error {
 		env = os.Environ()
 	}
 	env = append(withoutOurs(env), collective.EnvSize+"="+strconv.Itoa(o.NP), collective.EnvJob+"="+job)
-	if o.NP > 1 {
+	switch {
+	case o.URL != "":
+		env = append(env, collective.EnvURL+"="+o.URL)
+		if o.Token != "" {
+			env = append(env, collective.EnvToken+"="+o.Token)
+		}
+	case o.NP > 1:
 		nopts := o.NATS
 		if nopts.Token == "" && nopts.User == "" {
 			nopts.Token = randomHex(16)

@@ -118,6 +118,7 @@ type NATS struct {
 	URL                string
 	Auth               collective.Auth
 	Timeout, JoinAfter time.Duration
+	NoAnnounce         bool // no tick announcements: readers poll
 }
 
 // Register adds the NATS flags to fs.
@@ -133,6 +134,7 @@ func (n *NATS) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.Auth.KeyFile, "nats-key", "", "client key for TLS")
 	fs.DurationVar(&n.Timeout, "coll-timeout", collective.DefaultTimeout, "a rank that does not answer a collective within this fails the job")
 	fs.DurationVar(&n.JoinAfter, "join-timeout", collective.DefaultJoinTimeout, "how long ranks wait for each other at start")
+	fs.BoolVar(&n.NoAnnounce, "no-announce", false, "no tick announcements over NATS: the writer does not send them, readers poll")
 }
 
 // Rank reads this process's place in its job from the environment.

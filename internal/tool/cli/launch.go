@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"syscall"
 
 	"pwstore/internal/infra/launch"
+	"pwstore/internal/infra/natsd"
 )
 
 // Group is one job the local launcher starts: N ranks of this same binary
@@ -21,13 +24,25 @@ type Group struct {
 	Args  []string
 }
 
-// Launch runs the groups at once as separate jobs, each on its own embedded
-// NATS server, and waits for all. When one fails, the others are stopped;
-// the error names the group and rank that failed first.
+// Launch runs the groups at once as separate jobs and waits for all. One
+// group gets its own embedded NATS server (if it has several ranks);
+// several groups - a writer and its readers - share one, on which the
+// writer announces its ticks and the readers hear them. When one fails,
+// the others are stopped; the error names the group and rank that failed
+// first.
 func Launch(groups []Group) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
+	}
+	var shared *natsd.Server
+	token := ""
+	if len(groups) > 1 {
+		token = randomToken()
+		if shared, err = natsd.Start(natsd.Options{Token: token}); err != nil {
+			return fmt.Errorf("launch: %w", err)
+		}
+		defer shared.Shutdown()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -35,6 +50,9 @@ func Launch(groups []Group) error {
 	errs := make([]error, len(groups))
 	for i, g := range groups {
 		o := launch.Options{NP: g.N, Argv: append([]string{exe}, g.Args...)}
+		if shared != nil {
+			o.URL, o.Token = shared.URL(), token
+		}
 		if Terminal(os.Stderr) {
 			o.Env = append(os.Environ(), EnvProgress+"=1")
 		}
@@ -62,6 +80,12 @@ func Launch(groups []Group) error {
 		return fmt.Errorf("interrupted")
 	}
 	return errors.Join(out...)
+}
+
+func randomToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // labelled prefixes each line (the launcher writes whole lines) with a

@@ -18,7 +18,8 @@ func Watch(prog string, args []string) error {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	np := fs.Int("np", 0, "launch this many reader ranks locally, with an embedded NATS server")
 	timeout := fs.Duration("timeout", 60*time.Second, "wait this long for the file to appear, and for each new tick")
-	poll := fs.Duration("poll", 2*time.Millisecond, "pause between reader ticks")
+	poll := fs.Duration("poll", 2*time.Millisecond, "pause between reader ticks without tick announcements")
+	fallback := fs.Duration("poll-fallback", job.DefaultFallback, "with tick announcements (--nats or $PW_NATS_URL): tick at least this often, should one be lost")
 	gone := fs.Duration("writer-gone", 0, "report the writer gone after this long without a heartbeat (default max(5s, 10 ticks))")
 	md := fs.String("md", "", "metadata file (default FILE.md)")
 	asJSON := fs.Bool("json", false, "print one JSON line per adopted tick and a JSON summary")
@@ -51,12 +52,16 @@ func Watch(prog string, args []string) error {
 	if comm != nil {
 		defer comm.Close()
 	}
+	ann := nats.Announcements(env, "reader")
+	if ann != nil {
+		defer ann.Close()
+	}
 	rank0 := env.Rank == 0
 	out := NewJSONLines(os.Stdout)
 	progress := NewProgress(rank0 && !*asJSON, 0, 0)
 	sum, err := job.Watch(pos[0], job.WatchOptions{
-		Config:  coord.Config{Comm: comm, Logger: log, WriterGone: *gone, MDPath: *md},
-		Timeout: *timeout, Poll: *poll,
+		Config:  coord.Config{Comm: comm, Logger: log, WriterGone: *gone, MDPath: *md, Announce: ann},
+		Timeout: *timeout, Poll: *poll, Fallback: *fallback,
 		OnTick: func(t job.WatchTick) {
 			if *asJSON {
 				out.Line(t)

@@ -44,8 +44,12 @@ type WatchSummary struct {
 type WatchOptions struct {
 	Config  coord.Config  // Comm set for a collective reader
 	Timeout time.Duration // wait for the file, and for progress, at most this long
-	Poll    time.Duration // pause between ticks
-	OnTick  func(WatchTick)
+	Poll    time.Duration // pause between ticks without announcements
+	// Fallback: with tick announcements (Config.Announce), the longest
+	// wait for one before ticking anyway (default DefaultFallback), so
+	// that a lost announcement costs at most this much latency.
+	Fallback time.Duration
+	OnTick   func(WatchTick)
 	// FullEvery > 0 adopts every FullEvery-th tick from the full index
 	// instead of the delta (a check of both paths).
 	FullEvery int
@@ -53,6 +57,9 @@ type WatchOptions struct {
 	// the snapshot is verified; an error stops the watch.
 	AfterTick func(r *coord.Reader, info coord.TickInfo) error
 }
+
+// DefaultFallback is WatchOptions.Fallback's default: the default tick.
+const DefaultFallback = coord.DefaultTickLen
 
 // watcher follows one file.
 type watcher struct {
@@ -92,7 +99,14 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 		w.rank, w.size = w.comm.Rank(), w.comm.Size()
 	}
 	w.sum = WatchSummary{Summary: true, Ranks: w.size}
-	err = w.run(o.Poll)
+	wait := o.Poll
+	if r.Announced() {
+		wait = o.Fallback
+		if wait <= 0 {
+			wait = DefaultFallback
+		}
+	}
+	err = w.run(wait)
 	w.sum.LatP50, w.sum.LatP99 = stats.Percentile(w.lat, 50), stats.Percentile(w.lat, 99)
 	for _, l := range w.lat {
 		w.sum.LatMax = max(w.sum.LatMax, l)
@@ -105,7 +119,9 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 	return w.sum, err
 }
 
-func (w *watcher) run(poll time.Duration) error {
+// run ticks, verifies and waits - for an announcement, or at most wait -
+// until the writer closes.
+func (w *watcher) run(wait time.Duration) error {
 	lastMove := time.Now()
 	for n := 1; ; n++ {
 		tick := w.r.Tick
@@ -157,7 +173,7 @@ func (w *watcher) run(poll time.Duration) error {
 		if stop == 1 {
 			return nil
 		}
-		time.Sleep(poll)
+		w.r.WaitTick(context.Background(), wait)
 	}
 }
 

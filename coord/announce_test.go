@@ -1,0 +1,280 @@
+package coord
+
+import (
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"pwstore/internal/infra/natsd"
+	"pwstore/mdfile"
+	"pwstore/vfs"
+)
+
+// natsConns starts an embedded server and opens n connections to it.
+func natsConns(t *testing.T, n int) (*natsd.Server, []*nats.Conn) {
+	t.Helper()
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	var ncs []*nats.Conn
+	for range n {
+		nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		ncs = append(ncs, nc)
+	}
+	return srv, ncs
+}
+
+// appender writes one int32 per step to /x and ends the tick.
+type appender struct {
+	t *testing.T
+	w *Writer
+	x *Dataset
+	n uint64
+}
+
+func newAppender(t *testing.T, path string, cfg Config) *appender {
+	t.Helper()
+	w, err := Create(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := w.CreateDataset("/x", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &appender{t: t, w: w, x: x}
+}
+
+// step appends value n+1 and ends the tick; it returns the published tick.
+func (a *appender) step() uint64 {
+	a.t.Helper()
+	if err := a.x.Extend(a.n + 1); err != nil {
+		a.t.Fatal(err)
+	}
+	v := binary.LittleEndian.AppendUint32(nil, uint32(a.n+1))
+	if err := a.x.WriteSlab([]uint64{a.n}, []uint64{1}, v); err != nil {
+		a.t.Fatal(err)
+	}
+	a.n++
+	if err := a.w.EndTick(); err != nil {
+		a.t.Fatal(err)
+	}
+	return a.w.Stats().LastTick
+}
+
+// sees checks that r's snapshot holds exactly n steps, each right, and
+// passes the snapshot checker.
+func sees(t *testing.T, r *Reader, n uint64) {
+	t.Helper()
+	v, err := r.Dataset("/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := v.Shape()
+	if err != nil || shape[0] != n {
+		t.Fatalf("reader sees shape %v (%v), want [%d]", shape, err, n)
+	}
+	buf := make([]byte, 4*n)
+	if err := v.ReadSlab([]uint64{0}, []uint64{n}, buf); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if got := binary.LittleEndian.Uint32(buf[4*i:]); got != uint32(i+1) {
+			t.Fatalf("element %d is %d, want %d", i, got, i+1)
+		}
+	}
+	if err := r.Check(); err != nil {
+		t.Fatalf("snapshot checker: %v", err)
+	}
+}
+
+// TestAnnouncementsWakeReaders: a writer with a NATS connection announces
+// every tick; a reader with manual ticks wakes on each (WaitTick with a
+// minute's bound returns at once with news) and adopts it; a reader with
+// automatic ticks an hour long adopts at its next call; a process that
+// knows only the file finds the subject in the metadata file's header and
+// hears the same ticks; the close is announced too.
+func TestAnnouncementsWakeReaders(t *testing.T) {
+	_, ncs := natsConns(t, 4)
+	path := filepath.Join(t.TempDir(), "a.pw")
+	a := newAppender(t, path, Config{ManualTicks: true, Announce: ncs[0], KeepMD: true})
+	manual, err := OpenReader(path, Config{ManualTicks: true, Announce: ncs[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer manual.Close()
+	auto, err := OpenReader(path, Config{TickLen: time.Hour, Announce: ncs[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auto.Close()
+	if !manual.Announced() || !auto.Announced() {
+		t.Fatal("readers with a connection do not listen")
+	}
+	// Another job: only the file, no writer or reader handle.
+	md, err := mdfile.Open(vfs.OS, path+".md", mdfile.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := AnnounceSubject(md.Current().Header.FileID)
+	md.Close()
+	heard, err := ncs[3].SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ncs[3].Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 5 {
+		tick := a.step()
+		if !manual.WaitTick(ctx, time.Minute) {
+			t.Fatalf("no announcement of tick %d within a minute", tick)
+		}
+		info, err := manual.Tick()
+		if err != nil || info.Tick != tick {
+			t.Fatalf("tick after the announcement: %+v %v, want tick %d", info, err, tick)
+		}
+		sees(t, manual, a.n)
+		if !auto.WaitTick(ctx, time.Minute) {
+			t.Fatalf("automatic reader: no announcement of tick %d", tick)
+		}
+		sees(t, auto, a.n) // its tick is an hour long: only the announcement moves it
+		m, err := heard.NextMsg(time.Minute)
+		if err != nil {
+			t.Fatalf("subscriber by file identity: %v", err)
+		}
+		if got := binary.LittleEndian.Uint64(m.Data); got != tick {
+			t.Fatalf("subscriber by file identity heard tick %d, want %d", got, tick)
+		}
+	}
+	if manual.WaitTick(ctx, 10*time.Millisecond) {
+		t.Fatal("WaitTick reports news with nothing new announced")
+	}
+	if err := a.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !manual.WaitTick(ctx, time.Minute) {
+		t.Fatal("the close was not announced")
+	}
+	info, err := manual.Tick()
+	if err != nil || !info.Ended {
+		t.Fatalf("tick after the close announcement: %+v %v", info, err)
+	}
+	sees(t, manual, a.n)
+}
+
+// TestReadersCorrectWithoutAnnouncements: every announcement lost - the
+// writer sends none, then the NATS server goes away under a writer and a
+// reader that use it. The writer goes on; the reader's WaitTick returns
+// after its bound, and the tick it adopts then is the newest, with every
+// step right: a lost announcement costs at most one wait of latency.
+func TestReadersCorrectWithoutAnnouncements(t *testing.T) {
+	srv, ncs := natsConns(t, 3)
+	ctx := context.Background()
+	const wait = 20 * time.Millisecond
+
+	// The writer announces nothing; the reader listens in vain.
+	path := filepath.Join(t.TempDir(), "quiet.pw")
+	a := newAppender(t, path, Config{ManualTicks: true})
+	r, err := OpenReader(path, Config{ManualTicks: true, Announce: ncs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for range 3 {
+		tick := a.step()
+		if r.WaitTick(ctx, wait) {
+			t.Fatal("news from a writer that announces nothing")
+		}
+		if info, err := r.Tick(); err != nil || info.Tick != tick {
+			t.Fatalf("polled tick %+v %v, want %d", info, err, tick)
+		}
+		sees(t, r, a.n)
+	}
+	if err := a.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both use the server, which then stops.
+	path = filepath.Join(t.TempDir(), "lost.pw")
+	a = newAppender(t, path, Config{ManualTicks: true, Announce: ncs[1]})
+	defer a.w.Close()
+	r, err = OpenReader(path, Config{ManualTicks: true, Announce: ncs[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tick := a.step()
+	if !r.WaitTick(ctx, time.Minute) {
+		t.Fatal("no announcement while the server runs")
+	}
+	if info, err := r.Tick(); err != nil || info.Tick != tick {
+		t.Fatalf("tick %+v %v, want %d", info, err, tick)
+	}
+	srv.Shutdown()
+	for range 3 {
+		tick := a.step()
+		if r.WaitTick(ctx, wait) {
+			t.Fatal("news without a server")
+		}
+		if info, err := r.Tick(); err != nil || info.Tick != tick {
+			t.Fatalf("polled tick without a server %+v %v, want %d", info, err, tick)
+		}
+		sees(t, r, a.n)
+	}
+}
+
+// TestSyncEndsTickAtStep: with automatic ticks a minute long, Sync ends
+// the tick at once when the last end of tick is MinTickInterval ago, and
+// a Sync sooner than that leaves the step to the timer, which publishes it
+// once the interval is over - long before the tick would expire.
+func TestSyncEndsTickAtStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.pw")
+	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Second})
+	// Close would wait out minute-long ticks for the delayed writes: stop
+	// the timer and let the files go instead.
+	defer func() {
+		close(a.w.stop)
+		<-a.w.stopped
+		a.w.abandon()
+	}()
+	time.Sleep(1100 * time.Millisecond)
+	before := a.w.Stats().LastTick
+	if err := a.x.Extend(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	first := a.w.Stats().LastTick
+	if first != before+1 {
+		t.Fatalf("Sync after the interval: tick %d, want %d", first, before+1)
+	}
+	if err := a.x.Extend(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.w.Sync(); err != nil { // within the interval of the last end of tick
+		t.Fatal(err)
+	}
+	if got := a.w.Stats().LastTick; got != first {
+		t.Fatalf("Sync within the interval ended the tick at once (tick %d after %d)", got, first)
+	}
+	deadline := time.Now().Add(30 * time.Second) // far less than the minute-long tick
+	for a.w.Stats().LastTick == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the step waiting for the interval was not published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
