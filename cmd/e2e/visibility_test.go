@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"pwstore/internal/infra/natsd"
 )
 
 // jsonLines starts a command and collects the JSON lines it prints.
@@ -57,7 +59,24 @@ func TestVisibilityInTicks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s multi-process run")
 	}
-	visibility(t, 1, 1000, "10ms")
+	visibility(t, 1, 1000, "10ms", "")
+}
+
+// TestVisibilityAnnounced: the same with tick announcements: writer and
+// readers share a NATS server (--nats), the writer announces every tick
+// and the readers wake on them, ticking by themselves only every 100 ms
+// (--poll-fallback, ten writer ticks): only the announcements can keep
+// every step within 3 ticks.
+func TestVisibilityAnnounced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process run")
+	}
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	visibility(t, 1, 300, "10ms", srv.URL())
 }
 
 // TestVisibilityParallelWriter: the same with a 2-rank writer, which can
@@ -66,17 +85,22 @@ func TestVisibilityParallelWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process run")
 	}
-	visibility(t, 2, 300, "20ms")
+	visibility(t, 2, 300, "20ms", "")
 }
 
-func visibility(t *testing.T, ranks, steps int, delay string) {
+// visibility runs the test; with a NATS URL, writer and readers use it
+// for tick announcements.
+func visibility(t *testing.T, ranks, steps int, delay, url string) {
 	path := filepath.Join(t.TempDir(), "run.pw")
-	readers := []*jsonLines{
-		startJSON(t, "preader", "watch", "--json", "--poll", "2ms", "--timeout", "60s", path),
-		startJSON(t, "preader", "watch", "--json", "--poll", "2ms", "--timeout", "60s", path),
+	watch := []string{"watch", "--json", "--poll", "2ms", "--timeout", "60s", path}
+	run := []string{"run", "--json", "--np", fmt.Sprint(ranks), "--workload", "rr", "--datasets", "4", "--elems", "3",
+		"--steps", fmt.Sprint(steps), "--step-delay", delay, "--tick", "10ms", path}
+	if url != "" {
+		watch = append(watch, "--nats", url, "--poll-fallback", "100ms")
+		run = append(run, "--nats", url)
 	}
-	w := startJSON(t, "pwriter", "run", "--json", "--np", fmt.Sprint(ranks), "--workload", "rr", "--datasets", "4", "--elems", "3",
-		"--steps", fmt.Sprint(steps), "--step-delay", delay, "--tick", "10ms", path)
+	readers := []*jsonLines{startJSON(t, "preader", watch...), startJSON(t, "preader", watch...)}
+	w := startJSON(t, "pwriter", run...)
 	w.wait(t, "pwriter")
 	for i, r := range readers {
 		r.wait(t, fmt.Sprintf("reader %d", i))
@@ -85,8 +109,8 @@ func visibility(t *testing.T, ranks, steps int, delay string) {
 	var pub []float64
 	for _, l := range w.lines {
 		if l["summary"] == true {
-			if ranks == 1 && l["ticks"].(float64) < 1000 {
-				t.Fatalf("writer published %v ticks, want at least 1000", l["ticks"])
+			if ranks == 1 && l["ticks"].(float64) < float64(steps) {
+				t.Fatalf("writer published %v ticks, want at least %d", l["ticks"], steps)
 			}
 			continue
 		}
