@@ -58,6 +58,9 @@ type config struct {
 	collNP   string
 	collD    string
 	collIter int
+	latRR    string // the round-robin size of the latency part
+	latNP    int    // writer ranks of its checkpoint runs
+	latSide  int    // cube side of its checkpoint runs
 
 	eotBenchtime string
 }
@@ -73,7 +76,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "the Python that has h5py (Debian's)")
 	fs.BoolVar(&c.quick, "quick", false, "tiny sizes (overriding the size flags): a smoke test of the suite in well under a minute")
 	fs.IntVar(&c.diskMB, "disk-mb", 512, "MB the disk baseline writes")
-	fs.StringVar(&c.only, "only", "", "comma-separated parts to run: disk,rr,planes,ckpt,coll,eot (default all)")
+	fs.StringVar(&c.only, "only", "", "comma-separated parts to run: disk,rr,planes,ckpt,coll,eot,lat (default all)")
 	fs.StringVar(&c.rr, "rr", "1000x100,10000x20", "round robin runs, DATASETSxPASSES, comma-separated (one small append to every dataset per pass)")
 	fs.BoolVar(&c.rfcFull, "rfc-full", false, "round robin at the RFC's full size: 10,000 datasets x 10,000 passes (hours)")
 	fs.IntVar(&c.planes, "planes", 20, "planes: passes (one plane per dataset each)")
@@ -89,6 +92,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.collNP, "coll-ranks", "4,16", "collective reader tick: reader rank counts")
 	fs.StringVar(&c.collD, "coll-deltas", "10,1000", "collective reader tick: index entries changed per tick")
 	fs.IntVar(&c.collIter, "coll-iters", 50, "collective reader tick: measured ticks")
+	fs.StringVar(&c.latRR, "lat-rr", "1000x100", "latency part: round-robin size, DATASETSxPASSES")
+	fs.IntVar(&c.latNP, "lat-ckpt-ranks", 2, "latency part: writer ranks of the checkpoint runs")
+	fs.IntVar(&c.latSide, "lat-ckpt-side", 64, "latency part: cube side of the checkpoint runs (their readers verify every element)")
 	fs.StringVar(&c.eotBenchtime, "eot-benchtime", "30x", "end of tick: go test -benchtime for mdfile's BenchmarkUpdate")
 }
 
@@ -96,6 +102,7 @@ func (c *config) check() error {
 	if c.quick {
 		c.rr, c.planes, c.side, c.ckptSide, c.ckptStep = "50x20", 4, 200, 16, 10
 		c.collIter, c.diskMB, c.eotBenchtime = 10, 64, "2x"
+		c.latRR, c.latSide = "50x20", 16
 	}
 	if c.rfcFull {
 		c.rr = "10000x10000"
@@ -108,6 +115,12 @@ func (c *config) check() error {
 	}
 	if _, err := rrSizes(c.rr); err != nil {
 		return err
+	}
+	if z, err := rrSizes(c.latRR); err != nil || len(z) != 1 {
+		return fmt.Errorf("--lat-rr %q: want one DATASETSxPASSES", c.latRR)
+	}
+	if c.latNP < 1 || c.latSide < 1 {
+		return errors.New("--lat-ckpt-ranks and --lat-ckpt-side must be positive")
 	}
 	if c.planes < 1 || c.planesD < 1 || c.side < 1 || c.ckptSide < 1 || c.ckptStep < 1 || c.ckptF < 1 || c.collIter < 1 {
 		return errors.New("workload sizes must be positive")
@@ -127,7 +140,7 @@ func (c *config) check() error {
 	}
 	for _, p := range strings.Split(c.only, ",") {
 		switch p {
-		case "", "disk", "rr", "planes", "ckpt", "coll", "eot":
+		case "", "disk", "rr", "planes", "ckpt", "coll", "eot", "lat":
 		default:
 			return fmt.Errorf("--only: unknown part %q", p)
 		}
@@ -309,6 +322,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 		"rr": c.rr, "planes": c.planes, "planes_datasets": c.planesD, "side": c.side,
 		"rr_reader": c.rrRd, "planes_reader": c.planesRd, "ckpt_reader": c.ckptRd, "ckpt_side": c.ckptSide, "ckpt_steps": c.ckptStep, "ckpt_fields": c.ckptF,
 		"ckpt_ranks": c.ckptNP, "coll_ranks": c.collNP, "coll_deltas": c.collD, "coll_iters": c.collIter,
+		"lat_rr": c.latRR, "lat_ckpt_ranks": c.latNP, "lat_ckpt_side": c.latSide,
 		"disk_mb": c.diskMB, "eot_benchtime": c.eotBenchtime, "quick": c.quick}
 	if v, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
 		res.Host.Go = strings.TrimSpace(string(v))
@@ -322,7 +336,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 	}
 	if c.noPeer {
 		res.Peer = peerInfo{Note: "skipped (--no-peer)"}
-	} else if c.want("rr") || c.want("planes") {
+	} else if c.want("rr") || c.want("planes") || c.want("lat") {
 		b.say("h5peer: running bench/h5peer/setup.sh")
 		res.Peer = b.setupPeer(ctx)
 		b.say("h5peer: available=%v %s%s", res.Peer.Available, res.Peer.Versions, res.Peer.Note)
@@ -392,6 +406,9 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 		if err := errors.Join(errs...); err != nil {
 			res.CollErr = err.Error()
 		}
+	}
+	if c.want("lat") {
+		b.latency(ctx, res, peer)
 	}
 	if c.want("eot") {
 		b.say("end of tick: mdfile BenchmarkUpdate (indexes of 1,000 and 1,000,000 entries)")

@@ -74,17 +74,20 @@ func TestLineWriter(t *testing.T) {
 // TestEvaluate: targets hold or fail on the figures, and missing figures
 // are "not measured", never a verdict.
 func TestEvaluate(t *testing.T) {
-	c := config{tick: 100 * time.Millisecond}
+	c := config{tick: 100 * time.Millisecond, latRR: "1000x100"}
 	r := &results{Ratios: map[string]float64{}, Host: hostInfo{CPUs: 2},
 		Ours: []ourRun{
 			{Name: "planes-prefilled", Workload: "planes", Readers: 2, MBPerS: 950, LatP99: 150, LatMax: 210},
 			{Name: "rr-1000x100", Workload: "rr", Readers: 2, Appends: 60000, LatP99: 250, LatMax: 260},
 			{Name: "ckpt-np1", Workload: "ckpt", Writers: 1, Readers: 2, MBPerS: 300},
 			{Name: "ckpt-np2", Workload: "ckpt", Writers: 2, Readers: 2, MBPerS: 590},
+			{Name: "lat-rr-1000x100-on", Workload: "rr", Readers: 2, Announce: "on", LatP50: 6, LatP99: 90, LatMax: 150},
+			{Name: "lat-rr-1000x100-off", Workload: "rr", Readers: 2, Announce: "off", LatP50: 12, LatP99: 90, LatMax: 150},
 		},
 		PeerRuns: []peerRun{
 			{Name: "hdf5-planes-no-swmr", MBPerS: 1100, MBPerSAll: 1000},
 			{Name: "hdf5-rr-1000x100-swmr", Appends: 1100, AppendsAll: 1000},
+			{Name: "hdf5-lat-rr-1000x100-swmr", Workload: "rr", Mode: "swmr", LatP50: 12},
 		},
 		Disk: &diskResult{FsyncMBps: 2000},
 	}
@@ -110,11 +113,27 @@ func TestEvaluate(t *testing.T) {
 	check("write-to-visible latency, planes-prefilled", yes)
 	check("write-to-visible latency, rr-1000x100", no)
 	check("parallel writer MB/s scales until the disk limit", yes)
+	check("latency with tick announcements, lat-rr-1000x100", yes)
+	if x := r.Ratios["lat_rr_1000x100_lat_p50_on_vs_hdf5_swmr"]; x != 0.5 {
+		t.Errorf("announced latency over HDF5's: %v", x)
+	}
+	r.Ours[4].LatMax = 201 // over 2 ticks
+	r.Targets = nil
+	evaluate(r, c)
+	for _, tg := range r.Targets {
+		if tg.Name == "latency with tick announcements, lat-rr-1000x100" && (tg.Holds == nil || *tg.Holds) {
+			t.Errorf("a max of 2.01 ticks passes: %+v", tg)
+		}
+	}
 	if x := r.Ratios["planes_prefilled_mb_per_s_vs_hdf5_no_swmr"]; x != 0.95 {
 		t.Errorf("ratio %v", x)
 	}
-	if !strings.Contains(report(r, c), "| planes-prefilled |") {
+	rep := report(r, c)
+	if !strings.Contains(rep, "| planes-prefilled |") {
 		t.Error("report has no planes-prefilled row")
+	}
+	if !strings.Contains(rep, "| lat-rr-1000x100-off | off |") || !strings.Contains(rep, "| hdf5-lat-rr-1000x100-swmr | HDF5 SWMR, polling |") {
+		t.Error("report has no latency table")
 	}
 }
 

@@ -18,7 +18,8 @@ type ourRun struct {
 	Workload string  `json:"workload"`
 	Writers  int     `json:"writer_ranks"`
 	Readers  int     `json:"reader_ranks"`
-	Reader   string  `json:"reader"` // "verify" (preader watch) or "probe" (pwbench's follower)
+	Reader   string  `json:"reader"`             // "verify" (preader watch) or "probe" (pwbench's follower)
+	Announce string  `json:"announce,omitempty"` // latency part: tick announcements "on" or "off"
 	Steps    int     `json:"steps"`
 	Datasets int     `json:"datasets"`
 	Side     int     `json:"side,omitempty"`
@@ -66,13 +67,14 @@ type workloadSpec struct {
 	side     int // 0: the workload's default
 	probe    bool
 	writer   []string // the writer command instead of pwriter run (one rank, probe readers)
+	announce string   // "off": pwriter run --no-announce; "on": the default (both recorded)
 }
 
 // runOurs runs one workload with pwriter and its readers and parses what
 // they print. The data file is removed afterwards.
 func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 	r := ourRun{Name: w.name, Workload: w.kind, Writers: w.writers, Readers: b.cfg.readers, Reader: "verify",
-		Steps: w.steps, Datasets: w.datasets, Side: w.side, TickMS: ms(b.cfg.tick), MaxLag: b.cfg.maxLag, Load: loadAvg()}
+		Steps: w.steps, Datasets: w.datasets, Side: w.side, TickMS: ms(b.cfg.tick), MaxLag: b.cfg.maxLag, Load: loadAvg(), Announce: w.announce}
 	switch {
 	case b.cfg.readers == 0:
 		r.Reader = "none"
@@ -95,6 +97,9 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 	}
 	if !w.probe && b.cfg.readers > 0 {
 		args = append(args, "--watch", strconv.Itoa(b.cfg.readers), "--watch-timeout", "60s")
+	}
+	if w.announce == "off" {
+		args = append(args, "--no-announce")
 	}
 	args = append(args, file)
 	p := b.proc(w.name)

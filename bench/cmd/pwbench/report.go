@@ -76,7 +76,7 @@ func evaluate(r *results, c config) {
 	}
 	// Round robin against HDF5 SWMR, every size.
 	for _, o := range r.Ours {
-		if o.Workload != "rr" {
+		if o.Workload != "rr" || strings.HasPrefix(o.Name, "lat-") { // the latency part has its own targets
 			continue
 		}
 		name := fmt.Sprintf("rr appends/s >= 50x HDF5 SWMR (%s)", o.Name)
@@ -110,6 +110,8 @@ func evaluate(r *results, c config) {
 		ok := o.LatP99 <= 2*tick+5 && o.LatMax <= 3*tick && o.VisMax <= 3
 		add(name, tgt, fmt.Sprintf("p99 %.1f ms, max %.1f ms (%.1f ticks); published to adopted: max %.0f ticks", o.LatP99, o.LatMax, o.LatMax/tick, o.VisMax), verdict(ok))
 	}
+
+	latencyTargets(r, c, add)
 
 	// End of tick against index size.
 	if e := r.EOT; e != nil {
@@ -241,6 +243,8 @@ func report(r *results, c config) string {
 			mbs, apps, lat, mb(pr.File), pr.Load)
 	}
 	p("\nMB are 10^6 bytes. Writer MB/s and appends/s cover creating the file and datasets through close (HDF5's also shown without creation, as h5bench.py reports them); for pwstore, \"to last step\" is from launching pwriter to the tick that published the last step, without Close (which waits up to max_lag ticks for the delayed writes, then fsyncs the data file). Readers: verify = preader watch ranks checking every element of every step; probe = pwbench's reader ranks checking the first values of each step, as HDF5's reader does. Latency: from a step's publication time to a reader rank 0 adopting the tick that shows it (HDF5: from the end of a pass's writes to its polling reader seeing it). In ticks: over the tick length. Published to adopted: writer ticks (heartbeats included) between the tick that published a step and the writer's tick when the reader had adopted it; a parallel writer's tick can end only at a sync point, so the latency can exceed this by the time a step waited for its tick to end.\n\n")
+
+	sb.WriteString(latencyTable(r, c))
 
 	if d := r.Disk; d != nil {
 		p("## Disk baseline\n\n")
