@@ -8,8 +8,9 @@ import (
 
 // latency is the latency part: round robin and the checkpoint workload at
 // the suite's tick, each with tick announcements on (the --watch job's
-// readers wake on them) and off (they poll every 2 ms), readers verifying
-// every step, beside HDF5 SWMR's polling reader on the same round robin.
+// readers wake on them) and off (they poll every 2 ms), --lat-readers
+// reader ranks (1, as the acceptance has it) verifying every step,
+// beside HDF5 SWMR's polling reader on the same round robin.
 func (b *bench) latency(ctx context.Context, res *results, peer bool) {
 	c := b.cfg
 	z, _ := rrSizes(c.latRR)
@@ -18,10 +19,10 @@ func (b *bench) latency(ctx context.Context, res *results, peer bool) {
 	for _, a := range []string{"on", "off"} {
 		b.say("latency: rr %s, announcements %s", c.latRR, a)
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: rr + "-" + a, kind: "rr", writers: 1,
-			steps: z[0].passes, datasets: z[0].datasets, announce: a}))
+			steps: z[0].passes, datasets: z[0].datasets, announce: a, readers: c.latRd}))
 		b.say("latency: ckpt, %d writer ranks, %d^3, announcements %s", c.latNP, c.latSide, a)
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: ckpt + "-" + a, kind: "ckpt", writers: c.latNP,
-			steps: c.ckptStep, datasets: c.ckptF, side: c.latSide, announce: a}))
+			steps: c.ckptStep, datasets: c.ckptF, side: c.latSide, announce: a, readers: c.latRd}))
 	}
 	if peer {
 		b.say("latency: HDF5 swmr, rr %s", c.latRR)
@@ -99,7 +100,7 @@ func latencyTable(r *results, c config) string {
 			pr.Name, pr.LatP50, pr.LatP99, pr.LatMax, pr.LatP50/tick, pr.LatP99/tick, pr.LatMax/tick, pr.AppendsAll, pr.Load)
 	}
 	if rows > 0 {
-		p("\nReaders verify every element of every step (preader watch, the --watch job). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one is less than a quarter tick ago. HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
+		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one is less than a quarter tick ago. HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
 	}
 	return sb.String()
 }

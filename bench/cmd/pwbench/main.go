@@ -61,6 +61,7 @@ type config struct {
 	latRR    string // the round-robin size of the latency part
 	latNP    int    // writer ranks of its checkpoint runs
 	latSide  int    // cube side of its checkpoint runs
+	latRd    int    // its verifying reader ranks
 
 	eotBenchtime string
 }
@@ -94,6 +95,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.collIter, "coll-iters", 50, "collective reader tick: measured ticks")
 	fs.StringVar(&c.latRR, "lat-rr", "1000x100", "latency part: round-robin size, DATASETSxPASSES")
 	fs.IntVar(&c.latNP, "lat-ckpt-ranks", 2, "latency part: writer ranks of the checkpoint runs")
+	fs.IntVar(&c.latRd, "lat-readers", 1, "latency part: verifying reader ranks following each run")
 	fs.IntVar(&c.latSide, "lat-ckpt-side", 64, "latency part: cube side of the checkpoint runs (their readers verify every element)")
 	fs.StringVar(&c.eotBenchtime, "eot-benchtime", "30x", "end of tick: go test -benchtime for mdfile's BenchmarkUpdate")
 }
@@ -119,8 +121,8 @@ func (c *config) check() error {
 	if z, err := rrSizes(c.latRR); err != nil || len(z) != 1 {
 		return fmt.Errorf("--lat-rr %q: want one DATASETSxPASSES", c.latRR)
 	}
-	if c.latNP < 1 || c.latSide < 1 {
-		return errors.New("--lat-ckpt-ranks and --lat-ckpt-side must be positive")
+	if c.latNP < 1 || c.latSide < 1 || c.latRd < 1 {
+		return errors.New("--lat-ckpt-ranks, --lat-ckpt-side and --lat-readers must be positive")
 	}
 	if c.planes < 1 || c.planesD < 1 || c.side < 1 || c.ckptSide < 1 || c.ckptStep < 1 || c.ckptF < 1 || c.collIter < 1 {
 		return errors.New("workload sizes must be positive")
@@ -322,7 +324,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 		"rr": c.rr, "planes": c.planes, "planes_datasets": c.planesD, "side": c.side,
 		"rr_reader": c.rrRd, "planes_reader": c.planesRd, "ckpt_reader": c.ckptRd, "ckpt_side": c.ckptSide, "ckpt_steps": c.ckptStep, "ckpt_fields": c.ckptF,
 		"ckpt_ranks": c.ckptNP, "coll_ranks": c.collNP, "coll_deltas": c.collD, "coll_iters": c.collIter,
-		"lat_rr": c.latRR, "lat_ckpt_ranks": c.latNP, "lat_ckpt_side": c.latSide,
+		"lat_rr": c.latRR, "lat_ckpt_ranks": c.latNP, "lat_ckpt_side": c.latSide, "lat_readers": c.latRd,
 		"disk_mb": c.diskMB, "eot_benchtime": c.eotBenchtime, "quick": c.quick}
 	if v, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
 		res.Host.Go = strings.TrimSpace(string(v))

@@ -68,15 +68,20 @@ type workloadSpec struct {
 	probe    bool
 	writer   []string // the writer command instead of pwriter run (one rank, probe readers)
 	announce string   // "off": pwriter run --no-announce; "on": the default (both recorded)
+	readers  int      // reader ranks (0: --readers)
 }
 
 // runOurs runs one workload with pwriter and its readers and parses what
 // they print. The data file is removed afterwards.
 func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
-	r := ourRun{Name: w.name, Workload: w.kind, Writers: w.writers, Readers: b.cfg.readers, Reader: "verify",
+	readers := b.cfg.readers
+	if w.readers > 0 {
+		readers = w.readers
+	}
+	r := ourRun{Name: w.name, Workload: w.kind, Writers: w.writers, Readers: readers, Reader: "verify",
 		Steps: w.steps, Datasets: w.datasets, Side: w.side, TickMS: ms(b.cfg.tick), MaxLag: b.cfg.maxLag, Load: loadAvg(), Announce: w.announce}
 	switch {
-	case b.cfg.readers == 0:
+	case readers == 0:
 		r.Reader = "none"
 	case w.probe:
 		r.Reader = "probe"
@@ -95,8 +100,8 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 			"--tick", b.cfg.tick.String(), "--max-lag", strconv.Itoa(b.cfg.maxLag), "--side", strconv.Itoa(max(w.side, 1)),
 			"--page-size", strconv.Itoa(b.cfg.pageSize))
 	}
-	if !w.probe && b.cfg.readers > 0 {
-		args = append(args, "--watch", strconv.Itoa(b.cfg.readers), "--watch-timeout", "60s")
+	if !w.probe && readers > 0 {
+		args = append(args, "--watch", strconv.Itoa(readers), "--watch-timeout", "60s")
 	}
 	if w.announce == "off" {
 		args = append(args, "--no-announce")
@@ -119,12 +124,12 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 	var out output
 	var err error
 	var fol followSummary
-	if w.probe && b.cfg.readers > 0 {
+	if w.probe && readers > 0 {
 		fctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			fol = follow(fctx, followOptions{path: file, ranks: b.cfg.readers, kind: w.kind,
+			fol = follow(fctx, followOptions{path: file, ranks: readers, kind: w.kind,
 				datasets: w.datasets, side: w.side, wait: time.Minute})
 		}()
 		out, err = p.run(ctx, args...)
@@ -192,7 +197,7 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 		r.Error = err.Error()
 	case wsum == nil:
 		r.Error = "pwriter printed no summary"
-	case b.cfg.readers > 0 && rsum == nil:
+	case readers > 0 && rsum == nil:
 		r.Error = "the readers printed no summary"
 	}
 	return r
