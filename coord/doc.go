@@ -19,6 +19,21 @@
 // max_lag ticks; a reader that falls further behind gets ErrLagging rather
 // than wrong data.
 //
+// Sync marks an application step complete: the tick ends there at once,
+// unless the last end of tick is less than Config.MinTickInterval ago
+// (default a quarter tick), and then as soon as it is - so a step is
+// published when it is done, not when the timer next fires.
+//
+// # Tick announcements
+//
+// With Config.Announce (a NATS connection), writer rank 0 announces every
+// tick it publishes on AnnounceSubject of the file's identity, which any
+// process finds in the metadata file's header. Readers given a connection
+// to the same server wake on them: WaitTick returns, and an automatic
+// reader ticks at its next call. The metadata file stays the only source of
+// truth: a lost announcement, or a lost server, costs a reader latency -
+// it ticks when its wait runs out - never correctness.
+//
 // # Parallel writers and readers
 //
 // With Config.Comm, a Writer is one rank of N: every rank makes the same
