@@ -59,7 +59,7 @@ func TestVisibilityInTicks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s multi-process run")
 	}
-	visibility(t, 1, 1000, "10ms", "")
+	visibility(t, 1, 1000, "10ms", "", "")
 }
 
 // TestVisibilityAnnounced: the same with tick announcements: writer and
@@ -76,7 +76,24 @@ func TestVisibilityAnnounced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	visibility(t, 1, 300, "10ms", srv.URL())
+	visibility(t, 1, 300, "10ms", srv.URL(), "100ms")
+}
+
+// TestVisibilityAnnouncementsLost: readers listen on the server, the
+// writer announces nothing (--no-announce): every announcement is lost.
+// The readers fall back to ticking every --poll-fallback (5 ms, half a
+// writer tick) and must still verify every snapshot and see every step
+// within 3 ticks.
+func TestVisibilityAnnouncementsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process run")
+	}
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	visibility(t, 1, 300, "10ms", srv.URL(), "5ms", "--no-announce")
 }
 
 // TestVisibilityParallelWriter: the same with a 2-rank writer, which can
@@ -85,20 +102,22 @@ func TestVisibilityParallelWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process run")
 	}
-	visibility(t, 2, 300, "20ms", "")
+	visibility(t, 2, 300, "20ms", "", "")
 }
 
 // visibility runs the test; with a NATS URL, writer and readers use it
-// for tick announcements.
-func visibility(t *testing.T, ranks, steps int, delay, url string) {
+// for tick announcements, the readers ticking anyway every fallback, and
+// writerArgs go to the writer.
+func visibility(t *testing.T, ranks, steps int, delay, url, fallback string, writerArgs ...string) {
 	path := filepath.Join(t.TempDir(), "run.pw")
 	watch := []string{"watch", "--json", "--poll", "2ms", "--timeout", "60s", path}
 	run := []string{"run", "--json", "--np", fmt.Sprint(ranks), "--workload", "rr", "--datasets", "4", "--elems", "3",
 		"--steps", fmt.Sprint(steps), "--step-delay", delay, "--tick", "10ms", path}
 	if url != "" {
-		watch = append(watch, "--nats", url, "--poll-fallback", "100ms")
+		watch = append(watch, "--nats", url, "--poll-fallback", fallback)
 		run = append(run, "--nats", url)
 	}
+	run = append(run, writerArgs...)
 	readers := []*jsonLines{startJSON(t, "preader", watch...), startJSON(t, "preader", watch...)}
 	w := startJSON(t, "pwriter", run...)
 	w.wait(t, "pwriter")
