@@ -3,6 +3,7 @@ package coord
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -276,5 +277,37 @@ func TestSyncEndsTickAtStep(t *testing.T) {
 			t.Fatal("the step waiting for the interval was not published")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReusedImageIsLag: a metadata page image that fails its checksum
+// while the writer is max_lag ahead may be reused space: the read reports
+// ErrLagging; with the writer not ahead it is corruption.
+func TestReusedImageIsLag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.pw")
+	a := newAppender(t, path, Config{ManualTicks: true})
+	defer a.w.Close()
+	a.step()
+	md, err := mdfile.Open(vfs.OS, path+".md", mdfile.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	es := md.Current().Entries()
+	if len(es) == 0 {
+		t.Fatal("no index entries")
+	}
+	e := es[0]
+	e.Checksum++ // as if the image's space now held another page
+	idx := newIndex()
+	idx.reset(md.Current().Header, []mdfile.Entry{e})
+	b := &snapshotBackend{md: md, idx: idx, lagCheck: func() error { return ErrLagging }}
+	p := make([]byte, e.Length)
+	if err := b.ReadPages(e.Page, p); !errors.Is(err, ErrLagging) {
+		t.Fatalf("bad image with the writer ahead: %v, want ErrLagging", err)
+	}
+	b.lagCheck = func() error { return nil }
+	if err := b.ReadPages(e.Page, p); err == nil || errors.Is(err, ErrLagging) {
+		t.Fatalf("bad image with the writer not ahead: %v, want corruption", err)
 	}
 }
