@@ -115,10 +115,11 @@ func Logger(path string, rank, size int) (*zap.Logger, func(), error) {
 
 // NATS are the flags that say how a rank reaches its job's NATS server.
 type NATS struct {
+	NoAnnounce bool // no tick announcements: readers poll
+
 	URL                string
 	Auth               collective.Auth
 	Timeout, JoinAfter time.Duration
-	NoAnnounce         bool // no tick announcements: readers poll
 }
 
 // Register adds the NATS flags to fs.
