@@ -40,8 +40,9 @@ type Writer struct {
 	dsets map[string]*Dataset // handles handed out, by path
 	calls atomic.Uint64       // collective calls made (written under mu, read by Calls without it)
 	due   time.Time           // when the open tick expires (zero: manual ticks)
-	// When the last tick ended: Sync ends the next MinTickInterval later at the earliest.
-	tickDone time.Time
+	// Ends of tick caused by steps (Sync), at least MinTickInterval apart.
+	stepEnd  time.Time   // when the last one ran
+	stepWait bool        // a step made the open tick due early: its end counts as one
 	sync     syncState   // parallel writers only
 	err      error       // sticky: after an I/O or collective failure the writer only closes
 	done     bool        // Close has run
@@ -445,9 +446,9 @@ func (w *Writer) EndTickContext(ctx context.Context) error {
 
 // Sync marks the end of an application step: collective. Call it when a
 // step is complete (before computing the next): the tick ends there, so
-// readers see the step at once, unless the last end of tick is less than
-// Config.MinTickInterval ago; then the tick ends as soon as that interval
-// is over. A parallel writer can publish only at sync points, and Sync is
+// readers see the step at once, unless the last end of tick a step caused
+// is less than Config.MinTickInterval ago; then the tick ends as soon as
+// that interval is over. A parallel writer can publish only at sync points, and Sync is
 // one. With ManualTicks it ends a tick only when the tick's changes pass
 // their limit.
 func (w *Writer) Sync() error { return w.SyncContext(context.Background()) }
@@ -470,18 +471,21 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 }
 
 // stepDue says, at a step boundary (on rank 0), whether the tick ends
-// there: when the last end of tick is MinTickInterval ago or more. If not,
-// the tick becomes due when it is, so that the step waits no longer.
+// there: when the last end of tick a step caused is MinTickInterval ago or
+// more. If not, the tick becomes due when it is, so that the step waits no
+// longer. Ends of tick by expiry do not count: one just before a step
+// boundary must not hold the step back.
 func (w *Writer) stepDue(now time.Time) bool {
 	if w.due.IsZero() {
 		return false
 	}
-	next := w.tickDone.Add(w.cfg.MinTickInterval)
+	next := w.stepEnd.Add(w.cfg.MinTickInterval)
 	if !now.Before(next) {
+		w.stepEnd = now
 		return true
 	}
 	if next.Before(w.due) {
-		w.due = next
+		w.due, w.stepWait = next, true
 	}
 	return false
 }
@@ -579,9 +583,12 @@ func (w *Writer) publishTick() error {
 	if next > w.cfg.MaxLag {
 		w.pf.ReleaseBefore(next - w.cfg.MaxLag)
 	}
-	w.tickDone = time.Now()
+	now := time.Now()
+	if w.stepWait {
+		w.stepEnd, w.stepWait = now, false
+	}
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
-		w.due = w.tickDone.Add(w.cfg.TickLen)
+		w.due = now.Add(w.cfg.TickLen)
 	}
 	return nil
 }
