@@ -93,11 +93,12 @@ type Config struct {
 	// TickBytes ends a tick early once this many bytes of metadata changed
 	// in it.
 	TickBytes int64
-	// MinTickInterval is the shortest time between two ends of tick when
-	// the application marks steps complete (Sync): a Sync ends the tick at
-	// once if the last end of tick is at least this long ago, and otherwise
-	// as soon as it is (default TickLen/4: 25 ms at the default tick; see
-	// docs/DECISIONS.md, "Publishing at step boundaries"). It keeps a fast
+	// MinTickInterval is the shortest time between two ends of tick that
+	// steps cause: a Sync (the application's step boundary) ends the tick
+	// at once if the last end of tick a step caused is at least this long
+	// ago, and otherwise as soon as it is (default TickLen/4: 25 ms at the
+	// default tick; docs/DECISIONS.md, "Writer.Sync is the application's
+	// step boundary", says why). Expiries of the tick do not count. It keeps a fast
 	// loop of tiny steps from turning every Sync into an end of tick, which
 	// would write more metadata and shorten the time a reader may lag:
 	// MaxLag ticks may pass in MaxLag*MinTickInterval. A value of TickLen

@@ -20,8 +20,9 @@
 // than wrong data.
 //
 // Sync marks an application step complete: the tick ends there at once,
-// unless the last end of tick is less than Config.MinTickInterval ago
-// (default a quarter tick), and then as soon as it is - so a step is
+// unless the last end of tick a step caused is less than
+// Config.MinTickInterval ago (default a quarter tick), and then as soon as
+// it is - so a step is
 // published when it is done, not when the timer next fires.
 //
 // # Tick announcements

@@ -16,8 +16,8 @@ import (
 // at EndTick, Flush and Close - because those counts are the same on every
 // rank. There they compare their streams, and rank 0 decides whether the
 // tick ends: when it is due, and at a step boundary also when the last end
-// of tick is MinTickInterval ago or more (nothing can be published between
-// sync points).
+// of tick a step caused is MinTickInterval ago or more (nothing can be
+// published between sync points).
 
 const (
 	firstK = 16   // calls between the first sync points
