@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"pwstore/internal/infra/natsd"
 )
@@ -162,5 +163,42 @@ func visibility(t *testing.T, ranks, steps int, delay, url, fallback string, wri
 		}
 		t.Logf("reader %d: %v snapshots verified over %v ticks, worst visibility %v ticks, latency p50 %.2f ms p99 %.2f ms",
 			i, sum["snapshots_verified"], sum["ticks"], worst, sum["lat_ms_p50"], sum["lat_ms_p99"])
+	}
+}
+
+// TestWatchJobAnnouncesOnGivenServer: pwriter run --watch with --nats URL
+// announces on that server and its readers listen there too (not on the
+// launcher's own server): a reader that polls only every 100 ms
+// (--poll-fallback's default) adopts at most one tick per poll, so
+// adopting many more ticks than the run had polls means announcements
+// woke it.
+func TestWatchJobAnnouncesOnGivenServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process run")
+	}
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	path := filepath.Join(t.TempDir(), "job.pw")
+	start := time.Now()
+	res := run(t, "pwriter", "run", "--json", "--watch", "1", "--nats", srv.URL(), "--workload", "rr", "--datasets", "4",
+		"--elems", "3", "--steps", "200", "--step-delay", "10ms", "--tick", "10ms", path)
+	polls := time.Since(start)/(100*time.Millisecond) + 1
+	if res.code != 0 {
+		t.Fatalf("job exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	var reader map[string]any
+	for _, s := range summaries(t, res.stdout) {
+		if _, ok := s["snapshots_verified"]; ok {
+			reader = s
+		}
+	}
+	if reader == nil || reader["errors"] != 0.0 || reader["steps"] != 200.0 {
+		t.Fatalf("reader summary: %v", reader)
+	}
+	if ticks := reader["ticks"].(float64); ticks <= 2*float64(polls) {
+		t.Fatalf("the reader adopted %v ticks in %d polls' time: it was not woken by announcements", ticks, polls)
 	}
 }

@@ -157,10 +157,27 @@ func launchJob(f *runFlags, args []string, path string) error {
 		if f.nats.NoAnnounce {
 			watch = append(watch, "--no-announce")
 		}
+		if f.nats.URL != "" {
+			// The writer announces on the server given, not the launcher's.
+			watch = append(watch, natsArgs(f.nats)...)
+		}
 		if f.json {
 			watch = append(watch, "--json")
 		}
 		groups = append(groups, cli.Group{Label: "reader", N: f.watch, Args: append(watch, path)})
 	}
 	return cli.Launch(groups)
+}
+
+// natsArgs are the flags that reach the server n names, for the readers.
+func natsArgs(n cli.NATS) []string {
+	out := []string{"--nats", n.URL}
+	a := n.Auth
+	for _, kv := range [][2]string{{"nats-token", a.Token}, {"nats-user", a.User}, {"nats-password", a.Password},
+		{"nats-nkey", a.NkeySeedFile}, {"nats-creds", a.CredsFile}, {"nats-ca", a.CAFile}, {"nats-cert", a.CertFile}, {"nats-key", a.KeyFile}} {
+		if kv[1] != "" {
+			out = append(out, "--"+kv[0], kv[1])
+		}
+	}
+	return out
 }
