@@ -497,9 +497,8 @@ func (r *Reader) Close() error {
 // when it dies before its first tick is published: at least the header
 // slots long (Create sizes it at once), neither slot written, or only the
 // first one, torn (a prefix of a header: the magic, or a part of it,
-// then anything), and zeros everywhere else up to its end, as Create's
-// truncate left them. Any other file without a valid header is not
-// recognisably a metadata file; a file of zeros holds nothing to lose.
+// then anything, then zeros). Any other file without a valid header is
+// not recognisably a metadata file.
 func Unpublished(fsys vfs.FS, path string) (bool, error) {
 	f, err := fsys.Open(path)
 	if err != nil {
@@ -513,26 +512,14 @@ func Unpublished(fsys vfs.FS, path string) (bool, error) {
 	if size < headerBytes {
 		return false, nil
 	}
-	var head [HeaderSize]byte
+	var head [headerBytes]byte
 	if err := vfs.ReadFull(f, head[:], 0); err != nil {
 		return false, fmt.Errorf("mdfile: read headers of %s: %w", path, err)
 	}
-	written := len(bytes.TrimRight(head[:], "\x00"))
+	written := len(bytes.TrimRight(head[:HeaderSize], "\x00"))
 	magic := min(written, len(headerMagic))
-	if string(head[:magic]) != headerMagic[:magic] {
-		return false, nil
-	}
-	buf := make([]byte, 64<<10)
-	for off := int64(HeaderSize); off < size; off += int64(len(buf)) {
-		n := min(int64(len(buf)), size-off)
-		if err := vfs.ReadFull(f, buf[:n], off); err != nil {
-			return false, fmt.Errorf("mdfile: read %s: %w", path, err)
-		}
-		if !allZero(buf[:n]) {
-			return false, nil
-		}
-	}
-	return true, nil
+	torn := string(head[:magic]) == headerMagic[:magic]
+	return torn && allZero(head[HeaderSize:]), nil
 }
 
 func allZero(b []byte) bool {
