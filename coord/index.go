@@ -131,8 +131,9 @@ func (x *index) digest() uint64 {
 	put(x.header.Tick)
 	for _, e := range x.sorted() {
 		put(e.Page)
-		put(e.MDPage)
+		put(e.Offset)
 		put(e.Length)
+		put(e.Stored)
 		put(e.Checksum)
 	}
 	return d.Sum64()

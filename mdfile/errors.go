@@ -3,12 +3,11 @@ package mdfile
 import "errors"
 
 // Sentinels for bad bytes. A decoder's error wraps exactly one of them and
-// corrupt.Err as well, so callers can test either.
+// corrupt.Err as well, so callers can test either; an unknown format
+// version is the one decoder error that is not corruption (ErrBadVersion).
 var (
 	// ErrBadMagic: the signature of a header, index root or index page is wrong.
 	ErrBadMagic = errors.New("bad magic")
-	// ErrBadVersion: the structure was written by an unknown format version.
-	ErrBadVersion = errors.New("unknown format version")
 	// ErrBadChecksum: the stored xxhash64 does not match the bytes.
 	ErrBadChecksum = errors.New("checksum mismatch")
 	// ErrBadLength: the buffer is shorter or longer than the structure says.
@@ -27,6 +26,10 @@ var (
 
 // Errors that are not corruption.
 var (
+	// ErrBadVersion: the structure was written by a format version this
+	// reader does not know (another release of pwstore): not corruption,
+	// and no retry will help.
+	ErrBadVersion = errors.New("mdfile: unknown format version")
 	// ErrNotReady: the metadata file has no valid header yet (the writer is
 	// just starting). Wait and try again.
 	ErrNotReady = errors.New("mdfile: metadata file not ready")

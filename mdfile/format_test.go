@@ -20,28 +20,28 @@ func sampleHeader() Header {
 
 func sampleEntries() []Entry {
 	return []Entry{
-		{Page: 3, MDPage: 70, Length: 4096, Checksum: 1},
-		{Page: 4, MDPage: 1<<33 + 1, Length: 3 * 4096, Checksum: 2}, // multi-page, far metadata page
-		{Page: 1<<32 + 5, MDPage: 71, Length: 4096, Checksum: 3},    // data page above 2^32
-		{Page: 1<<50 + 1, MDPage: 80, Length: 2 * 4096, Checksum: 4},
+		{Page: 3, Offset: 70 * 32, Length: 4096, Stored: 139, Checksum: 1},
+		{Page: 4, Offset: 1<<45 + 32, Length: 3 * 4096, Stored: 3 * 4096, Checksum: 2}, // multi-page, whole, far offset
+		{Page: 1<<32 + 5, Offset: 1024, Length: 4096, Stored: 0, Checksum: 3},          // data page above 2^32, all zeros
+		{Page: 1<<50 + 1, Offset: 80 * 32, Length: 2 * 4096, Stored: 4097, Checksum: 4},
 	}
 }
 
 // sampleRefs are a root's references to branch pages.
 func sampleRefs() []Ref {
 	return []Ref{
-		{First: 3, MDPage: 5, Length: uint32(nodeLength(4)), Count: 4, Checksum: 11},
-		{First: 1 << 33, MDPage: 1<<34 + 9, Length: uint32(nodeLength(1)), Count: 1, Checksum: 12},
-		{First: 1 << 60, MDPage: 7, Length: uint32(nodeLength(2)), Count: 2, Checksum: 13},
+		{First: 3, Offset: 20480, Length: uint32(nodeLength(4)), Count: 4, Checksum: 11},
+		{First: 1 << 33, Offset: 1<<46 + 9, Length: uint32(nodeLength(1)), Count: 1, Checksum: 12},
+		{First: 1 << 60, Offset: 28672, Length: uint32(nodeLength(2)), Count: 2, Checksum: 13},
 	}
 }
 
 // sampleLeafRefs are a branch's references to 7 entries in index pages.
 func sampleLeafRefs() []Ref {
 	return []Ref{
-		{First: 3, MDPage: 5, Length: uint32(leafLength(4)), Count: 4, Checksum: 11},
-		{First: 1 << 33, MDPage: 1<<34 + 9, Length: uint32(leafLength(1)), Count: 1, Checksum: 12},
-		{First: 1 << 60, MDPage: 7, Length: uint32(leafLength(2)), Count: 2, Checksum: 13},
+		{First: 3, Offset: 20480, Length: uint32(leafLength(4)), Count: 4, Checksum: 11},
+		{First: 1 << 33, Offset: 1<<46 + 9, Length: uint32(leafLength(1)), Count: 1, Checksum: 12},
+		{First: 1 << 60, Offset: 28672, Length: uint32(leafLength(2)), Count: 2, Checksum: 13},
 	}
 }
 
@@ -70,7 +70,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 
 func TestIndexRoundTrip(t *testing.T) {
 	es := sampleEntries()
-	b := encodeLeaf(nil, 9, es)
+	b := encodeLeaf(nil, 4096, 9, es)
 	if uint64(len(b)) != leafLength(len(es)) {
 		t.Fatalf("leaf of %d bytes, want %d", len(b), leafLength(len(es)))
 	}
@@ -106,7 +106,8 @@ func TestIndexRoundTrip(t *testing.T) {
 }
 
 // everyByteCorrupts flips each byte of b in turn and requires decode to fail
-// with an error marked as corruption.
+// with an error marked as corruption, or, for the version field (bytes 4
+// to 7), with ErrBadVersion and no corruption mark.
 func everyByteCorrupts(t *testing.T, what string, b []byte, decode func([]byte) error) {
 	t.Helper()
 	for i := range b {
@@ -114,6 +115,12 @@ func everyByteCorrupts(t *testing.T, what string, b []byte, decode func([]byte) 
 			c := append([]byte(nil), b...)
 			c[i] ^= flip
 			err := decode(c)
+			if i >= 4 && i < 8 {
+				if !errors.Is(err, ErrBadVersion) || errors.Is(err, corrupt.Err) {
+					t.Fatalf("%s: version byte %d ^ %#x: err %v, want ErrBadVersion, not corruption", what, i, flip, err)
+				}
+				continue
+			}
 			if err == nil || !errors.Is(err, corrupt.Err) {
 				t.Fatalf("%s: byte %d ^ %#x: err %v, want corruption", what, i, flip, err)
 			}
@@ -131,7 +138,7 @@ func TestCorruptionDetected(t *testing.T) {
 	hb := make([]byte, HeaderSize)
 	h.Encode(hb)
 	everyByteCorrupts(t, "header", hb, func(b []byte) error { _, err := DecodeHeader(b); return err })
-	lb := encodeLeaf(nil, 9, sampleEntries())
+	lb := encodeLeaf(nil, 4096, 9, sampleEntries())
 	everyByteCorrupts(t, "index page", lb, func(b []byte) error { _, err := DecodeLeaf(b, 4096); return err })
 	rb := encodeNode(nil, rootMagic, 9, 7, sampleRefs())
 	everyByteCorrupts(t, "index root", rb, func(b []byte) error { _, err := DecodeRoot(b, 4096); return err })
@@ -159,13 +166,12 @@ func TestDistinctSentinels(t *testing.T) {
 		want error
 	}{
 		{"magic", mod(func(b []byte) { b[0] = 'X' }), ErrBadMagic},
-		{"version", mod(func(b []byte) { b[4] = 2 }), ErrBadVersion},
 		{"checksum", mod(func(b []byte) { b[20] ^= 1 }), ErrBadChecksum},
 		{"short", good[:HeaderSize-1], ErrBadLength},
 		{"page size", reseal(func() Header { h := h; h.PageSize = 1000; return h }()), ErrBadField},
 		{"status", reseal(func() Header { h := h; h.Status = 9; return h }()), ErrBadField},
 		{"index tick", reseal(func() Header { h := h; h.IndexTick = h.Tick + 1; return h }()), ErrTickMismatch},
-		{"root offset", reseal(func() Header { h := h; h.RootOffset = 100; return h }()), ErrBadBounds},
+		{"root offset", reseal(func() Header { h := h; h.RootOffset = 1000; return h }()), ErrBadBounds},
 		{"root length", reseal(func() Header { h := h; h.RootLength = rootFixed + 1; return h }()), ErrBadBounds},
 	}
 	for _, c := range cases {
@@ -176,23 +182,28 @@ func TestDistinctSentinels(t *testing.T) {
 	}
 	es := sampleEntries()
 	es[1].Page = 2 // before its predecessor
-	if _, err := DecodeLeaf(encodeLeaf(nil, 9, es), 4096); !errors.Is(err, ErrUnsorted) {
+	if _, err := DecodeLeaf(encodeLeaf(nil, 4096, 9, es), 4096); !errors.Is(err, ErrUnsorted) {
 		t.Errorf("unsorted leaf: %v", err)
 	}
 	es = sampleEntries()
 	es[0].Length = 3 * 4096 // page 3, three pages, covers page 4
-	if _, err := DecodeLeaf(encodeLeaf(nil, 9, es), 4096); !errors.Is(err, ErrUnsorted) {
+	if _, err := DecodeLeaf(encodeLeaf(nil, 4096, 9, es), 4096); !errors.Is(err, ErrUnsorted) {
 		t.Errorf("overlapping leaf: %v", err)
 	}
 	es = sampleEntries()
 	es[2].Length = 100
-	if _, err := DecodeLeaf(encodeLeaf(nil, 9, es), 4096); !errors.Is(err, ErrBadBounds) {
+	if _, err := DecodeLeaf(encodeLeaf(nil, 4096, 9, es), 4096); !errors.Is(err, ErrBadBounds) {
 		t.Errorf("partial-page entry: %v", err)
 	}
 	es = sampleEntries()
-	es[0].MDPage = 0 // inside the header slots
-	if _, err := DecodeLeaf(encodeLeaf(nil, 9, es), 4096); !errors.Is(err, ErrBadBounds) {
+	es[0].Offset = 1023 // inside the header slots
+	if _, err := DecodeLeaf(encodeLeaf(nil, 4096, 9, es), 4096); !errors.Is(err, ErrBadBounds) {
 		t.Errorf("entry in header page: %v", err)
+	}
+	es = sampleEntries()
+	es[0].Stored = 4097 // more bytes stored than the image has
+	if _, err := DecodeLeaf(encodeLeaf(nil, 4096, 9, es), 4096); !errors.Is(err, ErrBadBounds) || !errors.Is(err, corrupt.Err) {
+		t.Errorf("entry storing more than its image: %v", err)
 	}
 	refs := sampleRefs()
 	refs[2].First = 1

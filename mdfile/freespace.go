@@ -6,8 +6,17 @@ import (
 	"math/bits"
 )
 
-// space is the metadata file's free-space manager: one bit per page, set
-// when the page is in use, under a segment tree that keeps, for every
+// granule is the writer's allocation unit in bytes: stored images and
+// index pieces start on a granule and occupy whole granules, so an image of
+// 139 bytes takes 160, not a page. Readers do not depend on it.
+const granule = 32
+
+// granules is the number of granules that bytes occupy.
+func granules(bytes uint64) uint64 { return (bytes + granule - 1) / granule }
+
+// space is the metadata file's free-space manager, in granules (the
+// comments say pages for the unit): one bit per page, set when the page
+// is in use, under a segment tree that keeps, for every
 // node, the longest run of free pages inside it and the free runs at its
 // two ends. Coalescing is implicit (adjacent free pages are adjacent zero
 // bits); first fit for n pages is one descent of the tree, O(log pages),
@@ -145,6 +154,27 @@ func (s *space) alloc(n, hi uint64) (page uint64, ok bool) {
 	}
 	s.mark(p, n, true)
 	return p, true
+}
+
+// run takes free space for a batch of want pages whose next object needs
+// need pages: the first free run of want pages if there is one (else the
+// end of the file, which grows); failing that, when the longest free run
+// holds need and at least floor pages, that run, whose unused end the
+// caller frees. A batch thus lands in a few large runs, never in holes
+// smaller than floor.
+func (s *space) run(want, need, floor uint64) (p, n uint64) {
+	best := s.best[1]
+	if best >= want || best < max(need, floor) {
+		p, _ = s.alloc(want, unbounded)
+		return p, want
+	}
+	p = s.firstFit(best)
+	if p+best >= s.words()*64 { // the free tail: it extends as far as needed
+		s.mark(p, want, true)
+		return p, want
+	}
+	s.mark(p, best, true)
+	return p, best
 }
 
 // take marks [p, p+n) used; the pages must be free.

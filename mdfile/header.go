@@ -2,6 +2,7 @@ package mdfile
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -11,8 +12,11 @@ import (
 
 // Frozen: on-disk constants of the metadata file header.
 const (
-	headerMagic   = "PWMH" // Frozen: header signature.
-	formatVersion = 1      // Frozen: version of header, index root and index page.
+	headerMagic = "PWMH" // Frozen: header signature.
+	// formatVersion is the version of header, index root, branch and index
+	// page. Version 1 stored whole page images at page-aligned places;
+	// version 2 stores them without their zero tail at byte offsets.
+	formatVersion = 2 // Frozen: this format.
 	// HeaderSize is the encoded size of one header slot in bytes.
 	HeaderSize = 104 // Frozen: header slot length.
 	// headerSlots is the number of header slots, at byte offsets 0 and
@@ -111,7 +115,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	}
 	le := binary.LittleEndian
 	if v := le.Uint32(b[4:]); v != formatVersion {
-		return h, corrupt.Errorf("mdfile header: version %d: %w", v, ErrBadVersion)
+		return h, fmt.Errorf("mdfile header: version %d, this reader knows %d: %w", v, formatVersion, ErrBadVersion)
 	}
 	if sum, want := xxhash.Sum64(b[:96]), le.Uint64(b[96:]); sum != want {
 		return h, corrupt.Errorf("mdfile header: checksum %#x, stored %#x: %w", sum, want, ErrBadChecksum)
@@ -148,14 +152,13 @@ func (h *Header) check() error {
 	if h.MaxLag == 0 || uint64(h.ReservedPages) < headerPages(uint64(h.PageSize)) {
 		return corrupt.Errorf("mdfile header: max lag %d, reserved pages %d: %w", h.MaxLag, h.ReservedPages, ErrBadField)
 	}
-	ps := uint64(h.PageSize)
 	if h.RootLength == 0 {
 		if h.RootOffset != 0 || h.Entries != 0 || h.RootChecksum != 0 {
 			return corrupt.Errorf("mdfile header: empty index with offset %d, %d entries: %w", h.RootOffset, h.Entries, ErrBadBounds)
 		}
 		return nil
 	}
-	if h.RootOffset%ps != 0 || h.RootOffset < headerBytes || h.RootOffset > maxOffset-h.RootLength {
+	if h.RootOffset < headerBytes || h.RootOffset > maxOffset-h.RootLength {
 		return corrupt.Errorf("mdfile header: index root at %d: %w", h.RootOffset, ErrBadBounds)
 	}
 	if h.RootLength < rootFixed || (h.RootLength-rootFixed)%refSize != 0 || h.RootLength > maxRootLength {

@@ -2,6 +2,7 @@ package mdfile
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -20,25 +21,46 @@ const (
 	entrySize   = 32     // Frozen: one index entry.
 	// maxRootLength bounds a root a reader will allocate for (2^27 refs).
 	maxRootLength = rootFixed + refSize<<27
+	// maxImagePages and maxStored bound an entry: its 32-bit fields.
+	maxImagePages = 1<<32 - 1
+	maxStored     = 1<<32 - 1
 )
 
 // Entry is one index entry: the image of data-file page Page (Length bytes,
-// a whole number of pages) lives at metadata-file page MDPage.
+// a whole number of pages) is stored at byte Offset of the metadata file
+// without its zero tail: its first Stored bytes, the rest being zeros.
 type Entry struct {
 	Page     uint64 // data-file page
-	MDPage   uint64 // metadata-file page
-	Length   uint64 // bytes, a multiple of the page size
-	Checksum uint64 // xxhash64 of the image
+	Offset   uint64 // metadata-file byte offset of the stored bytes
+	Length   uint64 // bytes of the image, a multiple of the page size
+	Stored   uint64 // bytes stored (<= Length): the image up to its last nonzero byte
+	Checksum uint64 // xxhash64 of the whole image (Length bytes)
 }
 
 // pages is the entry's length in pages.
 func (e Entry) pages(ps uint64) uint64 { return e.Length / ps }
 
+// check validates an entry's fields for page size ps: a positive whole
+// number of pages, at most 2^32-1 of them, stored in at most that many
+// bytes (and fewer than 2^32), outside the header slots, no offset or
+// page arithmetic overflowing. The error wraps ErrBadBounds.
+func (e Entry) check(ps uint64) error {
+	switch {
+	case e.Length == 0 || e.Length%ps != 0 || e.Length/ps > maxImagePages:
+		return fmt.Errorf("page %d: length %d: %w", e.Page, e.Length, ErrBadBounds)
+	case e.Stored > e.Length || e.Stored > maxStored:
+		return fmt.Errorf("page %d: %d bytes stored for an image of %d: %w", e.Page, e.Stored, e.Length, ErrBadBounds)
+	case e.Offset < headerBytes || e.Offset > maxOffset-e.Stored || e.Page > maxPage-e.pages(ps):
+		return fmt.Errorf("page %d (%d bytes stored at byte %d, %d pages): %w", e.Page, e.Stored, e.Offset, e.pages(ps), ErrBadBounds)
+	}
+	return nil
+}
+
 // Ref is a reference to a child page: from the root to a branch page, or
 // from a branch page to an index page (leaf).
 type Ref struct {
 	First    uint64 // data-file page of the first entry under the child
-	MDPage   uint64 // metadata-file page where the child starts
+	Offset   uint64 // metadata-file byte offset of the child
 	Length   uint32 // child length in bytes
 	Count    uint32 // refs in a branch child, entries in a leaf child
 	Checksum uint64 // xxhash64 of the child's bytes
@@ -72,7 +94,7 @@ func encodeNode(b []byte, magic string, tick, entries uint64, refs []Ref) []byte
 	b = le.AppendUint64(b, entries)
 	for _, r := range refs {
 		b = le.AppendUint64(b, r.First)
-		b = le.AppendUint64(b, r.MDPage)
+		b = le.AppendUint64(b, r.Offset)
 		b = le.AppendUint32(b, r.Length)
 		b = le.AppendUint32(b, r.Count)
 		b = le.AppendUint64(b, r.Checksum)
@@ -116,7 +138,7 @@ func decodeNode(b []byte, ps uint64, magic, what string, childLength func(int) u
 	}
 	le := binary.LittleEndian
 	if v := le.Uint32(b[4:]); v != formatVersion {
-		return r, corrupt.Errorf("mdfile %s: version %d: %w", what, v, ErrBadVersion)
+		return r, fmt.Errorf("mdfile %s: version %d, this reader knows %d: %w", what, v, formatVersion, ErrBadVersion)
 	}
 	n := le.Uint64(b[16:])
 	if n > (uint64(len(b))-rootFixed)/refSize || nodeLength(int(n)) != uint64(len(b)) {
@@ -136,7 +158,7 @@ func decodeNode(b []byte, ps uint64, magic, what string, childLength func(int) u
 		p := b[32+i*refSize:]
 		ref := Ref{
 			First:    le.Uint64(p),
-			MDPage:   le.Uint64(p[8:]),
+			Offset:   le.Uint64(p[8:]),
 			Length:   le.Uint32(p[16:]),
 			Count:    le.Uint32(p[20:]),
 			Checksum: le.Uint64(p[24:]),
@@ -144,8 +166,8 @@ func decodeNode(b []byte, ps uint64, magic, what string, childLength func(int) u
 		if ref.Count == 0 || uint64(ref.Length) != childLength(int(ref.Count)) {
 			return r, corrupt.Errorf("mdfile %s: child %d has count %d in %d bytes: %w", what, i, ref.Count, ref.Length, ErrBadLength)
 		}
-		if ref.MDPage < headerPages(ps) || ref.MDPage > (maxOffset-uint64(ref.Length))/ps {
-			return r, corrupt.Errorf("mdfile %s: child %d at page %d: %w", what, i, ref.MDPage, ErrBadBounds)
+		if ref.Offset < headerBytes || ref.Offset > maxOffset-uint64(ref.Length) {
+			return r, corrupt.Errorf("mdfile %s: child %d at byte %d: %w", what, i, ref.Offset, ErrBadBounds)
 		}
 		if i > 0 && ref.First <= r.Refs[i-1].First {
 			return r, corrupt.Errorf("mdfile %s: child %d starts at page %d, not after %d: %w", what, i, ref.First, r.Refs[i-1].First, ErrUnsorted)
@@ -156,7 +178,7 @@ func decodeNode(b []byte, ps uint64, magic, what string, childLength func(int) u
 }
 
 // encodeLeaf appends the encoded leaf to b.
-func encodeLeaf(b []byte, tick uint64, entries []Entry) []byte {
+func encodeLeaf(b []byte, ps, tick uint64, entries []Entry) []byte {
 	start := len(b)
 	le := binary.LittleEndian
 	b = append(b, leafMagic...)
@@ -165,8 +187,9 @@ func encodeLeaf(b []byte, tick uint64, entries []Entry) []byte {
 	b = le.AppendUint64(b, uint64(len(entries)))
 	for _, e := range entries {
 		b = le.AppendUint64(b, e.Page)
-		b = le.AppendUint64(b, e.MDPage)
-		b = le.AppendUint64(b, e.Length)
+		b = le.AppendUint64(b, e.Offset)
+		b = le.AppendUint32(b, uint32(e.Length/ps))
+		b = le.AppendUint32(b, uint32(e.Stored))
 		b = le.AppendUint64(b, e.Checksum)
 	}
 	return le.AppendUint64(b, xxhash.Sum64(b[start:]))
@@ -174,8 +197,8 @@ func encodeLeaf(b []byte, tick uint64, entries []Entry) []byte {
 
 // DecodeLeaf validates and decodes an index page of exactly len(b) bytes
 // for a file of page size ps: entries sorted by data-file page, not
-// overlapping, each a positive whole number of pages, none in the header
-// pages of the metadata file.
+// overlapping, each a positive whole number of pages stored in at most
+// that many bytes, none in the header slots of the metadata file.
 func DecodeLeaf(b []byte, ps uint64) (Leaf, error) {
 	var l Leaf
 	if len(b) < leafFixed {
@@ -186,7 +209,7 @@ func DecodeLeaf(b []byte, ps uint64) (Leaf, error) {
 	}
 	le := binary.LittleEndian
 	if v := le.Uint32(b[4:]); v != formatVersion {
-		return l, corrupt.Errorf("mdfile index page: version %d: %w", v, ErrBadVersion)
+		return l, fmt.Errorf("mdfile index page: version %d, this reader knows %d: %w", v, formatVersion, ErrBadVersion)
 	}
 	n := le.Uint64(b[16:])
 	if n > (uint64(len(b))-leafFixed)/entrySize || leafLength(int(n)) != uint64(len(b)) {
@@ -203,12 +226,10 @@ func DecodeLeaf(b []byte, ps uint64) (Leaf, error) {
 	l.Entries = make([]Entry, n)
 	for i := range l.Entries {
 		p := b[24+i*entrySize:]
-		e := Entry{Page: le.Uint64(p), MDPage: le.Uint64(p[8:]), Length: le.Uint64(p[16:]), Checksum: le.Uint64(p[24:])}
-		if e.Length == 0 || e.Length%ps != 0 {
-			return l, corrupt.Errorf("mdfile index page: entry %d length %d: %w", i, e.Length, ErrBadBounds)
-		}
-		if e.MDPage < headerPages(ps) || e.MDPage > (maxOffset-e.Length)/ps || e.Page > maxPage-e.pages(ps) {
-			return l, corrupt.Errorf("mdfile index page: entry %d (page %d at %d, %d bytes): %w", i, e.Page, e.MDPage, e.Length, ErrBadBounds)
+		e := Entry{Page: le.Uint64(p), Offset: le.Uint64(p[8:]), Length: uint64(le.Uint32(p[16:])) * ps,
+			Stored: uint64(le.Uint32(p[20:])), Checksum: le.Uint64(p[24:])}
+		if err := e.check(ps); err != nil {
+			return l, corrupt.Errorf("mdfile index page: entry %d: %w", i, err)
 		}
 		if i > 0 {
 			prev := l.Entries[i-1]

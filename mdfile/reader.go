@@ -244,7 +244,9 @@ func (r *Reader) readHeaders() ([]slotHeader, error) {
 		raw := r.head[slot*slotStride:][:HeaderSize]
 		h, err := DecodeHeader(raw)
 		if err != nil {
-			why = cmpOr(why, fmt.Errorf("slot %d: %w", slot, err))
+			if errors.Is(err, ErrBadVersion) || why == nil {
+				why = fmt.Errorf("slot %d: %w", slot, err)
+			}
 			continue
 		}
 		if err := r.checkIdentity(h); err != nil {
@@ -255,6 +257,10 @@ func (r *Reader) readHeaders() ([]slotHeader, error) {
 		hs = append(hs, c)
 	}
 	if len(hs) == 0 {
+		if errors.Is(why, ErrBadVersion) {
+			// Written by another format version: waiting will not help.
+			return nil, fmt.Errorf("mdfile: %s: %w", r.path, why)
+		}
 		return nil, fmt.Errorf("%w: %s has no valid header (%v)", ErrNotReady, r.path, why)
 	}
 	slices.SortFunc(hs, func(a, b slotHeader) int { return -cmpUint(a.h.Tick, b.h.Tick) })
@@ -408,7 +414,7 @@ func (r *Reader) readBranch(ref Ref, rootTick, size uint64) (*rbranch, error) {
 
 // readChild reads the bytes ref names and checks them against its checksum.
 func (r *Reader) readChild(ref Ref, size uint64) ([]byte, error) {
-	off := ref.MDPage * r.ps
+	off := ref.Offset
 	if off+uint64(ref.Length) > size {
 		return nil, corrupt.Errorf("mdfile: index piece [%d,+%d) beyond end %d: %w", off, ref.Length, size, ErrBadBounds)
 	}
@@ -417,7 +423,7 @@ func (r *Reader) readChild(ref Ref, size uint64) ([]byte, error) {
 		return nil, fmt.Errorf("mdfile: read index piece: %w", err)
 	}
 	if sum := xxhash.Sum64(b); sum != ref.Checksum {
-		return nil, corrupt.Errorf("mdfile: index piece at page %d: checksum %#x, parent says %#x: %w", ref.MDPage, sum, ref.Checksum, ErrBadChecksum)
+		return nil, corrupt.Errorf("mdfile: index piece at byte %d: checksum %#x, parent says %#x: %w", ref.Offset, sum, ref.Checksum, ErrBadChecksum)
 	}
 	return b, nil
 }
@@ -441,21 +447,33 @@ func (r *Reader) readLeaf(ref Ref, parentTick, size uint64) (*rleaf, error) {
 	return &rleaf{ref: ref, entries: l.Entries}, nil
 }
 
-// ReadImage reads the image of e into p (len(p) == e.Length) and checks it
-// against the entry's checksum.
+// ReadImage reads the image of e into p (len(p) == e.Length): its stored
+// bytes, then zeros, checked against the entry's checksum. A stored length
+// that cannot be right (longer than the image, or ending in a zero byte,
+// which the writer strips) is corruption, as is a checksum mismatch.
 func (r *Reader) ReadImage(e Entry, p []byte) error {
 	return readImage(r.f, r.ps, e, p)
 }
 
-func readImage(f vfs.File, ps uint64, e Entry, p []byte) error {
+func readImage(f io.ReaderAt, ps uint64, e Entry, p []byte) error {
 	if uint64(len(p)) != e.Length {
 		return fmt.Errorf("mdfile: image of page %d is %d bytes, buffer %d", e.Page, e.Length, len(p))
 	}
-	if err := vfs.ReadFull(f, p, int64(e.MDPage*ps)); err != nil {
+	if err := e.check(ps); err != nil {
+		return corrupt.Errorf("mdfile: image entry: %w", err)
+	}
+	head := p[:e.Stored]
+	if err := vfs.ReadFull(f, head, int64(e.Offset)); err != nil {
 		return fmt.Errorf("mdfile: read image of page %d: %w", e.Page, err)
 	}
+	clear(p[e.Stored:])
+	if len(head) > 0 && head[len(head)-1] == 0 {
+		return corrupt.Errorf("mdfile: image of page %d: %d bytes stored at byte %d end in a zero byte, which the writer strips: %w",
+			e.Page, e.Stored, e.Offset, ErrBadBounds)
+	}
 	if sum := xxhash.Sum64(p); sum != e.Checksum {
-		return corrupt.Errorf("mdfile: image of page %d at %d: checksum %#x, index says %#x: %w", e.Page, e.MDPage, sum, e.Checksum, ErrImageChecksum)
+		return corrupt.Errorf("mdfile: image of page %d, %d bytes stored at byte %d: checksum %#x, index says %#x: %w",
+			e.Page, e.Stored, e.Offset, sum, e.Checksum, ErrImageChecksum)
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func TestBadNewestIndex(t *testing.T) {
 	if r.Current().Tick() != 2 {
 		t.Fatalf("reader at %d", r.Current().Tick())
 	}
-	root := w.root.page * w.ps
+	root := w.root.page * granule
 	flipAt(t, path, int64(root)+20)
 
 	r2 := mustOpen(t, path)
@@ -110,7 +110,7 @@ func TestBadNewestIndex(t *testing.T) {
 	if err := w.Update(4, []Image{{Page: 20, Data: testImage(20, 4, 1, 512)}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	flipAt(t, path, int64(w.root.page*w.ps)+33)
+	flipAt(t, path, int64(w.root.page*granule)+33)
 	if _, err := r.Load(); !errors.Is(err, ErrNoSnapshot) || !errors.Is(err, corrupt.Err) {
 		t.Fatalf("load of a damaged newest index: %v, want ErrNoSnapshot wrapping the corruption", err)
 	}
@@ -136,11 +136,11 @@ func TestEveryByteOfNewestTickChecked(t *testing.T) {
 	w, m1, _ := twoTicks(t, path)
 	var ranges []extent // byte ranges: page holds the offset, n the length
 	ranges = append(ranges, extent{uint64(w.slot * slotStride), HeaderSize})
-	ranges = append(ranges, extent{w.root.page * w.ps, w.rootLen})
+	ranges = append(ranges, extent{w.root.page * granule, w.rootLen})
 	for _, br := range w.branches {
-		ranges = append(ranges, extent{br.at.page * w.ps, uint64(br.ref.Length)})
+		ranges = append(ranges, extent{br.at.page * granule, uint64(br.ref.Length)})
 		for _, lf := range br.leaves {
-			ranges = append(ranges, extent{lf.at.page * w.ps, uint64(lf.ref.Length)})
+			ranges = append(ranges, extent{lf.at.page * granule, uint64(lf.ref.Length)})
 		}
 	}
 	if len(ranges) < 4 {

@@ -7,20 +7,21 @@ import (
 	"pwstore/vfs"
 )
 
-// snapshotExtents lists every extent a snapshot references: root,
-// branches, index pages and images.
+// snapshotExtents lists every extent, in granules, that a snapshot
+// references: root, branches, index pages and stored images.
 func snapshotExtents(s *Snapshot) []extent {
-	ps := uint64(s.Header.PageSize)
 	var out []extent
 	if s.Header.RootLength > 0 {
-		out = append(out, extent{s.Header.RootOffset / ps, (s.Header.RootLength + ps - 1) / ps})
+		out = append(out, extent{s.Header.RootOffset / granule, granules(s.Header.RootLength)})
 	}
 	for _, br := range s.branches {
-		out = append(out, extent{br.ref.MDPage, (uint64(br.ref.Length) + ps - 1) / ps})
+		out = append(out, extent{br.ref.Offset / granule, granules(uint64(br.ref.Length))})
 		for _, l := range br.leaves {
-			out = append(out, extent{l.ref.MDPage, (uint64(l.ref.Length) + ps - 1) / ps})
+			out = append(out, extent{l.ref.Offset / granule, granules(uint64(l.ref.Length))})
 			for _, e := range l.entries {
-				out = append(out, extent{e.MDPage, e.pages(ps)})
+				if e.Stored > 0 {
+					out = append(out, extent{e.Offset / granule, granules(e.Stored)})
+				}
 			}
 		}
 	}
@@ -151,7 +152,7 @@ func TestIndexRelocation(t *testing.T) {
 	inReserved := func(s *Snapshot) []extent {
 		var out []extent
 		for _, e := range snapshotExtents(s) {
-			if e.page < res {
+			if e.page < res*ps/granule {
 				out = append(out, e)
 			}
 		}

@@ -194,7 +194,9 @@ func (w *Writer) mergeLeaf(old []Entry, ops []change, superseded *[]extent) ([]E
 		}
 		found := i < len(old) && old[i].Page == op.page
 		if found {
-			*superseded = append(*superseded, extent{old[i].MDPage, old[i].pages(w.ps)})
+			if e := old[i]; e.Stored > 0 {
+				*superseded = append(*superseded, extent{e.Offset / granule, granules(e.Stored)})
+			}
 			i++
 		}
 		if op.data == nil {
@@ -240,79 +242,164 @@ func (w *Writer) checkOverlaps(leaves []*wleaf) error {
 	return nil
 }
 
-// place allocates space for the dirty leaves, dirty branches and the root:
-// in the reserved pages while they fit, else (for good) in allocated
-// space; the relocation rewrites every page still in the reserved pages
-// and supersedes them. The old root goes onto superseded by the caller.
-func (w *Writer) place(branches []*wbranch, superseded []extent) []extent {
-	try := func(sp *space, hi uint64) bool {
-		var got []extent
-		alloc := func(bytes uint64) (extent, bool) {
-			n := (bytes + w.ps - 1) / w.ps
-			p, ok := sp.alloc(n, hi)
-			if ok {
-				got = append(got, extent{p, n})
-			}
-			return extent{p, n}, ok
+// place allocates the tick's space: the stored images and the dirty
+// leaves, dirty branches and root, packed in that order into as few runs
+// as the free space allows (one, unless no hole holds the whole tick), so
+// that an end of tick is a few large writes. While the index fits in the
+// reserved pages it goes there instead, in one run of its own; once it
+// does not, it moves (for good) to allocated space: the relocation
+// rewrites every piece still in the reserved pages and supersedes them.
+// It sets the new entries' offsets, in ops and in the dirty leaves. The
+// old root goes onto superseded by the caller.
+func (w *Writer) place(ops []change, branches []*wbranch, superseded []extent) []extent {
+	var objs []*extent // the index pieces, in write order, sized
+	sizeIndex := func() uint64 {
+		objs = objs[:0]
+		var total uint64
+		add := func(at *extent, bytes uint64) {
+			*at = extent{n: granules(bytes)}
+			objs = append(objs, at)
+			total += at.n
 		}
-		ok := true
-	branches:
 		for _, br := range branches {
 			if !br.dirty {
 				continue
 			}
 			for _, lf := range br.leaves {
 				if lf.dirty {
-					if lf.at, ok = alloc(leafLength(len(lf.entries))); !ok {
-						break branches
-					}
+					add(&lf.at, leafLength(len(lf.entries)))
 				}
 			}
-			if br.at, ok = alloc(nodeLength(len(br.leaves))); !ok {
-				break
-			}
+			add(&br.at, nodeLength(len(br.leaves)))
 		}
-		if ok && len(branches) > 0 {
-			w.root, ok = alloc(nodeLength(len(branches)))
+		if len(branches) > 0 {
+			add(&w.root, nodeLength(len(branches)))
 		}
-		if !ok {
-			for _, e := range got {
-				sp.free(e.page, e.n) // just allocated: cannot fail
-			}
-		}
-		return ok
+		return total
 	}
 	w.root = extent{}
+	total := sizeIndex()
+	var images []*extent
+	imgs := make([]extent, 0, len(ops))
+	for i := range ops {
+		if op := &ops[i]; op.data != nil {
+			op.ent.Offset = headerBytes // where an all-zero image "is": nothing is read
+			if op.ent.Stored > 0 {
+				imgs = append(imgs, extent{n: granules(op.ent.Stored)})
+			}
+		}
+	}
+	for i := range imgs {
+		images = append(images, &imgs[i])
+	}
+	inReserve := false
 	if !w.relocated {
-		if try(w.reserved, w.res) {
-			return superseded
+		if p, ok := w.reserved.alloc(total, w.res); ok || total == 0 {
+			for _, at := range objs {
+				at.page, p = p, p+at.n
+			}
+			inReserve = true
+		} else {
+			w.relocated = true
+			w.log.Info("metadata file index relocated out of the reserved pages",
+				zap.Int("branches", len(branches)), zap.Uint64("reserved_bytes", w.res*granule))
+			superseded = w.relocate(branches, superseded)
+			total = sizeIndex()
 		}
-		w.relocated = true
-		w.log.Info("metadata file index relocated out of the reserved pages",
-			zap.Int("branches", len(branches)), zap.Uint64("reserved_pages", w.res))
-		// The reserved pages become ordinary space max_lag ticks from now,
-		// the free ones too, so the new index lands outside them. Until
-		// then w.space keeps them taken; w.reserved is done with.
-		for p := headerPages(w.ps); p < w.res; p++ {
-			if !w.reserved.used(p) {
-				superseded = append(superseded, extent{p, 1})
+	}
+	if inReserve {
+		w.fill(images)
+	} else {
+		w.fill(append(images, objs...))
+	}
+	k := 0
+	for i := range ops {
+		if op := &ops[i]; op.data != nil && op.ent.Stored > 0 {
+			op.ent.Offset = imgs[k].page * granule
+			k++
+		}
+	}
+	w.setOffsets(ops, branches)
+	return superseded
+}
+
+// minRun is the smallest hole, in bytes, that a tick's batch is split
+// into when no hole holds all of it.
+const minRun = 64 << 10
+
+// fill places objs, sized, one after the other in runs of w.space.
+func (w *Writer) fill(objs []*extent) {
+	var want uint64
+	for _, at := range objs {
+		want += at.n
+	}
+	for i := 0; i < len(objs); {
+		p, n := w.space.run(want, objs[i].n, max(want/8, minRun/granule))
+		end := p + n
+		for ; i < len(objs) && p+objs[i].n <= end; i++ {
+			objs[i].page, p = p, p+objs[i].n
+			want -= objs[i].n
+		}
+		if p < end {
+			w.space.free(p, end-p) // just taken: cannot fail
+		}
+	}
+}
+
+// relocate marks every index piece dirty, so that it is rewritten outside
+// the reserved pages, and supersedes the reserved pages: the free ones
+// and those the pieces leave become ordinary space max_lag ticks from now.
+// Until then w.space keeps them taken; w.reserved is done with.
+func (w *Writer) relocate(branches []*wbranch, superseded []extent) []extent {
+	for p := uint64(headerBytes / granule); p < w.res; {
+		q := p
+		for q < w.res && !w.reserved.used(q) {
+			q++
+		}
+		if q > p {
+			superseded = append(superseded, extent{p, q - p})
+		}
+		for p = q; p < w.res && w.reserved.used(p); p++ {
+		}
+	}
+	for _, br := range branches {
+		if !br.dirty {
+			superseded = append(superseded, br.at)
+			br.dirty = true
+		}
+		for _, lf := range br.leaves {
+			if !lf.dirty {
+				superseded = append(superseded, lf.at)
+				lf.dirty = true
 			}
 		}
-		for _, br := range branches {
-			if !br.dirty {
-				superseded = append(superseded, br.at)
-				br.dirty = true
+	}
+	return superseded
+}
+
+// setOffsets copies the placed offsets of the changed images into their
+// entries in the dirty leaves (merge put them there before placement).
+func (w *Writer) setOffsets(ops []change, branches []*wbranch) {
+	k := 0
+	for _, br := range branches {
+		if !br.dirty {
+			continue
+		}
+		for _, lf := range br.leaves {
+			if !lf.dirty {
+				continue
 			}
-			for _, lf := range br.leaves {
-				if !lf.dirty {
-					superseded = append(superseded, lf.at)
-					lf.dirty = true
+			for j := range lf.entries {
+				e := &lf.entries[j]
+				for k < len(ops) && ops[k].page < e.Page {
+					k++
+				}
+				if k < len(ops) && ops[k].page == e.Page && ops[k].data != nil {
+					e.Offset = ops[k].ent.Offset
 				}
 			}
 		}
 	}
-	try(w.space, unbounded)
-	return superseded
 }
 
 // encodeIndex encodes the dirty leaves and branches, adds them to pieces
@@ -325,19 +412,19 @@ func (w *Writer) encodeIndex(tick uint64, branches []*wbranch, pieces []piece) (
 			br.entries = 0
 			for j, lf := range br.leaves {
 				if lf.dirty {
-					b := encodeLeaf(make([]byte, 0, lf.at.n*w.ps), tick, lf.entries)
-					lf.ref = Ref{First: lf.first(), MDPage: lf.at.page, Length: uint32(len(b)),
+					b := encodeLeaf(make([]byte, 0, leafLength(len(lf.entries))), w.ps, tick, lf.entries)
+					lf.ref = Ref{First: lf.first(), Offset: lf.at.page * granule, Length: uint32(len(b)),
 						Count: uint32(len(lf.entries)), Checksum: xxhash.Sum64(b)}
-					pieces = append(pieces, piece{lf.at.page, b[:lf.at.n*w.ps]})
+					pieces = append(pieces, piece{lf.ref.Offset, b})
 					lf.dirty = false
 				}
 				refs[j] = lf.ref
 				br.entries += len(lf.entries)
 			}
-			b := encodeNode(make([]byte, 0, br.at.n*w.ps), branchMagic, tick, uint64(br.entries), refs)
-			br.ref = Ref{First: br.first(), MDPage: br.at.page, Length: uint32(len(b)),
+			b := encodeNode(make([]byte, 0, nodeLength(len(refs))), branchMagic, tick, uint64(br.entries), refs)
+			br.ref = Ref{First: br.first(), Offset: br.at.page * granule, Length: uint32(len(b)),
 				Count: uint32(len(br.leaves)), Checksum: xxhash.Sum64(b)}
-			pieces = append(pieces, piece{br.at.page, b[:br.at.n*w.ps]})
+			pieces = append(pieces, piece{br.ref.Offset, b})
 			br.dirty = false
 		}
 		entries += br.entries

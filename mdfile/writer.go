@@ -3,6 +3,7 @@ package mdfile
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,8 @@ import (
 )
 
 // Image is a new version of the metadata entry at data-file page Page:
-// Data is its whole image, a positive whole number of pages.
+// Data is its whole image, a positive whole number of pages (less than
+// 4 GiB). The metadata file stores it without its zero tail.
 type Image struct {
 	Page uint64
 	Data []byte
@@ -78,17 +80,17 @@ type Writer struct {
 	path string
 	opts WriterOptions
 	ps   uint64 // page size
-	res  uint64 // reserved pages
+	res  uint64 // reserved pages, in granules
 	cap  int    // entries in a full index page
 	bcap int    // index pages in a full branch page
 	log  *zap.Logger
 
-	space     *space // all pages; the reserved ones stay taken until relocation
-	reserved  *space // the reserved pages, where the index lives until relocation
+	space     *space // all granules; the reserved ones stay taken until relocation
+	reserved  *space // the reserved granules, where the index lives until relocation
 	delayed   releaseList
 	branches  []*wbranch // the current index, sorted, none empty
 	nleaves   int        // index pages in all branches
-	root      extent     // where the current root lives (n == 0: no root)
+	root      extent     // where the current root lives, in granules (n == 0: no root)
 	rootLen   uint64
 	rootSum   uint64
 	entries   int
@@ -100,6 +102,7 @@ type Writer struct {
 	err       error // sticky: an I/O failure leaves the writer unusable
 	closed    bool
 	hdr       [HeaderSize]byte
+	buf       []byte // gathers adjacent pieces into one write; kept across ticks
 }
 
 // Create creates the metadata file at path and returns its writer. Nothing
@@ -153,17 +156,17 @@ func Create(fsys vfs.FS, path string, opts WriterOptions) (*Writer, error) {
 	ps := uint64(opts.PageSize)
 	w := &Writer{
 		fs: fsys, f: f, path: path, opts: opts, ps: ps,
-		res:      uint64(opts.ReservedPages),
+		res:      uint64(opts.ReservedPages) * ps / granule,
 		cap:      int((uint64(opts.LeafPages)*ps - leafFixed) / entrySize),
 		bcap:     int((uint64(opts.LeafPages)*ps - rootFixed) / refSize),
 		log:      opts.Logger,
-		space:    newSpace(uint64(opts.ReservedPages)),
+		space:    newSpace(uint64(opts.ReservedPages) * ps / granule),
 		reserved: newSpace(0),
 		slot:     -1,
 	}
 	w.space.take(0, w.res)
-	w.reserved.take(0, headerPages(ps))
-	if err := f.Truncate(int64(w.res * ps)); err != nil {
+	w.reserved.take(0, headerBytes/granule)
+	if err := f.Truncate(int64(w.res * granule)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("mdfile: create %s: %w", path, err)
 	}
@@ -219,23 +222,15 @@ func (w *Writer) Update(tick uint64, changed []Image, removed []uint64) error {
 	if err != nil {
 		return err
 	}
-	// Allocate the images first: their entries go into the index pages.
-	var images []extent
+	// The entries' offsets are known only once the index pieces are sized
+	// and the tick's space placed (place sets them).
 	for i := range ops {
-		op := &ops[i]
-		if op.data == nil {
-			continue
+		if op := &ops[i]; op.data != nil {
+			op.ent = Entry{Page: op.page, Length: uint64(len(op.data)), Stored: stored(op.data), Checksum: xxhash.Sum64(op.data)}
 		}
-		n := uint64(len(op.data)) / w.ps
-		p, _ := w.space.alloc(n, unbounded)
-		images = append(images, extent{p, n})
-		op.ent = Entry{Page: op.page, MDPage: p, Length: uint64(len(op.data)), Checksum: xxhash.Sum64(op.data)}
 	}
 	branches, superseded, err := w.merge(ops)
 	if err != nil {
-		for _, e := range images {
-			w.space.free(e.page, e.n) // just allocated: cannot fail
-		}
 		return err
 	}
 	if w.root.n > 0 {
@@ -255,8 +250,8 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 	ops := make([]change, 0, len(changed)+len(removed))
 	for _, img := range changed {
 		n := uint64(len(img.Data))
-		if n == 0 || n%w.ps != 0 {
-			return nil, fmt.Errorf("image of page %d is %d bytes, not a whole number of %d-byte pages: %w", img.Page, n, w.ps, ErrBadUpdate)
+		if n == 0 || n%w.ps != 0 || n > maxStored {
+			return nil, fmt.Errorf("image of page %d is %d bytes, not a whole number of %d-byte pages under 4 GiB: %w", img.Page, n, w.ps, ErrBadUpdate)
 		}
 		if img.Page > maxPage-n/w.ps {
 			return nil, fmt.Errorf("image of page %d: %d pages overflow: %w", img.Page, n/w.ps, ErrBadUpdate)
@@ -275,9 +270,21 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 	return ops, nil
 }
 
-// piece is bytes to write at a metadata-file page.
+// stored is the length of img without its zero tail.
+func stored(img []byte) uint64 {
+	n := len(img)
+	for n >= 8 && binary.LittleEndian.Uint64(img[n-8:]) == 0 {
+		n -= 8
+	}
+	for n > 0 && img[n-1] == 0 {
+		n--
+	}
+	return uint64(n)
+}
+
+// piece is bytes to write at a metadata-file byte offset.
 type piece struct {
-	page uint64
+	off  uint64
 	data []byte
 }
 
@@ -289,11 +296,11 @@ func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superse
 			return fmt.Errorf("mdfile: sync data file: %w", err)
 		}
 	}
-	superseded = w.place(branches, superseded)
+	superseded = w.place(ops, branches, superseded)
 	var pieces []piece
 	for _, op := range ops {
-		if op.data != nil {
-			pieces = append(pieces, piece{op.ent.MDPage, op.data})
+		if op.data != nil && op.ent.Stored > 0 {
+			pieces = append(pieces, piece{op.ent.Offset, op.data[:op.ent.Stored]})
 		}
 	}
 	pieces, entries, nleaves := w.encodeIndex(tick, branches, pieces)
@@ -303,8 +310,8 @@ func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superse
 		for i, br := range branches {
 			refs[i] = br.ref
 		}
-		root = encodeNode(make([]byte, 0, w.root.n*w.ps), rootMagic, tick, uint64(entries), refs)
-		pieces = append(pieces, piece{w.root.page, root[:w.root.n*w.ps]})
+		root = encodeNode(make([]byte, 0, nodeLength(len(refs))), rootMagic, tick, uint64(entries), refs)
+		pieces = append(pieces, piece{w.root.page * granule, root})
 	}
 	w.stats.LastBytes = 0
 	if err := w.writePieces(pieces); err != nil {
@@ -327,27 +334,32 @@ func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superse
 // maxWrite caps the bytes gathered into one WriteAt.
 const maxWrite = 8 << 20
 
-// writePieces writes pieces in file order, gathering adjacent ones into
-// single writes, then syncs in durable mode.
+// writePieces writes pieces in file order, gathering into one write the
+// pieces that only the padding of their granules separates, then syncs in
+// durable mode.
 func (w *Writer) writePieces(pieces []piece) error {
-	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.page, b.page) })
-	var buf []byte
+	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.off, b.off) })
 	for i := 0; i < len(pieces); {
-		j, size := i+1, len(pieces[i].data)
-		for j < len(pieces) && pieces[j].page == pieces[j-1].page+uint64(len(pieces[j-1].data))/w.ps && size+len(pieces[j].data) <= maxWrite {
-			size += len(pieces[j].data)
+		end := pieces[i].off + uint64(len(pieces[i].data))
+		j := i + 1
+		for j < len(pieces) && pieces[j].off <= granules(end)*granule && pieces[j].off+uint64(len(pieces[j].data))-pieces[i].off <= maxWrite {
+			end = pieces[j].off + uint64(len(pieces[j].data))
 			j++
 		}
 		data := pieces[i].data
 		if j > i+1 {
-			buf = buf[:0]
+			w.buf = w.buf[:0]
 			for _, p := range pieces[i:j] {
-				buf = append(buf, p.data...)
+				n := len(w.buf)
+				gap := int(p.off-pieces[i].off) - n // padding of the previous piece's last granule
+				w.buf = slices.Grow(w.buf, gap+len(p.data))[:n+gap]
+				clear(w.buf[n:])
+				w.buf = append(w.buf, p.data...)
 			}
-			data = buf
+			data = w.buf
 		}
-		if _, err := w.f.WriteAt(data, int64(pieces[i].page*w.ps)); err != nil {
-			return fmt.Errorf("mdfile: write at page %d: %w", pieces[i].page, err)
+		if _, err := w.f.WriteAt(data, int64(pieces[i].off)); err != nil {
+			return fmt.Errorf("mdfile: write at byte %d: %w", pieces[i].off, err)
 		}
 		w.stats.LastBytes += uint64(len(data))
 		i = j
@@ -371,7 +383,7 @@ func (w *Writer) writeHeader(tick uint64, status Status, withIndex bool, now tim
 	if withIndex {
 		h.IndexTick = w.indexTick
 		if w.rootLen > 0 {
-			h.RootOffset, h.RootLength, h.RootChecksum = w.root.page*w.ps, w.rootLen, w.rootSum
+			h.RootOffset, h.RootLength, h.RootChecksum = w.root.page*granule, w.rootLen, w.rootSum
 			h.Entries = uint64(w.entries)
 		}
 	}
@@ -408,8 +420,8 @@ func (w *Writer) release(tick uint64) error {
 		}
 	}
 	if now := w.space.end(); now < end {
-		if err := w.f.Truncate(int64(now * w.ps)); err != nil {
-			return fmt.Errorf("mdfile: shrink to %d pages: %w", now, err)
+		if err := w.f.Truncate(int64(now * granule)); err != nil {
+			return fmt.Errorf("mdfile: shrink to %d bytes: %w", now*granule, err)
 		}
 	}
 	return nil
@@ -521,7 +533,7 @@ func (w *Writer) Stats() Stats {
 	s := w.stats
 	s.Tick, s.IndexTick = w.tick, w.indexTick
 	s.Entries, s.Leaves, s.Branches, s.RootBytes = w.entries, w.nleaves, len(w.branches), w.rootLen
-	s.FileSize = int64(w.space.end() * w.ps)
+	s.FileSize = int64(w.space.end() * granule)
 	s.PendingRelease = w.delayed.len()
 	s.Relocated = w.relocated
 	return s
