@@ -134,6 +134,7 @@ func (x *index) digest() uint64 {
 		put(e.Offset)
 		put(e.Length)
 		put(e.Stored)
+		put(e.Tail)
 		put(e.Checksum)
 	}
 	return d.Sum64()

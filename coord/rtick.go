@@ -25,13 +25,13 @@ type adoptMsg struct {
 	Code    uint64 // the sentinels the failure wraps (errCode)
 }
 
-// entries travel packed, 40 little-endian bytes each (page, metadata-file
-// offset, length, stored length, checksum): msgpack's reflection over a
+// entries travel packed, 48 little-endian bytes each (page, metadata-file
+// offset, length, stored length, stored tail, checksum): msgpack's reflection over a
 // struct per entry costs every reader rank half a millisecond per thousand
 // entries.
 type entries []mdfile.Entry
 
-const entrySize = 40
+const entrySize = 48
 
 var _ msgpack.CustomEncoder = entries(nil)
 
@@ -43,6 +43,7 @@ func (es entries) EncodeMsgpack(enc *msgpack.Encoder) error {
 		b = binary.LittleEndian.AppendUint64(b, e.Offset)
 		b = binary.LittleEndian.AppendUint64(b, e.Length)
 		b = binary.LittleEndian.AppendUint64(b, e.Stored)
+		b = binary.LittleEndian.AppendUint64(b, e.Tail)
 		b = binary.LittleEndian.AppendUint64(b, e.Checksum)
 	}
 	return enc.EncodeBytes(b)
@@ -65,7 +66,8 @@ func (es *entries) DecodeMsgpack(dec *msgpack.Decoder) error {
 			Offset:   binary.LittleEndian.Uint64(e[8:]),
 			Length:   binary.LittleEndian.Uint64(e[16:]),
 			Stored:   binary.LittleEndian.Uint64(e[24:]),
-			Checksum: binary.LittleEndian.Uint64(e[32:]),
+			Tail:     binary.LittleEndian.Uint64(e[32:]),
+			Checksum: binary.LittleEndian.Uint64(e[40:]),
 		}
 	}
 	*es = out

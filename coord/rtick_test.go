@@ -12,7 +12,7 @@ import (
 func TestAdoptMsgRoundTrip(t *testing.T) {
 	m := adoptMsg{
 		Base: 7, Header: mdfile.Header{Tick: 9, PageSize: 4096, Status: mdfile.StatusOpen},
-		Added:   entries{{Page: 1 << 40, Offset: 3 << 12, Length: 8192, Stored: 5000, Checksum: 0xdeadbeefcafef00d}},
+		Added:   entries{{Page: 1 << 40, Offset: 3 << 12, Length: 8192, Stored: 5000, Tail: 8, Checksum: 0xdeadbeefcafef00d}},
 		Changed: entries{{Page: 2, Offset: 5 << 5, Length: 4096, Stored: 139, Checksum: 1}, {Page: 9, Offset: 6 << 5, Length: 4096, Checksum: 2}},
 		Removed: []uint64{4, 5},
 	}
@@ -28,7 +28,7 @@ func TestAdoptMsgRoundTrip(t *testing.T) {
 		!reflect.DeepEqual(got.Removed, m.Removed) || got.Header.Tick != 9 || got.Base != 7 || len(got.Entries) != 0 {
 		t.Fatalf("round trip changed the message:\n%+v\n%+v", m, got)
 	}
-	// Entries that are not whole 40-byte records are an error.
+	// Entries that are not whole 48-byte records are an error.
 	var bad entries
 	if err := msgpack.Unmarshal(append([]byte{0xc4, 5}, 1, 2, 3, 4, 5), &bad); err == nil {
 		t.Fatal("5 bytes of entries decoded")

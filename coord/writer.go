@@ -66,6 +66,7 @@ type WriterStats struct {
 	Ticks    uint64          // ends of tick run by this rank
 	EOT      []time.Duration // rank 0: duration of each end of tick
 	MDMax    int64           // rank 0: largest metadata file size seen
+	MDBytes  uint64          // rank 0: bytes ends of tick wrote to the metadata file
 	Syncs    uint64          // sync points (parallel)
 	Pagebuf  pagebuf.Stats
 	LastTick uint64 // last tick published in the metadata file (rank 0)
@@ -565,6 +566,7 @@ func (w *Writer) publishTick() error {
 		w.statsMu.Lock()
 		w.stats.EOT = append(w.stats.EOT, took)
 		w.stats.MDMax = max(w.stats.MDMax, st.FileSize)
+		w.stats.MDBytes += st.LastBytes
 		w.statsMu.Unlock()
 		w.log.Info("end of tick", zap.Uint64("tick", st.Tick), zap.Duration("eot", took),
 			zap.Int("index_entries", st.Entries), zap.Int("changed", len(res.Changes)),

@@ -18,22 +18,26 @@
 //
 //	byte 0      header slot 0 (104 bytes)
 //	byte 512    header slot 1 (104 bytes)
-//	pages [ceil(1024/P), md_pages_reserved)   the index while it fits
-//	pages md_pages_reserved ...                page images, index pages,
-//	                                           branch pages and roots, in
-//	                                           allocated space
+//	bytes [1024, md_pages_reserved x P)   the index while it fits
+//	bytes md_pages_reserved x P ...       stored page images, index pages,
+//	                                      branch pages and roots, in
+//	                                      allocated space
+//
+// Nothing is page aligned but the header slots: every other structure
+// starts at any byte offset from 1024 on (the writer happens to use
+// multiples of 32) and is as long as its bytes.
 //
 // Header slot (HeaderSize = 104 bytes; slots at 0 and 512 so a reader
 // finds both before it knows P):
 //
 //	 0  4  magic "PWMH"
-//	 4  4  version (1)
+//	 4  4  version (2; a reader refuses any other with ErrBadVersion)
 //	 8  4  page size P
 //	12  4  status: 1 writer open, 2 closed cleanly, 3 consumed by recovery
 //	16  8  tick (>= 1)
 //	24  8  index tick: tick at which the index was last changed (<= tick);
 //	       a heartbeat publishes a new tick naming the same index
-//	32  8  index root offset in bytes (page aligned; 0 = empty index)
+//	32  8  index root offset in bytes (>= 1024; 0 = empty index)
 //	40  8  index root length in bytes (0 = empty index)
 //	48  8  xxhash64 of the index root's bytes
 //	56  8  number of index entries
@@ -49,40 +53,63 @@
 // Index root (magic "PWMR") and branch page (magic "PWMB"), 40 + 32 n bytes:
 //
 //	 0  4  magic
-//	 4  4  version (1)
+//	 4  4  version (2)
 //	 8  8  tick that wrote it (root: = the header's index tick;
 //	       branch: <= its root's tick)
 //	16  8  n: number of children
 //	24  8  number of index entries under it
 //	32     n references, 32 bytes each, sorted by first page:
 //	         0 8 data-file page of the first entry under the child
-//	         8 8 metadata-file page where the child starts
+//	         8 8 metadata-file byte offset of the child (>= 1024)
 //	        16 4 child length in bytes (40 + 32 count for a branch,
 //	             32 + 32 count for an index page)
 //	        20 4 count: children of a branch, entries of an index page (>= 1)
 //	        24 8 xxhash64 of the child
 //	end-8  8  xxhash64 of the other bytes
 //
-// Index page (32 + 32 m bytes; the RFC's index, one sorted run of it):
+// Index page (32 + 36 m bytes; the RFC's index, one sorted run of it):
 //
 //	 0  4  magic "PWML"
-//	 4  4  version (1)
+//	 4  4  version (2)
 //	 8  8  tick that wrote it (<= its branch's tick)
 //	16  8  m: number of entries
-//	24     m entries, 32 bytes each, sorted by data-file page, not overlapping:
+//	24     m entries, 36 bytes each, sorted by data-file page, not overlapping:
 //	         0 8 data-file page
-//	         8 8 metadata-file page of the image
-//	        16 8 image length in bytes (a positive multiple of P;
-//	             more than P for a multi-page entry)
-//	        24 8 xxhash64 of the image
+//	         8 8 metadata-file byte offset of the stored image (>= 1024)
+//	        16 4 image length in pages (>= 1; more than 1 for a
+//	             multi-page entry)
+//	        20 4 stored bytes S (<= the image length L)
+//	        24 4 tail T (<= S): the last T stored bytes end the image
+//	        28 8 xxhash64 of the whole image, as a reader uses it: the
+//	             first S-T stored bytes, L-S zeros, the last T stored bytes
 //	end-8  8  xxhash64 of the page's other bytes
+//
+// A page image is stored without its longest run of zeros: metadata pages
+// (dataset headers, chunk-index roots and blocks, catalog nodes) hold a
+// few dozen to a few hundred bytes of a 4 KiB page, at its start, and some
+// end with a checksum, so cutting out only a zero tail would keep the
+// whole page of those. The writer finds the longest run (the first of
+// equals) and stores what precedes it and what follows it, back to back;
+// an all-zero page stores nothing. A reader reads the S bytes, moves the
+// tail to the end of its buffer, zero-fills between and checks the whole
+// page against the entry's checksum. A stored length that cannot be right is corruption:
+// longer than the image (the decoder refuses it), stored bytes that do
+// not surround a run of zeros (the writer cuts out a whole run), or a
+// page that fails the checksum. Stored bytes running past the end of the
+// file are a short read (io.ErrUnexpectedEOF), as for an index piece: a
+// reader more than max_lag ticks behind can meet a file its writer shrank.
 //
 // # Updates
 //
 // An update (Writer.Update) writes, in this order: the new page images, the
 // index and branch pages it changed and a new root, all in freshly
 // allocated space; then (after an fsync in durable mode) the header, into
-// the slot not written last; then (durable) fsync again. The tree is
+// the slot not written last; then (durable) fsync again. The images and
+// index pieces of one update are packed one after the other into one run
+// of free space (while the index lives in the reserved pages, one run
+// there for the index and one outside for the images), so that an end of
+// tick is a few large writes plus the header, however scattered the
+// changed pages are in the index. The tree is
 // copy-on-write: an update rewrites only the index pages holding changed
 // entries, the branch pages listing those and the root (one reference per
 // branch: 2 KiB for a million entries with 4 KiB pages), so its cost
@@ -94,6 +121,26 @@
 // free-space manager only max_lag ticks later, so any header a reader (or
 // recovery) may still follow points at intact bytes. The two header slots
 // alternate: the slot being written is never the newest valid one.
+//
+// # Free space
+//
+// The writer allocates in granules of 32 bytes: a bitmap with a segment
+// tree over it (first fit in O(log n), coalescing implicit). Each stored
+// image and index piece owns the granules it covers, and is released on
+// its own, max_lag ticks after an update superseded it; the run an update
+// was packed into is only where its objects happened to be placed, not a
+// unit of release. So the space follows what is live: a dataset header
+// rewritten every tick frees its 160 bytes while its neighbours in the
+// same run stay, and nothing ever pins a whole run (no compaction is
+// needed, unlike a log whose segments are freed as a whole). The price is
+// fragmentation: an update first asks for one hole holding all its bytes;
+// if there is none, it takes the largest holes of at least 64 KiB (and
+// at least an eighth of the update), and only if there are none either,
+// the end of the file. A tick's bytes thus land in at most about eight
+// runs, small holes wait until their neighbours free up and coalesce with
+// them, and the file shrinks when its tail comes free. In a steady
+// workload each tick supersedes about what it writes, so the file holds
+// the live objects plus max_lag ticks of superseded ones.
 //
 // The index starts inside the reserved pages. When it no longer fits
 // there it moves, for good, to allocated space; the reserved pages become

@@ -1,6 +1,7 @@
 package mdfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -10,11 +11,14 @@ import (
 	"pwstore/vfs"
 )
 
-// testImage is the image a test writes for page at tick: every 16 bytes
-// hold (page, tick), so a reader can tell which version it got.
+// testImage is the image a test writes for page at tick: the first 32
+// bytes and the last 16 hold (page, tick) pairs, the rest is zeros (like
+// a metadata page with a few fields and a checksum at its end), so a
+// reader can tell which version it got and that the zeros between came
+// back.
 func testImage(page, tick uint64, npages int, ps int) []byte {
 	b := make([]byte, npages*ps)
-	for i := 0; i < len(b); i += 16 {
+	for _, i := range []int{0, 16, len(b) - 16} {
 		binary.LittleEndian.PutUint64(b[i:], page)
 		binary.LittleEndian.PutUint64(b[i+8:], tick)
 	}
@@ -24,13 +28,16 @@ func testImage(page, tick uint64, npages int, ps int) []byte {
 // imageTick checks that b is testImage(page, tick) for some tick and
 // returns that tick.
 func imageTick(b []byte, page uint64) (uint64, error) {
-	if len(b) < 16 {
+	if len(b) < 48 {
 		return 0, fmt.Errorf("image of %d bytes", len(b))
 	}
 	tick := binary.LittleEndian.Uint64(b[8:])
-	for i := 0; i < len(b); i += 16 {
-		if p, t := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:]); p != page || t != tick {
-			return 0, fmt.Errorf("image of page %d: bytes %d say page %d tick %d, start says tick %d", page, i, p, t, tick)
+	want := testImage(page, tick, 1, len(b))
+	if !bytes.Equal(b, want) {
+		for i := range b {
+			if b[i] != want[i] {
+				return 0, fmt.Errorf("image of page %d, tick %d by its start: byte %d is %#x, want %#x", page, tick, i, b[i], want[i])
+			}
 		}
 	}
 	return tick, nil

@@ -18,7 +18,7 @@ const (
 	rootFixed   = 40     // Frozen: root or branch bytes besides its refs (32 before, 8 checksum after).
 	refSize     = 32     // Frozen: one reference to a child page.
 	leafFixed   = 32     // Frozen: leaf bytes besides its entries (24 before, 8 after).
-	entrySize   = 32     // Frozen: one index entry.
+	entrySize   = 36     // Frozen: one index entry.
 	// maxRootLength bounds a root a reader will allocate for (2^27 refs).
 	maxRootLength = rootFixed + refSize<<27
 	// maxImagePages and maxStored bound an entry: its 32-bit fields.
@@ -28,28 +28,35 @@ const (
 
 // Entry is one index entry: the image of data-file page Page (Length bytes,
 // a whole number of pages) is stored at byte Offset of the metadata file
-// without its zero tail: its first Stored bytes, the rest being zeros.
+// without its longest run of zeros: Stored bytes, of which the last Tail
+// are the image's last bytes and the others its first; the image is them
+// with zeros between.
 type Entry struct {
 	Page     uint64 // data-file page
 	Offset   uint64 // metadata-file byte offset of the stored bytes
 	Length   uint64 // bytes of the image, a multiple of the page size
-	Stored   uint64 // bytes stored (<= Length): the image up to its last nonzero byte
+	Stored   uint64 // bytes stored (<= Length)
+	Tail     uint64 // of them, the bytes that end the image (<= Stored)
 	Checksum uint64 // xxhash64 of the whole image (Length bytes)
 }
+
+// head is the number of stored bytes that start the image.
+func (e Entry) head() uint64 { return e.Stored - e.Tail }
 
 // pages is the entry's length in pages.
 func (e Entry) pages(ps uint64) uint64 { return e.Length / ps }
 
 // check validates an entry's fields for page size ps: a positive whole
 // number of pages, at most 2^32-1 of them, stored in at most that many
-// bytes (and fewer than 2^32), outside the header slots, no offset or
-// page arithmetic overflowing. The error wraps ErrBadBounds.
+// bytes (and fewer than 2^32), its tail part of them, outside the header
+// slots, no offset or page arithmetic overflowing. The error wraps
+// ErrBadBounds.
 func (e Entry) check(ps uint64) error {
 	switch {
 	case e.Length == 0 || e.Length%ps != 0 || e.Length/ps > maxImagePages:
 		return fmt.Errorf("page %d: length %d: %w", e.Page, e.Length, ErrBadBounds)
-	case e.Stored > e.Length || e.Stored > maxStored:
-		return fmt.Errorf("page %d: %d bytes stored for an image of %d: %w", e.Page, e.Stored, e.Length, ErrBadBounds)
+	case e.Stored > e.Length || e.Stored > maxStored || e.Tail > e.Stored:
+		return fmt.Errorf("page %d: %d bytes stored (%d of them its end) for an image of %d: %w", e.Page, e.Stored, e.Tail, e.Length, ErrBadBounds)
 	case e.Offset < headerBytes || e.Offset > maxOffset-e.Stored || e.Page > maxPage-e.pages(ps):
 		return fmt.Errorf("page %d (%d bytes stored at byte %d, %d pages): %w", e.Page, e.Stored, e.Offset, e.pages(ps), ErrBadBounds)
 	}
@@ -190,6 +197,7 @@ func encodeLeaf(b []byte, ps, tick uint64, entries []Entry) []byte {
 		b = le.AppendUint64(b, e.Offset)
 		b = le.AppendUint32(b, uint32(e.Length/ps))
 		b = le.AppendUint32(b, uint32(e.Stored))
+		b = le.AppendUint32(b, uint32(e.Tail))
 		b = le.AppendUint64(b, e.Checksum)
 	}
 	return le.AppendUint64(b, xxhash.Sum64(b[start:]))
@@ -227,7 +235,7 @@ func DecodeLeaf(b []byte, ps uint64) (Leaf, error) {
 	for i := range l.Entries {
 		p := b[24+i*entrySize:]
 		e := Entry{Page: le.Uint64(p), Offset: le.Uint64(p[8:]), Length: uint64(le.Uint32(p[16:])) * ps,
-			Stored: uint64(le.Uint32(p[20:])), Checksum: le.Uint64(p[24:])}
+			Stored: uint64(le.Uint32(p[20:])), Tail: uint64(le.Uint32(p[24:])), Checksum: le.Uint64(p[28:])}
 		if err := e.check(ps); err != nil {
 			return l, corrupt.Errorf("mdfile index page: entry %d: %w", i, err)
 		}

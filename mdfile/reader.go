@@ -462,14 +462,16 @@ func readImage(f io.ReaderAt, ps uint64, e Entry, p []byte) error {
 	if err := e.check(ps); err != nil {
 		return corrupt.Errorf("mdfile: image entry: %w", err)
 	}
-	head := p[:e.Stored]
-	if err := vfs.ReadFull(f, head, int64(e.Offset)); err != nil {
+	if err := vfs.ReadFull(f, p[:e.Stored], int64(e.Offset)); err != nil {
 		return fmt.Errorf("mdfile: read image of page %d: %w", e.Page, err)
 	}
-	clear(p[e.Stored:])
-	if len(head) > 0 && head[len(head)-1] == 0 {
-		return corrupt.Errorf("mdfile: image of page %d: %d bytes stored at byte %d end in a zero byte, which the writer strips: %w",
-			e.Page, e.Stored, e.Offset, ErrBadBounds)
+	h, gap := e.head(), e.Length-e.Stored
+	copy(p[h+gap:], p[h:e.Stored]) // the tail to the end (memmove)
+	clear(p[h : h+gap])
+	// The writer cuts out a whole run of zeros: the bytes around it are not zeros.
+	if (h > 0 && p[h-1] == 0) || (e.Tail > 0 && p[h+gap] == 0) || (e.Tail > 0 && gap == 0) {
+		return corrupt.Errorf("mdfile: image of page %d: %d bytes stored at byte %d (%d of them its end) do not surround a run of zeros: %w",
+			e.Page, e.Stored, e.Offset, e.Tail, ErrBadBounds)
 	}
 	if sum := xxhash.Sum64(p); sum != e.Checksum {
 		return corrupt.Errorf("mdfile: image of page %d, %d bytes stored at byte %d: checksum %#x, index says %#x: %w",

@@ -226,7 +226,9 @@ func (w *Writer) Update(tick uint64, changed []Image, removed []uint64) error {
 	// and the tick's space placed (place sets them).
 	for i := range ops {
 		if op := &ops[i]; op.data != nil {
-			op.ent = Entry{Page: op.page, Length: uint64(len(op.data)), Stored: stored(op.data), Checksum: xxhash.Sum64(op.data)}
+			head, tail := zeroRun(op.data)
+			op.ent = Entry{Page: op.page, Length: uint64(len(op.data)), Stored: uint64(head + tail), Tail: uint64(tail),
+				Checksum: xxhash.Sum64(op.data)}
 		}
 	}
 	branches, superseded, err := w.merge(ops)
@@ -270,16 +272,43 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 	return ops, nil
 }
 
-// stored is the length of img without its zero tail.
-func stored(img []byte) uint64 {
-	n := len(img)
-	for n >= 8 && binary.LittleEndian.Uint64(img[n-8:]) == 0 {
-		n -= 8
+// zeroRun finds the longest run of zeros in img (the first of the longest)
+// and returns the lengths of what comes before and after it: what the
+// metadata file stores. Metadata pages are mostly zeros between a few
+// fields at the start and, for some, a checksum at the very end.
+func zeroRun(img []byte) (head, tail int) {
+	// Word by word: a run of zero words, widened by the zero bytes around it.
+	best, at := 0, len(img)
+	le := binary.LittleEndian
+	for i := 0; i+8 <= len(img); {
+		if le.Uint64(img[i:]) != 0 {
+			i += 8
+			continue
+		}
+		j := i + 8
+		for j+8 <= len(img) && le.Uint64(img[j:]) == 0 {
+			j += 8
+		}
+		s, e := i, j
+		for s > 0 && img[s-1] == 0 {
+			s--
+		}
+		for e < len(img) && img[e] == 0 {
+			e++
+		}
+		if e-s > best {
+			best, at = e-s, s
+		}
+		i = j
 	}
-	for n > 0 && img[n-1] == 0 {
-		n--
+	if best == 0 { // no zero word: the zero tail, if any
+		e := len(img)
+		for e > 0 && img[e-1] == 0 {
+			e--
+		}
+		return e, 0
 	}
-	return uint64(n)
+	return at, len(img) - at - best
 }
 
 // piece is bytes to write at a metadata-file byte offset.
@@ -300,7 +329,12 @@ func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superse
 	var pieces []piece
 	for _, op := range ops {
 		if op.data != nil && op.ent.Stored > 0 {
-			pieces = append(pieces, piece{op.ent.Offset, op.data[:op.ent.Stored]})
+			if h := op.ent.head(); h > 0 {
+				pieces = append(pieces, piece{op.ent.Offset, op.data[:h]})
+			}
+			if op.ent.Tail > 0 {
+				pieces = append(pieces, piece{op.ent.Offset + op.ent.head(), op.data[uint64(len(op.data))-op.ent.Tail:]})
+			}
 		}
 	}
 	pieces, entries, nleaves := w.encodeIndex(tick, branches, pieces)

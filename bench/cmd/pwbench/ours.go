@@ -43,6 +43,8 @@ type ourRun struct {
 	EOTP50     float64 `json:"eot_ms_p50"`
 	EOTP99     float64 `json:"eot_ms_p99"`
 	MDMax      float64 `json:"md_bytes_max"`
+	MDWritten  float64 `json:"md_bytes_written"`
+	MDPerEOT   float64 `json:"md_bytes_per_eot"`
 	LatP50     float64 `json:"lat_ms_p50"`
 	LatP99     float64 `json:"lat_ms_p99"`
 	LatMax     float64 `json:"lat_ms_max"`
@@ -167,6 +169,10 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 	if wsum != nil {
 		r.MBPerS, r.Appends, r.Bytes, r.Seconds = num(wsum, "mb_per_s"), num(wsum, "appends_per_s"), num(wsum, "bytes"), num(wsum, "seconds")
 		r.EOTs, r.Ticks, r.EOTP50, r.EOTP99, r.MDMax = num(wsum, "eots"), num(wsum, "ticks"), num(wsum, "eot_ms_p50"), num(wsum, "eot_ms_p99"), num(wsum, "md_bytes_max")
+		r.MDWritten = num(wsum, "md_bytes_written")
+		if r.EOTs > 0 {
+			r.MDPerEOT = r.MDWritten / r.EOTs
+		}
 	}
 	if rsum != nil {
 		r.LatP50, r.LatP99, r.LatMax = num(rsum, "lat_ms_p50"), num(rsum, "lat_ms_p99"), num(rsum, "lat_ms_max")

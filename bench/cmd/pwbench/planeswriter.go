@@ -82,7 +82,7 @@ func planesWriter(args []string) error {
 	return enc.Encode(job.WriterSummary{Summary: true, Workload: "planes", Ranks: 1, Steps: p.Steps, Bytes: bytes,
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs, AppendsPerS: float64(p.Steps*p.Datasets) / secs,
 		Ticks: st.LastTick, EOTs: len(st.EOT), EOTP50: stats.Percentile(eot, 50), EOTP99: stats.Percentile(eot, 99),
-		MDBytesMax: st.MDMax})
+		MDBytesMax: st.MDMax, MDWritten: st.MDBytes})
 }
 
 // writePlanes creates the datasets and writes every step; mark gets the

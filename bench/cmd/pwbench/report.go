@@ -203,7 +203,7 @@ func report(r *results, c config) string {
 	}
 
 	p("## Workloads\n\n")
-	p("| run | system | ranks w/r | size | write MB/s | appends/s | latency p50 / p99 / max ms (in ticks) | published to adopted, ticks p50 / p99 / max | EOT p50 / p99 ms | md file max | load |\n")
+	p("| run | system | ranks w/r | size | write MB/s | appends/s | latency p50 / p99 / max ms (in ticks) | published to adopted, ticks p50 / p99 / max | EOT p50 / p99 ms | md written per EOT / md file max / data written | load |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, o := range r.Ours {
 		size := fmt.Sprintf("%d x %d", o.Datasets, o.Steps)
@@ -222,9 +222,9 @@ func report(r *results, c config) string {
 			apps += fmt.Sprintf(" (%.0f to last step)", o.PubAppends)
 			mbs = "-"
 		}
-		p("| %s | pwstore (readers: %s) | %d/%d | %s | %s | %s | %.1f / %.1f / %.1f (%.1f / %.1f / %.1f) | %.0f / %.0f / %.0f | %.2f / %.2f | %s | %.1f |\n",
+		p("| %s | pwstore (readers: %s) | %d/%d | %s | %s | %s | %.1f / %.1f / %.1f (%.1f / %.1f / %.1f) | %.0f / %.0f / %.0f | %.2f / %.2f | %s / %s / %s | %.1f |\n",
 			o.Name, o.Reader, o.Writers, o.Readers, size, mbs, apps, o.LatP50, o.LatP99, o.LatMax, o.LatTP50, o.LatTP99, o.LatTMax,
-			o.VisP50, o.VisP99, o.VisMax, o.EOTP50, o.EOTP99, mb(o.MDMax), o.Load)
+			o.VisP50, o.VisP99, o.VisMax, o.EOTP50, o.EOTP99, mb(o.MDPerEOT), mb(o.MDMax), mb(o.Bytes), o.Load)
 	}
 	for _, pr := range r.PeerRuns {
 		if pr.Error != "" {

@@ -47,6 +47,7 @@ type WriterSummary struct {
 	EOTP50      float64 `json:"eot_ms_p50"`
 	EOTP99      float64 `json:"eot_ms_p99"`
 	MDBytesMax  int64   `json:"md_bytes_max"`
+	MDWritten   uint64  `json:"md_bytes_written"` // by the ends of tick that published changes
 }
 
 // WriterOptions configure RunWriter.
@@ -125,6 +126,7 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs,
 		AppendsPerS: float64(p.Steps) * float64(len(layout)-1) / secs,
 		Ticks:       st.LastTick, EOTs: len(st.EOT), EOTP50: stats.Percentile(eot, 50), EOTP99: stats.Percentile(eot, 99), MDBytesMax: st.MDMax,
+		MDWritten: st.MDBytes,
 	}, nil
 }
 
