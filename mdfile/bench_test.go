@@ -16,7 +16,7 @@ func benchWriter(b *testing.B, size int) (*Writer, string) {
 	const ps = 512
 	path := mdPath(b)
 	w := mustCreate(b, vfs.OS, path, WriterOptions{PageSize: ps})
-	data := make([]byte, ps)
+	data := benchImages(1, ps)
 	imgs := make([]Image, size)
 	for i := range imgs {
 		imgs[i] = Image{Page: uint64(i), Data: data}
@@ -25,6 +25,21 @@ func benchWriter(b *testing.B, size int) (*Writer, string) {
 		b.Fatal(err)
 	}
 	return w, path
+}
+
+// benchImages returns n page images like the metadata pages the metadata
+// file mostly holds: 120 bytes of fields, zeros, an 8-byte checksum.
+func benchImages(n, ps int) []byte {
+	b := make([]byte, n*ps)
+	for i := range n {
+		for j := range 120 {
+			b[i*ps+j] = byte(i + j + 1)
+		}
+		for j := ps - 8; j < ps; j++ {
+			b[i*ps+j] = byte(i ^ j | 1)
+		}
+	}
+	return b
 }
 
 // spread returns n pages spread evenly over [0, size) from a random start:
@@ -53,7 +68,7 @@ func BenchmarkUpdate(b *testing.B) {
 				}
 				b.Run(fmt.Sprintf("changed=%d", n), func(b *testing.B) {
 					rng := rand.New(rand.NewPCG(1, uint64(n)))
-					data := make([]byte, n*ps)
+					data := benchImages(n, ps)
 					imgs := make([]Image, n)
 					b.SetBytes(int64(n * ps))
 					var written uint64
@@ -97,7 +112,7 @@ func BenchmarkLoad(b *testing.B) {
 	defer func() { b.StopTimer(); w.Close(false) }()
 	r := mustOpen(b, path)
 	rng := rand.New(rand.NewPCG(2, 2))
-	data := make([]byte, w.ps)
+	data := benchImages(1, int(w.ps))
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()

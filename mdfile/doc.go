@@ -84,13 +84,15 @@
 //	             first S-T stored bytes, L-S zeros, the last T stored bytes
 //	end-8  8  xxhash64 of the page's other bytes
 //
-// A page image is stored without its longest run of zeros: metadata pages
-// (dataset headers, chunk-index roots and blocks, catalog nodes) hold a
-// few dozen to a few hundred bytes of a 4 KiB page, at its start, and some
-// end with a checksum, so cutting out only a zero tail would keep the
-// whole page of those. The writer finds the longest run (the first of
-// equals) and stores what precedes it and what follows it, back to back;
-// an all-zero page stores nothing. A reader reads the S bytes, moves the
+// A page image is stored without a run of zeros: metadata pages (dataset
+// headers, chunk-index roots and blocks, catalog nodes) hold a few dozen
+// to a few hundred bytes of a 4 KiB page, at its start, and some end with
+// a checksum, so cutting out only a zero tail would keep the whole page
+// of those. The writer cuts out the last run that holds an aligned zero
+// word (the zeros that end the page, or those before the nonzero words
+// that end it) and stores what precedes it and what follows it, back to
+// back; an all-zero page stores nothing. Readers need not know how the
+// run was chosen. A reader reads the S bytes, moves the
 // tail to the end of its buffer, zero-fills between and checks the whole
 // page against the entry's checksum. A stored length that cannot be right is corruption:
 // longer than the image (the decoder refuses it), stored bytes that do

@@ -43,7 +43,8 @@ func storedCases() []struct {
 		{"only the last byte", page(map[int]byte{511: 5}), 0, 1},
 		{"no zeros", full, 512, 0},
 		{"two runs, the longer second", page(map[int]byte{0: 1, 20: 1, 100: 1}), 101, 0},
-		{"two runs, the longer first", page(map[int]byte{0: 1, 400: 1, 500: 1}), 1, 112},
+		{"two runs, the longer first", page(map[int]byte{0: 1, 400: 1, 500: 1}), 501, 0}, // the last run
+		{"zeros before a checksum, then a longer run", page(map[int]byte{0: 1, 8: 1, 200: 2, 511: 3}), 201, 1},
 		{"short zero runs only", func() []byte { b := bytes.Clone(full); b[3], b[4], b[511] = 0, 0, 0; return b }(), 511, 0},
 	}
 }

@@ -272,43 +272,46 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 	return ops, nil
 }
 
-// zeroRun finds the longest run of zeros in img (the first of the longest)
-// and returns the lengths of what comes before and after it: what the
-// metadata file stores. Metadata pages are mostly zeros between a few
-// fields at the start and, for some, a checksum at the very end.
+// zeroRun finds the run of zeros the metadata file leaves out of img and
+// returns the lengths of what comes before and after it: what is stored.
+// Metadata pages are a few fields at the start, zeros, and for some a
+// checksum at the very end; so the run is the last one that holds a whole
+// aligned zero word: the zeros that end the page, or the zeros before its
+// last nonzero words. (Not always the longest run, but found in one pass
+// over the zeros, 64 bytes a step.)
 func zeroRun(img []byte) (head, tail int) {
-	// Word by word: a run of zero words, widened by the zero bytes around it.
-	best, at := 0, len(img)
 	le := binary.LittleEndian
-	for i := 0; i+8 <= len(img); {
-		if le.Uint64(img[i:]) != 0 {
-			i += 8
-			continue
-		}
-		j := i + 8
-		for j+8 <= len(img) && le.Uint64(img[j:]) == 0 {
-			j += 8
-		}
-		s, e := i, j
-		for s > 0 && img[s-1] == 0 {
-			s--
-		}
-		for e < len(img) && img[e] == 0 {
-			e++
-		}
-		if e-s > best {
-			best, at = e-s, s
-		}
-		i = j
+	n := len(img)
+	e := n // the run ends at e: skip the nonzero words that end the page
+	for e >= 8 && le.Uint64(img[e-8:e]) != 0 {
+		e -= 8
 	}
-	if best == 0 { // no zero word: the zero tail, if any
-		e := len(img)
-		for e > 0 && img[e-1] == 0 {
-			e--
+	if e < 8 || n%8 != 0 { // no zero word (or not whole words): only a zero tail
+		h := len(img)
+		for h > 0 && img[h-1] == 0 {
+			h--
 		}
-		return e, 0
+		return h, 0
 	}
-	return at, len(img) - at - best
+	s := e - 8
+	for s >= 64 {
+		w := img[s-64 : s : s]
+		if le.Uint64(w[0:])|le.Uint64(w[8:])|le.Uint64(w[16:])|le.Uint64(w[24:])|
+			le.Uint64(w[32:])|le.Uint64(w[40:])|le.Uint64(w[48:])|le.Uint64(w[56:]) != 0 {
+			break
+		}
+		s -= 64
+	}
+	for s >= 8 && le.Uint64(img[s-8:s]) == 0 {
+		s -= 8
+	}
+	for s > 0 && img[s-1] == 0 { // widen to the whole run
+		s--
+	}
+	for e < len(img) && img[e] == 0 {
+		e++
+	}
+	return s, len(img) - e
 }
 
 // piece is bytes to write at a metadata-file byte offset.

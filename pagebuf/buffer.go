@@ -57,6 +57,7 @@ type Buffer struct {
 
 	hook func(pages []uint64)
 	st   Stats
+	wbuf []byte // gathers adjacent entries written back together
 }
 
 // record is what the buffer remembers of a page in the metadata-file index,
@@ -444,12 +445,17 @@ func (b *Buffer) writeBack(e *entry) error {
 	if err := b.back.WritePages(e.page, e.data); err != nil {
 		return fmt.Errorf("pagebuf: write back %d page(s) at page %d: %w", e.npages, e.page, err)
 	}
+	b.wrote(e)
+	return nil
+}
+
+// wrote records that e's image was written back.
+func (b *Buffer) wrote(e *entry) {
 	b.st.Flushes++
 	b.cleaned(e)
 	if b.written != nil {
 		b.written[e.page] = struct{}{}
 	}
-	return nil
 }
 
 // cleaned records that e's current image is in the data file.

@@ -108,8 +108,28 @@ func newModel(t *testing.T, mode Mode, lag uint64, capacity int, seed uint64) *m
 	return m
 }
 
-// vetWrite is called by the data file before each write lands.
+// vetWrite is called by the data file before each write lands: one write
+// may hold several entries on adjacent pages.
 func (m *model) vetWrite(page uint64, p []byte) error {
+	for len(p) > 0 {
+		ks := m.keys[page]
+		if ks == nil {
+			return fmt.Errorf("write at page %d, which no entry starts at", page)
+		}
+		n := ks.npages * m.pageSize
+		if n > len(p) {
+			return fmt.Errorf("write at page %d ends inside entry %d", page, page)
+		}
+		if err := m.vetEntry(page, p[:n]); err != nil {
+			return err
+		}
+		page, p = page+uint64(ks.npages), p[n:]
+	}
+	return nil
+}
+
+// vetEntry checks the write of one entry's image.
+func (m *model) vetEntry(page uint64, p []byte) error {
 	ks := m.keys[page]
 	switch {
 	case ks == nil:

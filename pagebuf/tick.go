@@ -93,21 +93,58 @@ func (b *Buffer) EndTick(tick uint64) (res TickResult, err error) {
 	return res, err
 }
 
+// maxWriteBack caps the bytes gathered into one write of adjacent entries.
+const maxWriteBack = 1 << 20
+
 // writeDue writes back the dirty entries at the head of the delayed write
-// list whose delay is over (none for a follower).
+// list whose delay is over (none for a follower): in page order, entries
+// on adjacent pages in one write, since an end of tick can have thousands
+// of them (each small dataset's pages, max_lag ticks after a pass).
 func (b *Buffer) writeDue() error {
+	var due []*entry
+	for e := b.dwl.head; e != nil && b.canWrite(e); e = e.rep.next {
+		due = append(due, e)
+	}
+	slices.SortFunc(due, func(x, y *entry) int { return cmp.Compare(x.page, y.page) })
 	var gone []uint64
 	var err error
-	for e := b.dwl.head; e != nil && b.canWrite(e); e = b.dwl.head {
-		if err = b.writeBack(e); err != nil {
+	for i := 0; i < len(due); {
+		j, size := i+1, len(due[i].data)
+		for j < len(due) && due[j].page == due[j-1].page+uint64(due[j-1].npages) && size+len(due[j].data) <= maxWriteBack {
+			size += len(due[j].data)
+			j++
+		}
+		if err = b.writeRun(due[i:j]); err != nil {
 			break
 		}
-		if b.settle(e) {
-			gone = append(gone, e.page)
+		for _, e := range due[i:j] {
+			if b.settle(e) {
+				gone = append(gone, e.page)
+			}
 		}
+		i = j
 	}
 	b.notify(gone)
 	return err
+}
+
+// writeRun writes back entries on adjacent pages in one write and marks
+// them clean; the caller settles them.
+func (b *Buffer) writeRun(run []*entry) error {
+	if len(run) == 1 {
+		return b.writeBack(run[0])
+	}
+	b.wbuf = b.wbuf[:0]
+	for _, e := range run {
+		b.wbuf = append(b.wbuf, e.data...)
+	}
+	if err := b.back.WritePages(run[0].page, b.wbuf); err != nil {
+		return fmt.Errorf("pagebuf: write back %d entries at page %d: %w", len(run), run[0].page, err)
+	}
+	for _, e := range run {
+		b.wrote(e)
+	}
+	return nil
 }
 
 // Flush writes back every dirty entry it may write now and returns how many
