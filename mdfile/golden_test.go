@@ -106,7 +106,7 @@ func TestGolden(t *testing.T) {
 	}
 	ix := index{Root: root}
 	for i, br := range root.Refs {
-		bImg := part(br.MDPage*goldenPS, uint64(br.Length))
+		bImg := part(br.Offset, uint64(br.Length))
 		if i == 0 {
 			golden.Bytes(t, "index-branch.bin", bImg)
 		}
@@ -119,7 +119,7 @@ func TestGolden(t *testing.T) {
 		}
 		ix.Branches = append(ix.Branches, b)
 		for j, lr := range b.Refs {
-			lImg := part(lr.MDPage*goldenPS, uint64(lr.Length))
+			lImg := part(lr.Offset, uint64(lr.Length))
 			if i == 0 && j == 0 {
 				golden.Bytes(t, "index-leaf.bin", lImg)
 			}
@@ -127,7 +127,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(encodeLeaf(nil, l.Tick, l.Entries), lImg) {
+			if !bytes.Equal(encodeLeaf(nil, goldenPS, l.Tick, l.Entries), lImg) {
 				t.Errorf("leaf %d.%d re-encodes differently", i, j)
 			}
 			ix.Leaves = append(ix.Leaves, l)
@@ -149,6 +149,11 @@ func TestGolden(t *testing.T) {
 		want := uint64(1)
 		if e.Page == 2 || e.Page == 17 || e.Page == 39 {
 			want = 2
+		}
+		// testImage: (page, tick, page) and the low byte of the second tick
+		// before the zeros, (page, tick) after them.
+		if e.Stored != 25+16 || e.Tail != 16 {
+			t.Errorf("page %d: %d bytes stored, %d of them the tail; want 25 + 16", e.Page, e.Stored, e.Tail)
 		}
 		buf := make([]byte, e.Length)
 		if err := r.ReadImage(e, buf); err != nil {
