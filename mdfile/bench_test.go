@@ -134,3 +134,49 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "entries")
 }
+
+// BenchmarkUpdateRR measures an end of tick of round robin over 10,000
+// datasets: 4 KiB pages, 20,000 entries, 6,000 of them changed per tick
+// (a dataset header and a chunk-index root each for 3,000 appends).
+func BenchmarkUpdateRR(b *testing.B) {
+	const ps, size, n = 4096, 20_000, 6_000
+	path := mdPath(b)
+	w := mustCreate(b, vfs.OS, path, WriterOptions{PageSize: ps})
+	defer w.Close(false)
+	data := benchImages(size, ps)
+	imgs := make([]Image, size)
+	for i := range imgs {
+		imgs[i] = Image{Page: uint64(i), Data: data[i*ps : (i+1)*ps]}
+	}
+	if err := w.Update(1, imgs, nil); err != nil {
+		b.Fatal(err)
+	}
+	var written uint64
+	b.ResetTimer()
+	for i := range b.N {
+		start := i * n % size
+		batch := imgs[start:min(start+n, size)]
+		if err := w.Update(w.Tick()+1, batch, nil); err != nil {
+			b.Fatal(err)
+		}
+		written += w.Stats().LastBytes
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/eot")
+	b.ReportMetric(float64(written)/float64(b.N), "mdbytes/eot")
+	b.ReportMetric(float64(w.Stats().FileSize), "mdfile-bytes")
+}
+
+// BenchmarkZeroRun measures finding what to store of a 4 KiB metadata page
+// (fields, zeros, a checksum at the end).
+func BenchmarkZeroRun(b *testing.B) {
+	const ps = 4096
+	imgs := benchImages(64, ps)
+	var stored int
+	b.SetBytes(ps)
+	for i := range b.N {
+		k := i % 64
+		h, t := zeroRun(imgs[k*ps : (k+1)*ps])
+		stored += h + t
+	}
+	b.ReportMetric(float64(stored)/float64(b.N), "bytes/page")
+}

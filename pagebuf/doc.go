@@ -25,7 +25,9 @@
 //     second chance: it is written back and moved to the head.
 //   - the delayed write list (DWL), kept in SWMRWriter mode and for a
 //     Follower: every dirty entry, ordered by the first tick at which it may
-//     be written to the data file. Entries on it are never evicted.
+//     be written to the data file. Entries on it are never evicted. At an
+//     end of tick the entries whose delay is over are written back in page
+//     order, those on adjacent pages in one write.
 //
 // and, in SWMRWriter mode, also on the tick list while it was changed in the
 // current tick (never evicted, never written).
