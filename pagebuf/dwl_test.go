@@ -207,3 +207,48 @@ func TestFreeWhileDelayed(t *testing.T) {
 		t.Fatal("page 7 not written")
 	}
 }
+
+// Due entries on adjacent pages go to the data file in one write, and so
+// do due entries separated by a short run of clean entries, whose images
+// (what the data file holds) the write carries; a dirty entry not yet due,
+// or a page the buffer does not hold, splits the write.
+func TestWriteBackGathers(t *testing.T) {
+	be := newMem(ps)
+	for p := uint64(1); p <= 12; p++ {
+		be.put(p, img(ps, p, 1, 0))
+	}
+	b := writer(t, 2, 100, be)
+	for _, p := range []uint64{1, 2, 3, 4, 5, 6, 7, 9} {
+		mustRead(t, b, p, 1)
+	}
+	// Due together: 1, 2 (adjacent), 4 (after clean 3), 7 (after clean 5,
+	// 6), 10 (after 8 and 9: 8 is not held) and 12 (after 11: not due yet).
+	for _, p := range []uint64{1, 2, 4, 7, 10, 12} {
+		mustWrite(t, b, p, img(ps, p, 1, 1), false)
+	}
+	endTick(t, b, be)
+	mustWrite(t, b, 11, img(ps, 11, 1, 1), false)
+	endTick(t, b, be)
+	before := len(be.writes)
+	endTick(t, b, be) // tick 3: 1, 2, 4, 7, 10, 12 are due
+	got := be.writes[before:]
+	var runs [][2]uint64
+	for _, w := range got {
+		runs = append(runs, [2]uint64{w.page, uint64(w.npages)})
+	}
+	if want := [][2]uint64{{1, 7}, {10, 1}, {12, 1}}; !slices.Equal(runs, want) {
+		t.Fatalf("writes (page, pages) %v, want %v", runs, want)
+	}
+	for p := uint64(1); p <= 12; p++ {
+		v := 0
+		if slices.Contains([]uint64{1, 2, 4, 7, 10, 12}, p) {
+			v = 1
+		}
+		if !bytes.Equal(be.image(p, 1), img(ps, p, 1, v)) {
+			t.Errorf("page %d does not hold version %d", p, v)
+		}
+	}
+	if st := b.Stats(); st.Flushes != 6 {
+		t.Errorf("%d entries written back, want 6", st.Flushes)
+	}
+}
