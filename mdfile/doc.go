@@ -25,7 +25,7 @@
 //
 // Nothing is page aligned but the header slots: every other structure
 // starts at any byte offset from 1024 on (the writer happens to use
-// multiples of 32) and is as long as its bytes.
+// multiples of 16) and is as long as its bytes.
 //
 // Header slot (HeaderSize = 104 bytes; slots at 0 and 512 so a reader
 // finds both before it knows P):
@@ -126,19 +126,19 @@
 //
 // # Free space
 //
-// The writer allocates in granules of 32 bytes: a bitmap with a segment
+// The writer allocates in granules of 16 bytes: a bitmap with a segment
 // tree over it (first fit in O(log n), coalescing implicit). Each stored
 // image and index piece owns the granules it covers, and is released on
 // its own, max_lag ticks after an update superseded it; the run an update
 // was packed into is only where its objects happened to be placed, not a
 // unit of release. So the space follows what is live: a dataset header
-// rewritten every tick frees its 160 bytes while its neighbours in the
+// rewritten every tick frees its 144 bytes while its neighbours in the
 // same run stay, and nothing ever pins a whole run (no compaction is
 // needed, unlike a log whose segments are freed as a whole). The price is
 // fragmentation: an update first asks for one hole holding all its bytes;
-// if there is none, it takes the largest holes of at least 64 KiB (and
-// at least an eighth of the update), and only if there are none either,
-// the end of the file. A tick's bytes thus land in at most about eight
+// if there is none, it takes the largest holes of at least 8 KiB (and
+// at least a sixteenth of the update), and only if there are none either,
+// the end of the file. A tick's bytes thus land in at most about sixteen
 // runs, small holes wait until their neighbours free up and coalesce with
 // them, and the file shrinks when its tail comes free. In a steady
 // workload each tick supersedes about what it writes, so the file holds

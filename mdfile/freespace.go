@@ -8,8 +8,8 @@ import (
 
 // granule is the writer's allocation unit in bytes: stored images and
 // index pieces start on a granule and occupy whole granules, so an image of
-// 139 bytes takes 160, not a page. Readers do not depend on it.
-const granule = 32
+// 139 bytes takes 144, not a page. Readers do not depend on it.
+const granule = 16
 
 // granules is the number of granules that bytes occupy.
 func granules(bytes uint64) uint64 { return (bytes + granule - 1) / granule }

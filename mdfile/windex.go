@@ -325,7 +325,7 @@ func (w *Writer) place(ops []change, branches []*wbranch, superseded []extent) [
 
 // minRun is the smallest hole, in bytes, that a tick's batch is split
 // into when no hole holds all of it.
-const minRun = 64 << 10
+const minRun = 8 << 10
 
 // fill places objs, sized, one after the other in runs of w.space.
 func (w *Writer) fill(objs []*extent) {
@@ -334,7 +334,7 @@ func (w *Writer) fill(objs []*extent) {
 		want += at.n
 	}
 	for i := 0; i < len(objs); {
-		p, n := w.space.run(want, objs[i].n, max(want/8, minRun/granule))
+		p, n := w.space.run(want, objs[i].n, max(want/16, minRun/granule))
 		end := p + n
 		for ; i < len(objs) && p+objs[i].n <= end; i++ {
 			objs[i].page, p = p, p+objs[i].n
