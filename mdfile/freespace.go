@@ -14,9 +14,9 @@ const granule = 16
 // granules is the number of granules that bytes occupy.
 func granules(bytes uint64) uint64 { return (bytes + granule - 1) / granule }
 
-// space is the metadata file's free-space manager, in granules (the
-// comments say pages for the unit): one bit per page, set when the page
-// is in use, under a segment tree that keeps, for every
+// space is the metadata file's free-space manager; the writer counts it in
+// granules, and the comments below call its unit a page: one bit per
+// page, set when the page is in use, under a segment tree that keeps, for every
 // node, the longest run of free pages inside it and the free runs at its
 // two ends. Coalescing is implicit (adjacent free pages are adjacent zero
 // bits); first fit for n pages is one descent of the tree, O(log pages),

@@ -279,7 +279,6 @@ func (w *Writer) place(ops []change, branches []*wbranch, superseded []extent) [
 	}
 	w.root = extent{}
 	total := sizeIndex()
-	var images []*extent
 	imgs := make([]extent, 0, len(ops))
 	for i := range ops {
 		if op := &ops[i]; op.data != nil {
@@ -289,8 +288,9 @@ func (w *Writer) place(ops []change, branches []*wbranch, superseded []extent) [
 			}
 		}
 	}
+	images := make([]*extent, len(imgs), len(imgs)+len(objs))
 	for i := range imgs {
-		images = append(images, &imgs[i])
+		images[i] = &imgs[i]
 	}
 	inReserve := false
 	if !w.relocated {
@@ -304,7 +304,7 @@ func (w *Writer) place(ops []change, branches []*wbranch, superseded []extent) [
 			w.log.Info("metadata file index relocated out of the reserved pages",
 				zap.Int("branches", len(branches)), zap.Uint64("reserved_bytes", w.res*granule))
 			superseded = w.relocate(branches, superseded)
-			total = sizeIndex()
+			sizeIndex() // every piece is dirty now
 		}
 	}
 	if inReserve {
