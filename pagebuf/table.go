@@ -26,16 +26,6 @@ func newTable(capacity int) table {
 
 func (t *table) bucket(page uint64) int { return int(page & uint64(len(t.buckets)-1)) }
 
-// peek finds the entry keyed by page without counting the search.
-func (t *table) peek(page uint64) *entry {
-	for e := t.buckets[t.bucket(page)]; e != nil; e = e.htNext {
-		if e.page == page {
-			return e
-		}
-	}
-	return nil
-}
-
 // get finds the entry keyed by page; depth counts the other entries examined.
 func (t *table) get(page uint64) *entry {
 	depth := 0

@@ -93,21 +93,13 @@ func (b *Buffer) EndTick(tick uint64) (res TickResult, err error) {
 	return res, err
 }
 
-// maxWriteBack caps the bytes gathered into one write of adjacent entries,
-// and maxGap the pages of clean entries a write may carry between two due
-// ones.
-const (
-	maxWriteBack = 1 << 20
-	maxGap       = 4
-)
+// maxWriteBack caps the bytes gathered into one write of adjacent entries.
+const maxWriteBack = 1 << 20
 
 // writeDue writes back the dirty entries at the head of the delayed write
 // list whose delay is over (none for a follower): in page order, entries
 // on adjacent pages in one write, since an end of tick can have thousands
-// of them (each small dataset's header, max_lag ticks after a pass). A
-// write may also span a short gap between two due entries that clean
-// entries fill: their images are what the data file holds, so rewriting
-// them changes nothing a reader can see, and one write replaces several.
+// of them (each small dataset's pages, max_lag ticks after a pass).
 func (b *Buffer) writeDue() error {
 	var due []*entry
 	for e := b.dwl.head; e != nil && b.canWrite(e); e = e.rep.next {
@@ -116,32 +108,16 @@ func (b *Buffer) writeDue() error {
 	slices.SortFunc(due, func(x, y *entry) int { return cmp.Compare(x.page, y.page) })
 	var gone []uint64
 	var err error
-	var parts []*entry
 	for i := 0; i < len(due); {
-		parts = append(parts[:0], due[i])
 		j, size := i+1, len(due[i].data)
-		for j < len(due) {
-			last := parts[len(parts)-1]
-			fill := b.cleanGap(last.page+uint64(last.npages), due[j].page)
-			if fill == nil {
-				break
-			}
-			add := len(due[j].data)
-			for _, g := range fill {
-				add += len(g.data)
-			}
-			if size+add > maxWriteBack {
-				break
-			}
-			parts = append(append(parts, fill...), due[j])
-			size += add
+		for j < len(due) && due[j].page == due[j-1].page+uint64(due[j-1].npages) && size+len(due[j].data) <= maxWriteBack {
+			size += len(due[j].data)
 			j++
 		}
-		if err = b.writeRun(parts); err != nil {
+		if err = b.writeRun(due[i:j]); err != nil {
 			break
 		}
 		for _, e := range due[i:j] {
-			b.wrote(e)
 			if b.settle(e) {
 				gone = append(gone, e.page)
 			}
@@ -152,38 +128,21 @@ func (b *Buffer) writeDue() error {
 	return err
 }
 
-// cleanGap returns the clean entries, in the data file, that exactly
-// cover pages [from, to): an empty (non-nil) list when from == to, nil
-// when the gap is longer than maxGap pages or not so covered.
-func (b *Buffer) cleanGap(from, to uint64) []*entry {
-	if to < from || to-from > maxGap {
-		return nil
-	}
-	fill := []*entry{}
-	for p := from; p < to; {
-		g := b.tab.peek(p)
-		if g == nil || g.dirty || !g.inFile || p+uint64(g.npages) > to {
-			return nil
-		}
-		fill = append(fill, g)
-		p += uint64(g.npages)
-	}
-	return fill
-}
-
-// writeRun writes the images of entries on adjacent pages in one write;
-// the caller marks the due ones written.
+// writeRun writes back entries on adjacent pages in one write and marks
+// them clean; the caller settles them.
 func (b *Buffer) writeRun(run []*entry) error {
-	data := run[0].data
-	if len(run) > 1 {
-		b.wbuf = b.wbuf[:0]
-		for _, e := range run {
-			b.wbuf = append(b.wbuf, e.data...)
-		}
-		data = b.wbuf
+	if len(run) == 1 {
+		return b.writeBack(run[0])
 	}
-	if err := b.back.WritePages(run[0].page, data); err != nil {
+	b.wbuf = b.wbuf[:0]
+	for _, e := range run {
+		b.wbuf = append(b.wbuf, e.data...)
+	}
+	if err := b.back.WritePages(run[0].page, b.wbuf); err != nil {
 		return fmt.Errorf("pagebuf: write back %d entries at page %d: %w", len(run), run[0].page, err)
+	}
+	for _, e := range run {
+		b.wrote(e)
 	}
 	return nil
 }
