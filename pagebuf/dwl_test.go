@@ -207,3 +207,33 @@ func TestFreeWhileDelayed(t *testing.T) {
 		t.Fatal("page 7 not written")
 	}
 }
+
+// Due entries on adjacent pages go to the data file in one write, in page
+// order; an entry not yet due, or a gap, splits the write.
+func TestWriteBackGathersAdjacent(t *testing.T) {
+	be := newMem(ps)
+	b := writer(t, 2, 100, be)
+	for _, p := range []uint64{3, 1, 2, 5, 7} { // due at tick 3
+		mustWrite(t, b, p, img(ps, p, 1, 1), false)
+	}
+	endTick(t, b, be)
+	mustWrite(t, b, 6, img(ps, 6, 1, 1), false) // due at tick 4
+	endTick(t, b, be)
+	before := len(be.writes)
+	endTick(t, b, be)
+	var runs [][2]uint64
+	for _, w := range be.writes[before:] {
+		runs = append(runs, [2]uint64{w.page, uint64(w.npages)})
+	}
+	if want := [][2]uint64{{1, 3}, {5, 1}, {7, 1}}; !slices.Equal(runs, want) {
+		t.Fatalf("writes (page, pages) %v, want %v", runs, want)
+	}
+	for _, p := range []uint64{1, 2, 3, 5, 7} {
+		if !bytes.Equal(be.image(p, 1), img(ps, p, 1, 1)) {
+			t.Errorf("page %d not written back", p)
+		}
+	}
+	if st := b.Stats(); st.Flushes != 5 {
+		t.Errorf("%d entries written back, want 5", st.Flushes)
+	}
+}
