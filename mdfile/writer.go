@@ -383,16 +383,22 @@ func (w *Writer) writePieces(pieces []piece) error {
 			end = pieces[j].off + uint64(len(pieces[j].data))
 			j++
 		}
+		// One buffer: the pieces, the padding of their granules between them
+		// and after the last, so the file always ends on a granule (the
+		// length the writer's checks expect).
 		data := pieces[i].data
-		if j > i+1 {
+		if pad := granules(end)*granule - end; j > i+1 || pad > 0 {
 			w.buf = w.buf[:0]
-			for _, p := range pieces[i:j] {
+			zeros := func(upTo uint64) {
 				n := len(w.buf)
-				gap := int(p.off-pieces[i].off) - n // padding of the previous piece's last granule
-				w.buf = slices.Grow(w.buf, gap+len(p.data))[:n+gap]
+				w.buf = slices.Grow(w.buf, int(upTo)-n)[:upTo]
 				clear(w.buf[n:])
+			}
+			for _, p := range pieces[i:j] {
+				zeros(p.off - pieces[i].off)
 				w.buf = append(w.buf, p.data...)
 			}
+			zeros(granules(end)*granule - pieces[i].off)
 			data = w.buf
 		}
 		if _, err := w.f.WriteAt(data, int64(pieces[i].off)); err != nil {
@@ -531,7 +537,7 @@ func (w *Writer) Check() error {
 	if err != nil {
 		return fmt.Errorf("mdfile: size of %s: %w", w.path, err)
 	}
-	if want := int64(w.space.end() * w.ps); size < want {
+	if want := int64(w.space.end() * granule); size < want {
 		return corrupt.Errorf("mdfile: %s is %d bytes, its writer made it %d: cut short under the writer: %w", w.path, size, want, ErrChanged)
 	}
 	if w.slot < 0 {
