@@ -114,8 +114,9 @@
 // changed pages are in the index. The tree is
 // copy-on-write: an update rewrites only the index pages holding changed
 // entries, the branch pages listing those and the root (one reference per
-// branch: 2 KiB for a million entries with 4 KiB pages), so its cost
-// follows the pages changed, not the index size. A heartbeat
+// branch: 4 KiB for a million entries with 4 KiB pages, branches being
+// filled to half a page so that each changed index page rewrites less),
+// so its cost follows the pages changed, not the index size. A heartbeat
 // (Writer.Heartbeat) writes one header.
 //
 // Space an update supersedes (old images, index and branch pages, roots)
