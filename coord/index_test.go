@@ -22,7 +22,7 @@ func TestIndexApplyMatchesMap(t *testing.T) {
 		named := map[uint64]bool{}
 		for range rng.IntN(60) {
 			p := rng.Uint64N(400)
-			e := mdfile.Entry{Page: p, MDPage: rng.Uint64(), Length: 4096, Checksum: rng.Uint64()}
+			e := mdfile.Entry{Page: p, Offset: rng.Uint64(), Length: 4096, Stored: 8 + rng.Uint64N(4089), Tail: 8, Checksum: rng.Uint64()}
 			switch _, had := ref[p]; {
 			case rng.IntN(20) == 0: // an odd delta: the page in a second list too
 				d.Added = append(d.Added, e)
@@ -85,8 +85,8 @@ func sortedUnique(es []mdfile.Entry) []mdfile.Entry {
 // or gone, sorted.
 func TestIndexReplace(t *testing.T) {
 	x := newIndex()
-	x.reset(mdfile.Header{Tick: 1}, []mdfile.Entry{{Page: 5, MDPage: 1}, {Page: 1, MDPage: 1}, {Page: 3, MDPage: 1}})
-	got := x.replace(mdfile.Header{Tick: 2}, []mdfile.Entry{{Page: 1, MDPage: 1}, {Page: 3, MDPage: 2}, {Page: 4, MDPage: 1}})
+	x.reset(mdfile.Header{Tick: 1}, []mdfile.Entry{{Page: 5, Offset: 1}, {Page: 1, Offset: 1}, {Page: 3, Offset: 1}})
+	got := x.replace(mdfile.Header{Tick: 2}, []mdfile.Entry{{Page: 1, Offset: 1}, {Page: 3, Offset: 2}, {Page: 4, Offset: 1}})
 	if !slices.Equal(got, []uint64{3, 4, 5}) {
 		t.Fatalf("replace named %v, want [3 4 5]", got)
 	}
@@ -116,12 +116,12 @@ func BenchmarkIndexApply(b *testing.B) {
 	x := newIndex()
 	var all []mdfile.Entry
 	for p := range uint64(4000) {
-		all = append(all, mdfile.Entry{Page: p, MDPage: p})
+		all = append(all, mdfile.Entry{Page: p, Offset: p})
 	}
 	x.reset(mdfile.Header{Tick: 1}, all)
 	var d mdfile.Delta
 	for p := uint64(0); p < 4000; p += 4 {
-		d.Changed = append(d.Changed, mdfile.Entry{Page: p, MDPage: p + 1})
+		d.Changed = append(d.Changed, mdfile.Entry{Page: p, Offset: p + 1})
 	}
 	for i := 0; b.Loop(); i++ {
 		if _, err := x.apply(mdfile.Header{Tick: uint64(i + 2)}, d); err != nil {
