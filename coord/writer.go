@@ -171,7 +171,7 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 		}
 		data, err := fsys.Create(w.path)
 		if errors.Is(err, fs.ErrExist) {
-			return id, 0, fmt.Errorf("create %s: file %w (open it for writing instead, or remove it)", w.path, ErrExists)
+			return id, 0, fmt.Errorf("create %s: file %w (coord.Create makes only new files; coord.Open reopens one for writing)", w.path, ErrExists)
 		}
 		if err != nil {
 			return id, 0, fmt.Errorf("create %s: %w", w.path, err)
@@ -216,8 +216,8 @@ var errStaleMD = errors.New("stale metadata file")
 func (w *Writer) existingMD() error {
 	r, err := mdfile.Open(w.cfg.FS, w.cfg.MDPath, mdfile.ReaderOptions{Logger: w.log, Wait: time.Millisecond})
 	if err != nil {
-		return fmt.Errorf("%s: metadata file %s exists and is unreadable (%v); if no writer runs, remove it: %w",
-			w.path, w.cfg.MDPath, err, ErrExists)
+		return fmt.Errorf("%s: metadata file %s exists and is unreadable (%v); if no writer runs, run `pwriter recover %s`: %w",
+			w.path, w.cfg.MDPath, err, w.path, ErrExists)
 	}
 	defer r.Close()
 	h := r.Current().Header

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"pwstore/coord"
@@ -65,37 +65,69 @@ func npyHeader(t coord.Type, shape []uint64) []byte {
 }
 
 func exportCmd(args []string) error {
-	fs := flag.NewFlagSet("preader export", flag.ContinueOnError)
+	fs := cli.NewFlags("preader export", "--npy OUT [flags] FILE DATASET",
+		"Write DATASET (or a slice of it) as a numpy .npy file. OUT is written under a temporary name\nbeside it and renamed at the end: on an error nothing at OUT changes. OUT may not be FILE,\nits metadata file, or another name of either.")
 	out := fs.String("npy", "", "output .npy file (required)")
 	slice := fs.String("slice", "", "per dimension a, a:b or :, comma-separated (default everything)")
-	pos, r, err := parseOpen(fs, args, 2)
+	pos, in, err := parseInput(fs, args, 2)
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		r.Close()
-		return cli.Usagef("preader export: --npy OUT is required")
+		return cli.Usagef("--npy OUT is required")
+	}
+	if err := cli.CheckName(pos[1]); err != nil {
+		return err
+	}
+	if err := cli.NotAnInput(*out, in.files()...); err != nil {
+		return err
+	}
+	r, err := in.open()
+	if err != nil {
+		return err
 	}
 	defer r.Close()
-	v, spec, b, err := dataset(r, pos[1], *slice)
+	v, spec, b, err := dataset(r, in, pos[1], *slice)
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(*out)
+	err = writeAtomic(*out, func(w *bufio.Writer) error { return writeNPY(w, v.ReadSlab, spec.Type, b) })
 	if err != nil {
-		return err
+		return cli.FileErr(in.path, err)
 	}
+	return nil
+}
+
+// writeAtomic writes path through a temporary file in its directory,
+// renamed over path once complete: path is either as it was or complete.
+// A file already at path keeps its permissions.
+func writeAtomic(path string, write func(*bufio.Writer) error) error {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	tmp := f.Name()
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = writeNPY(w, v.ReadSlab, spec.Type, b)
+	err = write(w)
 	if err == nil {
 		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Chmod(mode)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
-		os.Remove(*out)
-		return fmt.Errorf("export %s: %w", *out, err)
+		os.Remove(tmp) // ours: created above
+		return fmt.Errorf("export %s: %w", path, err)
 	}
 	return nil
 }

@@ -13,20 +13,37 @@ import (
 	"pwstore/internal/tool/job"
 )
 
-// parseOpen parses a subcommand's flags and n positional arguments, the
-// first being the file, which it opens at its newest snapshot (or as the
-// closed file it is). It adds the --md flag.
-func parseOpen(fs *flag.FlagSet, args []string, n int) ([]string, *coord.Reader, error) {
+// input is a subcommand's file: its path and metadata file (--md).
+type input struct {
+	path, md string
+}
+
+// files are the paths the command reads.
+func (in input) files() []string { return []string{in.path, cli.MDPath(in.path, in.md)} }
+
+// parseInput parses a subcommand's flags and n positional arguments, the
+// first being the file, and checks the file and its metadata file are
+// regular files (or absent). It adds the --md flag.
+func parseInput(fs *flag.FlagSet, args []string, n int) ([]string, input, error) {
 	md := fs.String("md", "", "metadata file (default FILE.md)")
 	pos, err := cli.Parse(fs, args, n, n)
 	if err != nil {
-		return nil, nil, err
+		return nil, input{}, err
 	}
-	if _, err := os.Stat(pos[0]); err != nil {
-		return nil, nil, err
+	in := input{path: pos[0], md: *md}
+	if err := cli.Input(in.path, false); err != nil {
+		return nil, in, err
 	}
-	r, err := coord.OpenReader(pos[0], coord.Config{ManualTicks: true, MDPath: *md})
-	return pos, r, err
+	if err := cli.Input(cli.MDPath(in.path, in.md), true); err != nil {
+		return nil, in, err
+	}
+	return pos, in, nil
+}
+
+// open opens the file at its newest snapshot (or as the closed file it is).
+func (in input) open() (*coord.Reader, error) {
+	r, err := coord.OpenReader(in.path, coord.Config{ManualTicks: true, MDPath: in.md})
+	return r, cli.FileErr(in.path, err)
 }
 
 // lsEntry is one dataset in ls --json.
@@ -38,16 +55,20 @@ type lsEntry struct {
 }
 
 func lsCmd(args []string) error {
-	fs := flag.NewFlagSet("preader ls", flag.ContinueOnError)
+	fs := cli.NewFlags("preader ls", "[flags] FILE", "List the datasets of FILE with type, shape and chunk shape.")
 	asJSON := fs.Bool("json", false, `print {"datasets":[{"path":...,"dtype":...,"shape":[...]}...]}`)
-	_, r, err := parseOpen(fs, args, 1)
+	_, in, err := parseInput(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	r, err := in.open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	infos, err := r.Datasets()
 	if err != nil {
-		return err
+		return cli.FileErr(in.path, err)
 	}
 	list := make([]lsEntry, len(infos))
 	for i, in := range infos {
@@ -63,17 +84,17 @@ func lsCmd(args []string) error {
 }
 
 // dataset opens the named dataset and resolves the slice against its shape.
-func dataset(r *coord.Reader, name, slice string) (*coord.View, coord.Spec, box, error) {
+func dataset(r *coord.Reader, in input, name, slice string) (*coord.View, coord.Spec, box, error) {
 	v, err := r.Dataset(name)
 	if errors.Is(err, coord.ErrNotFound) {
-		return nil, coord.Spec{}, box{}, fmt.Errorf("no dataset %q (preader ls lists them)", name)
+		return nil, coord.Spec{}, box{}, fmt.Errorf("%s: no dataset %q (preader ls lists them)", in.path, name)
 	}
 	if err != nil {
-		return nil, coord.Spec{}, box{}, err
+		return nil, coord.Spec{}, box{}, cli.FileErr(in.path, err)
 	}
 	spec, err := v.Spec()
 	if err != nil {
-		return nil, coord.Spec{}, box{}, err
+		return nil, coord.Spec{}, box{}, cli.FileErr(in.path, err)
 	}
 	b, err := parseSlice(slice, spec.Shape)
 	if err != nil {
@@ -83,16 +104,26 @@ func dataset(r *coord.Reader, name, slice string) (*coord.View, coord.Spec, box,
 }
 
 func catCmd(args []string) error {
-	fs := flag.NewFlagSet("preader cat", flag.ContinueOnError)
+	fs := cli.NewFlags("preader cat", "[flags] FILE DATASET", "Print the values of DATASET (or of a slice of it), one line per innermost row.")
 	slice := fs.String("slice", "", "per dimension a, a:b or :, comma-separated (default everything)")
 	asJSON := fs.Bool("json", false, `print {"shape":[...],"data":[...]} (data flattened, row-major)`)
 	limit := fs.Uint64("limit", 1<<20, "refuse to print more elements than this (use export for more)")
-	pos, r, err := parseOpen(fs, args, 2)
+	pos, in, err := parseInput(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if err := cli.Positive(fs, "limit"); err != nil {
+		return err
+	}
+	if err := cli.CheckName(pos[1]); err != nil {
+		return err
+	}
+	r, err := in.open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	v, spec, b, err := dataset(r, pos[1], *slice)
+	v, spec, b, err := dataset(r, in, pos[1], *slice)
 	if err != nil {
 		return err
 	}
@@ -101,7 +132,7 @@ func catCmd(args []string) error {
 	}
 	buf := make([]byte, b.elems()*uint64(spec.Type.Size()))
 	if err := v.ReadSlab(b.start, b.count, buf); err != nil {
-		return err
+		return cli.FileErr(in.path, err)
 	}
 	vals := formatAll(spec.Type, buf)
 	if *asJSON {
@@ -123,24 +154,25 @@ func catCmd(args []string) error {
 }
 
 func verifyCmd(args []string) error {
-	fs := flag.NewFlagSet("preader verify", flag.ContinueOnError)
+	fs := cli.NewFlags("preader verify", "[flags] FILE",
+		"Deep-check a closed or recovered pwriter file: every structure and checksum, then every value\nof every complete step. Several problems are counted on the error line; --json lists them all.")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
-	md := fs.String("md", "", "metadata file (default FILE.md)")
-	pos, err := cli.Parse(fs, args, 1, 1)
+	pos, in, err := parseInput(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(pos[0]); err != nil {
-		return err
-	}
-	res, err := job.Verify(pos[0], coord.Config{MDPath: *md})
+	res, err := job.Verify(pos[0], coord.Config{MDPath: in.md})
+	err = cli.FileErr(in.path, err)
 	if *asJSON {
+		if err != nil {
+			res.Error = err.Error()
+		}
 		json.NewEncoder(os.Stdout).Encode(res)
 	} else if err == nil {
 		fmt.Printf("%s: ok: %d datasets, %d steps, %d elements verified\n", pos[0], res.Datasets, res.Steps, res.Elements)
 	}
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", pos[0], err)
+	if err != nil && len(res.Problems) > 1 && !*asJSON {
+		return fmt.Errorf("%w (preader verify --json lists them all)", err)
 	}
-	return nil
+	return err
 }

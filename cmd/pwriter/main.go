@@ -5,6 +5,11 @@
 //	pwriter watch [flags] FILE    follow FILE as reader ranks (the same as preader watch)
 //	pwriter nats [flags]          a standalone NATS server
 //	pwriter recover [--json] FILE crash recovery
+//
+// Errors are one line on stderr, "pwriter CMD: message". Exit status: 0
+// done, 1 failed, 2 bad command line or configuration, 130 or 143 when run
+// was interrupted by SIGINT or SIGTERM (it closed FILE cleanly first; a
+// second signal ends it at once).
 package main
 
 import (
@@ -14,32 +19,40 @@ import (
 	"pwstore/internal/tool/cli"
 )
 
-const usage = `usage:
-  pwriter run [flags] FILE       write a checkpoint workload (pwriter run -h for flags)
+const usage = `usage: pwriter COMMAND [flags] ARGS
+
+commands:
+  pwriter run [flags] FILE       write a checkpoint workload into the new file FILE
   pwriter watch [flags] FILE     follow FILE with reader ranks (as preader watch)
   pwriter nats [flags]           run a standalone NATS server for multi-node jobs
-  pwriter recover [--json] FILE  recover FILE after its writer died`
+  pwriter recover [--json] FILE  recover FILE after its writer died
 
-func main() {
-	cli.Exit("pwriter", run(os.Args[1:]))
+pwriter COMMAND -h lists the flags of a command.
+Exit status: 0 done, 1 failed, 2 bad command line or configuration,
+130/143 run interrupted by SIGINT/SIGTERM after closing FILE cleanly.`
+
+// commands are pwriter's subcommands.
+var commands = map[string]func([]string) error{
+	"run":     runCmd,
+	"watch":   func(args []string) error { return cli.Watch("pwriter watch", args) },
+	"nats":    natsCmd,
+	"recover": recoverCmd,
 }
 
-func run(args []string) error {
+func main() {
+	args := os.Args[1:]
 	if len(args) == 0 {
-		return cli.Usagef("%s", usage)
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(cli.ExitUsage)
 	}
 	switch args[0] {
-	case "run":
-		return runCmd(args[1:])
-	case "watch":
-		return cli.Watch("pwriter watch", args[1:])
-	case "nats":
-		return natsCmd(args[1:])
-	case "recover":
-		return recoverCmd(args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
-		return nil
+		return
 	}
-	return cli.Usagef("unknown command %q\n%s", args[0], usage)
+	cmd, ok := commands[args[0]]
+	if !ok {
+		cli.Exit("pwriter", cli.Usagef("unknown command %q", args[0]))
+	}
+	cli.Exit("pwriter "+args[0], cmd(args[1:]))
 }

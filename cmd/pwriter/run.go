@@ -37,10 +37,10 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.np, "np", 0, "launch this many writer ranks locally, with an embedded NATS server")
-	fs.IntVar(&f.watch, "watch", 0, "also launch this many reader ranks following the file (preader watch), and print their summary")
+	fs.IntVar(&f.np, "np", 0, "launch this many writer ranks locally, with an embedded NATS server (at least 1)")
+	fs.IntVar(&f.watch, "watch", 0, "also launch this many reader ranks following the file (preader watch), and print their summary (at least 1)")
 	fs.StringVar(&f.kind, "workload", "ckpt", "ckpt (3-D fields split across ranks), rr (round-robin small appends) or planes")
-	fs.IntVar(&f.p.Steps, "steps", 0, "steps (passes) to write (default: the workload's)")
+	fs.IntVar(&f.p.Steps, "steps", 0, "steps (passes) to write, at least 1 (default: the workload's)")
 	fs.IntVar(&f.p.Datasets, "datasets", 0, "ckpt: fields; rr and planes: datasets (default: the workload's)")
 	fs.IntVar(&f.p.Elems, "elems", 0, "rr: elements per append; ckpt: series elements per step")
 	fs.IntVar(&f.p.Side, "side", 0, "ckpt: cube side; planes: plane side")
@@ -62,18 +62,15 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 
 func runCmd(args []string) error {
 	var f runFlags
-	fs := flag.NewFlagSet("pwriter run", flag.ContinueOnError)
+	fs := cli.NewFlags("pwriter run", "[flags] FILE",
+		"Write a checkpoint workload into the new file FILE: one rank, --np N ranks launched here, or\none rank per srun/mpirun process. The first SIGINT or SIGTERM stops it at the next step\nboundary and closes FILE cleanly (exit 130 or 143); a second one ends it at once.")
 	f.register(fs)
 	pos, err := cli.Parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	f.p.Kind = workload.Kind(f.kind)
-	if err := f.p.Defaults().Validate(); err != nil {
-		return cli.Usagef("%v", err)
-	}
-	if f.np < 0 || f.watch < 0 {
-		return cli.Usagef("--np and --watch must not be negative")
+	if err := f.check(fs, pos[0]); err != nil {
+		return err
 	}
 	env, err := cli.Rank()
 	if err != nil {
@@ -85,13 +82,65 @@ func runCmd(args []string) error {
 	return runRank(&f, env, pos[0])
 }
 
-// runRank runs this process as one writer rank.
+// maxBytes bounds the bytes a workload may write: file offsets are int64.
+const maxBytes = 1 << 62
+
+// check refuses flag values that cannot work, before anything starts:
+// counts and sizes given as 0 or less (0 never means "the default" when
+// given), workloads whose size overflows, and a FILE or FILE.md that is
+// not a regular file (which would block or fail late).
+func (f *runFlags) check(fs *flag.FlagSet, path string) error {
+	if err := cli.Positive(fs, "np", "watch", "steps", "datasets", "elems", "side", "tick", "max-lag",
+		"page-size", "sync-bytes", "cache-pages", "watch-timeout"); err != nil {
+		return err
+	}
+	if err := cli.NotNegative(fs, "step-delay"); err != nil {
+		return err
+	}
+	if err := f.nats.Check(fs); err != nil {
+		return err
+	}
+	if f.maxLag < coord.MinMaxLag {
+		return cli.Usagef("--max-lag %d: must be at least %d", f.maxLag, coord.MinMaxLag)
+	}
+	f.p.Kind = workload.Kind(f.kind)
+	p := f.p.Defaults()
+	if err := p.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	total := 0.0 // in float64: the products may overflow any integer
+	for _, d := range p.Layout(1) {
+		n := float64(d.Rows) * float64(d.DType.Size()) * float64(p.Steps)
+		for _, x := range d.Step {
+			n *= float64(x)
+		}
+		total += n
+	}
+	if total > maxBytes {
+		return cli.Usagef("the %s workload with these sizes would write %.3g bytes, more than a file can hold (%.3g)", p.Kind, total, float64(maxBytes))
+	}
+	for _, name := range []string{path, path + ".md"} {
+		if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
+			return cli.Input(name, false)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s: file exists: pwriter run writes only new files (no flag reopens one); choose another path", path)
+	}
+	return nil
+}
+
+// runRank runs this process as one writer rank. The first SIGINT or
+// SIGTERM stops it at the next step boundary (every rank at the same one)
+// and it closes the file cleanly.
 func runRank(f *runFlags, env collective.Env, path string) error {
 	log, closeLog, err := cli.Logger(f.logFile, env.Rank, env.Size)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	in := cli.NewInterrupt()
+	defer in.Stop()
 	comm, err := f.nats.Open(env, "writer", log)
 	if err != nil {
 		return err
@@ -120,7 +169,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 		Logger: log, Comm: comm,
 	}
 	sum, err := job.RunWriter(path, job.WriterOptions{
-		Params: p, StepDelay: f.stepDelay, Config: cfg,
+		Params: p, StepDelay: f.stepDelay, Config: cfg, Stop: in.Done(),
 		OnTick: func(e job.TickEvent) {
 			if printJSON {
 				out.Line(e)
@@ -133,7 +182,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 		if comm != nil {
 			comm.Abort(err.Error())
 		}
-		return err
+		return cli.FileErr(path, err)
 	}
 	prog.Done()
 	if env.Rank == 0 {
@@ -145,13 +194,23 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 				sum.Ticks, sum.EOTP50, sum.EOTP99, sum.MDBytesMax)
 		}
 	}
-	return nil
+	if !sum.Stopped {
+		return nil
+	}
+	what := fmt.Sprintf("%s closed cleanly after %d of %d steps", path, sum.Steps, p.Steps)
+	if err := in.Err(what); err != nil {
+		return err
+	}
+	return &cli.CodeError{Code: cli.ExitFail, Err: fmt.Errorf("another rank was interrupted: %s", what)}
 }
 
 // launchJob starts this command's writer ranks (--np) and reader ranks
 // (--watch) locally, each job on an embedded NATS server.
 func launchJob(f *runFlags, args []string, path string) error {
-	groups := []cli.Group{{Label: "writer", N: max(f.np, 1), Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}}
+	// Closing drains max_lag ticks: give the ranks that long to stop.
+	grace := 5*time.Second + 2*time.Duration(f.maxLag)*f.tick
+	groups := []cli.Group{{Label: "writer", N: max(f.np, 1), Grace: grace,
+		Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}}
 	if f.watch > 0 {
 		watch := []string{"watch", "--timeout", f.watchWait.String()}
 		if f.nats.NoAnnounce {

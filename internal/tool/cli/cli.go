@@ -1,6 +1,7 @@
 // Package cli holds what pwriter and preader share: flag parsing that
 // accepts flags after the file argument, the one-line error and exit
-// status convention, per-rank log files, and the NATS flags of a rank.
+// status convention, checks of the files a command is given, per-rank log
+// files, and the NATS flags of a rank.
 package cli
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,10 +22,11 @@ import (
 	"pwstore/coord"
 )
 
-// Exit statuses.
+// Exit statuses. A command interrupted by SIGINT or SIGTERM exits with 128
+// plus the signal's number (130, 143) after closing its file cleanly.
 const (
 	ExitFail  = 1 // the work failed
-	ExitUsage = 2 // bad flags or arguments
+	ExitUsage = 2 // bad flags, arguments or configuration
 )
 
 // UsageError marks an error in the command line.
@@ -36,38 +39,114 @@ func Usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// Exit prints err as one line prefixed with the program name and exits
-// with the matching status (ExitUsage for a usage or configuration
-// error); nil exits 0.
+// CodeError carries the exit status the command ends with.
+type CodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *CodeError) Error() string { return e.Err.Error() }
+func (e *CodeError) Unwrap() error { return e.Err }
+
+// MaxLine bounds the error line a command prints; longer text is cut and
+// the cut counted.
+const MaxLine = 1000
+
+// Exit prints err as one line, "prog: message", and exits with the matching
+// status; nil exits 0. Usage and configuration errors exit 2 and point to
+// prog -h.
 func Exit(prog string, err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
-	fmt.Fprintf(os.Stderr, "%s: %s\n", prog, msg)
+	fmt.Fprintf(os.Stderr, "%s: %s\n", prog, Line(prog, err))
+	os.Exit(Code(err))
+}
+
+// Code is the exit status for err.
+func Code(err error) int {
+	var ce *CodeError
 	var ue *UsageError
-	if errors.As(err, &ue) || errors.Is(err, coord.ErrConfig) {
-		os.Exit(ExitUsage)
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ce):
+		return ce.Code
+	case errors.As(err, &ue), errors.Is(err, coord.ErrConfig):
+		return ExitUsage
 	}
-	os.Exit(ExitFail)
+	return ExitFail
+}
+
+// Line is err's message as the one line Exit prints: newlines joined,
+// long quoted echoes of user input clipped, the whole bounded by MaxLine,
+// and a usage error followed by where to read the usage.
+func Line(prog string, err error) string {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	msg = quoted.ReplaceAllStringFunc(msg, func(q string) string { return Clip(q, 64) })
+	var ue *UsageError
+	if errors.As(err, &ue) && !strings.Contains(msg, " -h") {
+		msg += " (see " + prog + " -h)"
+	}
+	return Clip(msg, MaxLine)
+}
+
+// quoted matches a Go-quoted string (what %q echoes) of 64 bytes or more.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.){64,}"`)
+
+// Clip shortens s to about n bytes, saying how long it was: user input
+// echoed in a message is never longer than that.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := s[:n]
+	for len(cut) > 0 && !validEnd(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	return fmt.Sprintf("%s... (%d bytes)", cut, len(s))
+}
+
+// validEnd reports whether s does not end inside a UTF-8 sequence.
+func validEnd(s string) bool {
+	return strings.ToValidUTF8(s, "\x00") == s
+}
+
+// Badf formats an error in a command's arguments that is not about its
+// flags (a file of the wrong kind, a name too long): exit status 2.
+func Badf(format string, args ...any) error {
+	return &CodeError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// NewFlags returns the flag set of a command named name (e.g. "preader
+// cat"), whose -h prints "usage: name synopsis", what it does and its flags.
+func NewFlags(name, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s %s\n\n%s\n\nflags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // Parse parses args with fs, allowing flags before and after the
-// positional arguments, and checks their count is within [min, max].
+// positional arguments, and checks their count is within [min, max]. -h
+// prints fs.Usage on stdout; a bad flag is one line (Exit's), never the
+// whole usage.
 func Parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on every error
+	defer func() { fs.Usage = help }()
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stderr)
-				fs.Usage()
+				fs.SetOutput(os.Stdout)
+				help()
 				return nil, err
 			}
-			return nil, Usagef("%s: %v", fs.Name(), err)
+			return nil, &UsageError{Msg: err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -77,16 +156,59 @@ func Parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 		args = args[1:]
 	}
 	if len(pos) < min || len(pos) > max {
-		return nil, Usagef("%s: want %s, got %d argument(s) (see -h)", fs.Name(), plural(min, max), len(pos))
+		return nil, Usagef("want %s, got %d", plural(min, max), len(pos))
 	}
 	return pos, nil
 }
 
 func plural(min, max int) string {
-	if min == max {
-		return fmt.Sprintf("%d argument(s)", min)
+	switch {
+	case min == max && min == 1:
+		return "1 argument"
+	case min == max:
+		return fmt.Sprintf("%d arguments", min)
 	}
 	return fmt.Sprintf("%d to %d arguments", min, max)
+}
+
+// Positive refuses a value below 1 for each named flag that was given: a
+// flag whose default means "the workload's" or "automatic" must not take
+// that meaning from an explicit 0.
+func Positive(fs *flag.FlagSet, names ...string) error {
+	return checkSet(fs, names, func(v float64) bool { return v > 0 }, "must be positive")
+}
+
+// NotNegative refuses a negative value for each named flag.
+func NotNegative(fs *flag.FlagSet, names ...string) error {
+	return checkSet(fs, names, func(v float64) bool { return v >= 0 }, "must not be negative")
+}
+
+func checkSet(fs *flag.FlagSet, names []string, ok func(float64) bool, says string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range names {
+		f := fs.Lookup(name)
+		if f == nil || !set[name] {
+			continue
+		}
+		var v float64
+		switch x := f.Value.(flag.Getter).Get().(type) {
+		case int:
+			v = float64(x)
+		case int64:
+			v = float64(x)
+		case uint64:
+			v = float64(x)
+		case time.Duration:
+			v = float64(x)
+		default:
+			panic(fmt.Sprintf("cli: flag --%s is not a number", name))
+		}
+		if !ok(v) {
+			return Usagef("--%s %s: %s", name, f.Value, says)
+		}
+	}
+	return nil
 }
 
 // Logger opens the log file of this rank: path with "%r" replaced by the
@@ -136,6 +258,11 @@ func (n *NATS) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&n.Timeout, "coll-timeout", collective.DefaultTimeout, "a rank that does not answer a collective within this fails the job")
 	fs.DurationVar(&n.JoinAfter, "join-timeout", collective.DefaultJoinTimeout, "how long ranks wait for each other at start")
 	fs.BoolVar(&n.NoAnnounce, "no-announce", false, "no tick announcements over NATS: the writer does not send them, readers poll")
+}
+
+// Check refuses the NATS flags' values that cannot work.
+func (n *NATS) Check(fs *flag.FlagSet) error {
+	return Positive(fs, "coll-timeout", "join-timeout")
 }
 
 // Rank reads this process's place in its job from the environment.

@@ -8,9 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
+	"time"
 
 	"pwstore/internal/infra/launch"
 	"pwstore/internal/infra/natsd"
@@ -22,6 +21,9 @@ type Group struct {
 	Label string // prefixes the group's non-JSON lines when several groups run
 	N     int
 	Args  []string
+	// Grace is how long its ranks may take to stop after SIGTERM before
+	// they are killed (0: the launcher's default).
+	Grace time.Duration
 }
 
 // Launch runs the groups at once as separate jobs and waits for all. One
@@ -29,7 +31,10 @@ type Group struct {
 // several groups - a writer and its readers - share one, on which the
 // writer announces its ticks and the readers hear them. When one fails,
 // the others are stopped; the error names the group and rank that failed
-// first.
+// first, and a rank's usage status (2) becomes the job's. The first SIGINT
+// or SIGTERM stops the ranks with SIGTERM (a writer rank then closes its
+// file cleanly) and ends with status 128 + the signal; a second one kills
+// the launcher and, with it, every rank.
 func Launch(groups []Group) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -44,17 +49,20 @@ func Launch(groups []Group) error {
 		}
 		defer shared.Shutdown()
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	in := NewInterrupt()
+	defer in.Stop()
+	ctx, cancel := context.WithCancel(in.Context())
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(groups))
 	for i, g := range groups {
-		o := launch.Options{NP: g.N, Argv: append([]string{exe}, g.Args...)}
+		o := launch.Options{NP: g.N, Argv: append([]string{exe}, g.Args...), Grace: g.Grace,
+			Env: append(os.Environ(), EnvLocalRank+"=1")}
 		if shared != nil {
 			o.URL, o.Token = shared.URL(), token
 		}
 		if Terminal(os.Stderr) {
-			o.Env = append(os.Environ(), EnvProgress+"=1")
+			o.Env = append(o.Env, EnvProgress+"=1")
 		}
 		if len(groups) > 1 {
 			o.Stdout = labelled{w: os.Stdout, label: g.Label}
@@ -70,14 +78,20 @@ func Launch(groups []Group) error {
 		}()
 	}
 	wg.Wait()
+	if err := in.Err("the ranks were asked to stop"); err != nil {
+		return err
+	}
 	var out []error
+	usage := false
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
+			var re *launch.RankError
+			usage = usage || errors.As(err, &re) && re.State.ExitCode() == ExitUsage
 			out = append(out, fmt.Errorf("%s job: %w", groups[i].Label, err))
 		}
 	}
-	if out == nil && ctx.Err() != nil {
-		return fmt.Errorf("interrupted")
+	if usage {
+		return &CodeError{Code: ExitUsage, Err: errors.Join(out...)}
 	}
 	return errors.Join(out...)
 }

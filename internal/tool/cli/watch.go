@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -15,7 +14,8 @@ import (
 // reader ranks, verify every snapshot, measure write-to-visible latency.
 // Exit 0 only if the writer closed cleanly and every snapshot verified.
 func Watch(prog string, args []string) error {
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs := NewFlags(prog, "[flags] FILE",
+		"Follow FILE while it is written, with one reader rank or M (--np), verifying every snapshot\nadopted; exit 0 only if the writer closed cleanly and everything verified.")
 	np := fs.Int("np", 0, "launch this many reader ranks locally, with an embedded NATS server")
 	timeout := fs.Duration("timeout", 60*time.Second, "wait this long for the file to appear, and for each new tick")
 	poll := fs.Duration("poll", 2*time.Millisecond, "pause between reader ticks without tick announcements")
@@ -30,8 +30,17 @@ func Watch(prog string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *np < 0 {
-		return Usagef("--np must not be negative")
+	if err := Positive(fs, "np", "timeout", "poll", "writer-gone"); err != nil {
+		return err
+	}
+	if err := nats.Check(fs); err != nil {
+		return err
+	}
+	if err := Input(pos[0], true); err != nil {
+		return err
+	}
+	if err := Input(MDPath(pos[0], *md), true); err != nil {
+		return err
 	}
 	env, err := Rank()
 	if err != nil {
@@ -85,5 +94,5 @@ func Watch(prog string, args []string) error {
 		// - and has the launcher stop the job - before rank 0 has printed.
 		comm.Barrier(context.Background())
 	}
-	return err
+	return FileErr(pos[0], err)
 }

@@ -14,19 +14,44 @@ type VerifyResult struct {
 	Steps    int    `json:"steps"`
 	Elements uint64 `json:"elements"`
 	Error    string `json:"error,omitempty"`
+	// Problems lists every problem found when there are several (Error
+	// then counts them and gives the first).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Verify deep-checks a closed or recovered workload file: every structure
 // and checksum (coord.Reader.Check), then every value of every complete
-// step against the workload's value function.
+// step against the workload's value function. Several problems come back
+// as one error that counts them and gives the first; res.Problems lists
+// them all.
 func Verify(path string, cfg coord.Config) (VerifyResult, error) {
 	res, err := verify(path, cfg)
 	res.OK = err == nil
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			res.Problems = append(res.Problems, e.Error())
+		}
+		err = &problems{n: len(errs), first: errs[0], all: err}
+	}
 	if err != nil {
 		res.Error = err.Error()
 	}
 	return res, err
 }
+
+// problems summarises several errors: their count and the first.
+type problems struct {
+	n     int
+	first error
+	all   error
+}
+
+func (p *problems) Error() string {
+	return fmt.Sprintf("%d problems, the first: %v", p.n, p.first)
+}
+
+func (p *problems) Unwrap() error { return p.all }
 
 func verify(path string, cfg coord.Config) (VerifyResult, error) {
 	var res VerifyResult

@@ -5,12 +5,14 @@
 package job
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
+	"pwstore/collective"
 	"pwstore/coord"
 	"pwstore/internal/tool/stats"
 	"pwstore/internal/tool/workload"
@@ -48,6 +50,9 @@ type WriterSummary struct {
 	EOTP99      float64 `json:"eot_ms_p99"`
 	MDBytesMax  int64   `json:"md_bytes_max"`
 	MDWritten   uint64  `json:"md_bytes_written"` // by the ends of tick that published changes
+	// Stopped: the writer was asked to stop (Stop) and closed the file
+	// after Steps complete steps.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // WriterOptions configure RunWriter.
@@ -60,6 +65,10 @@ type WriterOptions struct {
 	OnTick func(TickEvent)
 	// OnStep, if set, is called after each step is complete on this rank.
 	OnStep func(step int)
+	// Stop, once closed, ends the run at the next step boundary - the same
+	// one on every rank: the ranks agree on it with one allreduce per step -
+	// and the file is closed cleanly with the steps written so far.
+	Stop <-chan struct{}
 }
 
 // stepLog maps collective-call counts to completed steps, so each
@@ -107,7 +116,7 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 		return WriterSummary{}, err
 	}
 	layout := p.Layout(ranks)
-	err = writeAll(w, p, layout, rank, ranks, o, &log)
+	steps, err := writeAll(w, p, layout, rank, ranks, o, &log)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -118,28 +127,30 @@ func RunWriter(path string, o WriterOptions) (WriterSummary, error) {
 	st := w.Stats()
 	var bytes int64
 	for _, d := range layout {
-		bytes += int64(d.StepElems()) * int64(d.DType.Size()) * int64(p.Steps)
+		bytes += int64(d.StepElems()) * int64(d.DType.Size()) * int64(steps)
 	}
 	eot := stats.Millis(st.EOT)
 	return WriterSummary{
-		Summary: true, Workload: string(p.Kind), Ranks: ranks, Steps: p.Steps, Bytes: bytes,
+		Summary: true, Workload: string(p.Kind), Ranks: ranks, Steps: steps, Bytes: bytes,
 		Seconds: secs, MBPerS: float64(bytes) / 1e6 / secs,
-		AppendsPerS: float64(p.Steps) * float64(len(layout)-1) / secs,
+		AppendsPerS: float64(steps) * float64(len(layout)-1) / secs,
 		Ticks:       st.LastTick, EOTs: len(st.EOT), EOTP50: stats.Percentile(eot, 50), EOTP99: stats.Percentile(eot, 99), MDBytesMax: st.MDMax,
 		MDWritten: st.MDBytes,
+		Stopped:   steps < p.Steps,
 	}, nil
 }
 
-// writeAll creates the datasets and writes every step.
-func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, rank, ranks int, o WriterOptions, log *stepLog) error {
+// writeAll creates the datasets and writes the steps, all of them unless
+// o.Stop ends the run first; it returns the steps written.
+func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, rank, ranks int, o WriterOptions, log *stepLog) (int, error) {
 	ds := make([]*coord.Dataset, len(layout))
 	for i, d := range layout {
 		var err error
 		if ds[i], err = w.CreateDataset(d.Path, Spec(d)); err != nil {
-			return err
+			return 0, err
 		}
 		if err := ds[i].SetAttr("dtype", coord.StringValue(string(d.DType))); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	timeDS := ds[len(ds)-1]
@@ -153,14 +164,17 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 		{Name: workload.StepsAttr, Value: coord.IntValue(0)},
 	} {
 		if err := timeDS.SetAttr(a.Name, a.Value); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	var buf []byte
 	for s := range uint64(p.Steps) {
+		if stop, err := stopAt(o, s); stop || err != nil {
+			return int(s), err
+		}
 		for i, d := range layout {
 			if err := ds[i].Extend((s + 1) * d.Rows); err != nil {
-				return err
+				return int(s), err
 			}
 			sl, mine := d.RankSlab(s, rank, ranks)
 			if !mine {
@@ -176,24 +190,50 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 				d.FillSlab(buf[:n], s, sl)
 			}
 			if err := ds[i].WriteSlab(sl.Start, sl.Count, buf[:n]); err != nil {
-				return err
+				return int(s), err
 			}
 		}
 		log.mark(w.Calls() + 1)
 		if err := timeDS.SetAttr(workload.StepsAttr, coord.IntValue(int64(s+1))); err != nil {
-			return err
+			return int(s), err
 		}
 		if err := w.Sync(); err != nil { // the step is complete: publish it soon
-			return err
+			return int(s), err
 		}
 		if o.OnStep != nil {
 			o.OnStep(int(s))
 		}
 		if o.StepDelay > 0 {
-			time.Sleep(o.StepDelay)
+			select {
+			case <-time.After(o.StepDelay):
+			case <-o.Stop:
+			}
 		}
 	}
-	return nil
+	return p.Steps, nil
+}
+
+// stopAt reports whether the run stops before step s: o.Stop is closed on
+// this rank or, in a parallel job, on any rank.
+func stopAt(o WriterOptions, s uint64) (bool, error) {
+	if o.Stop == nil {
+		return false, nil
+	}
+	var stop int64
+	select {
+	case <-o.Stop:
+		stop = 1
+	default:
+	}
+	comm := o.Config.Comm
+	if comm == nil {
+		return stop == 1, nil
+	}
+	got, err := comm.AllreduceInt64(context.Background(), collective.Max, []int64{stop})
+	if err != nil {
+		return false, fmt.Errorf("before step %d: agree on stopping: %w", s, err)
+	}
+	return got[0] == 1, nil
 }
 
 // Spec is the dataset spec of a workload dataset.
