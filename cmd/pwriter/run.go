@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -124,10 +125,13 @@ func (f *runFlags) check(fs *flag.FlagSet, path string) error {
 			return cli.Input(name, false)
 		}
 	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s: file exists: pwriter run writes only new files (no flag reopens one); choose another path", path)
+	if _, err := os.Stat(path); err != nil {
+		return nil
 	}
-	return nil
+	if _, err := os.Stat(path + ".md"); err == nil {
+		return fmt.Errorf("%s: file exists, with its metadata file %s.md: if its writer died, run `pwriter recover %s`; pwriter run writes only new files", path, path, path)
+	}
+	return fmt.Errorf("%s: file exists: pwriter run writes only new files (no flag reopens one); choose another path", path)
 }
 
 // runRank runs this process as one writer rank. The first SIGINT or
@@ -198,10 +202,15 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 		return nil
 	}
 	what := fmt.Sprintf("%s closed cleanly after %d of %d steps", path, sum.Steps, p.Steps)
-	if err := in.Err(what); err != nil {
-		return err
+	err = in.Err(what)
+	if err == nil {
+		err = &cli.CodeError{Code: cli.ExitFail, Err: fmt.Errorf("another rank was interrupted: %s", what)}
 	}
-	return &cli.CodeError{Code: cli.ExitFail, Err: fmt.Errorf("another rank was interrupted: %s", what)}
+	var ce *cli.CodeError
+	if errors.As(err, &ce) && env.Rank != 0 {
+		ce.Silent = true // rank 0 says it
+	}
+	return err
 }
 
 // launchJob starts this command's writer ranks (--np) and reader ranks

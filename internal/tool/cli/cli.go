@@ -41,8 +41,9 @@ func Usagef(format string, args ...any) error {
 
 // CodeError carries the exit status the command ends with.
 type CodeError struct {
-	Code int
-	Err  error
+	Code   int
+	Err    error
+	Silent bool // print nothing: another process (rank 0) says it
 }
 
 func (e *CodeError) Error() string { return e.Err.Error() }
@@ -59,7 +60,10 @@ func Exit(prog string, err error) {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
-	fmt.Fprintf(os.Stderr, "%s: %s\n", prog, Line(prog, err))
+	var ce *CodeError
+	if !errors.As(err, &ce) || !ce.Silent {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", prog, Line(prog, err))
+	}
 	os.Exit(Code(err))
 }
 

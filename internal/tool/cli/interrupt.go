@@ -63,11 +63,12 @@ func (in *Interrupt) Err(what string) error {
 	if in.ctx.Err() == nil || in.sig == nil {
 		return nil // no signal (Stop also ends the context)
 	}
-	code := ExitFail
+	code, name := ExitFail, in.sig.String()
 	if s, ok := in.sig.(syscall.Signal); ok {
 		code = 128 + int(s)
+		name = map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[s]
 	}
-	return &CodeError{Code: code, Err: fmt.Errorf("interrupted (%v): %s", in.sig, what)}
+	return &CodeError{Code: code, Err: fmt.Errorf("interrupted by %s: %s", name, what)}
 }
 
 // Stop stops catching the signals (the default actions return).

@@ -20,6 +20,10 @@ type WatchTick struct {
 	Steps      int     `json:"steps"`
 	LatencyMS  float64 `json:"latency_ms"`
 	WriterTick uint64  `json:"writer_tick"` // the writer's tick right after adoption: visibility in ticks
+	// ReaderTicks counts this reader's Tick calls so far, this one
+	// included: with WriterTick it measures visibility in the reader's own
+	// ticks, which does not depend on how the processes are scheduled.
+	ReaderTicks int `json:"reader_ticks"`
 }
 
 // WatchSummary is the watcher's closing line (--json).
@@ -167,7 +171,7 @@ func (w *watcher) run(wait time.Duration) error {
 		if info.Changed {
 			w.sum.Ticks++
 			if w.onTick != nil && w.rank == 0 {
-				w.onTick(WatchTick{Tick: info.Tick, Steps: steps, LatencyMS: lat, WriterTick: writerTick})
+				w.onTick(WatchTick{Tick: info.Tick, Steps: steps, LatencyMS: lat, WriterTick: writerTick, ReaderTicks: n})
 			}
 		}
 		if stop == 1 {
