@@ -10,22 +10,24 @@ import (
 	"pwstore/coord"
 )
 
-// TestReaderReportsWriterGone: a reader with WriterGone 500ms follows a
+// TestReaderReportsWriterGone: a reader with WriterGone 2s follows a
 // writer process that pauses longer than that between steps (only its
 // empty ticks keep it alive) without complaint; once the writer is killed with
-// SIGKILL, Tick fails with ErrWriterGone, saying what to run.
+// SIGKILL, Tick fails with ErrWriterGone, saying what to run. WriterGone is
+// 100 of the writer's 20 ms ticks: a loaded machine that delays the writer
+// for a while must not make it look gone.
 func TestReaderReportsWriterGone(t *testing.T) {
-	const gone = 500 * time.Millisecond
+	const gone, pause = 2 * time.Second, 2500 * time.Millisecond
 	path := filepath.Join(t.TempDir(), "gone.pw")
-	w := start(t, "writer", path, "PW_TEST_TICK=20ms", "PW_TEST_STEPS=1000", "PW_TEST_DELAY=700ms")
+	w := start(t, "writer", path, "PW_TEST_TICK=20ms", "PW_TEST_STEPS=1000", "PW_TEST_DELAY="+pause.String())
 	r, err := coord.OpenReader(path, coord.Config{ManualTicks: true, OpenWait: 30 * time.Second, WriterGone: gone})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	// Three step delays while the writer lives.
+	// Two step pauses while the writer lives.
 	moves, seen := 0, uint64(0)
-	for end := time.Now().Add(3 * 700 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(2 * pause); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		info, err := r.Tick()
 		if err != nil {
 			t.Fatalf("reader of a live writer: %v", err)
@@ -36,7 +38,7 @@ func TestReaderReportsWriterGone(t *testing.T) {
 		seen = info.Tick
 	}
 	if moves < 10 {
-		t.Fatalf("the tick moved %d times in 2.1 s of 20 ms ticks", moves)
+		t.Fatalf("the tick moved %d times in %v of 20 ms ticks", moves, 2*pause)
 	}
 	if err := w.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

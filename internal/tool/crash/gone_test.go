@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestWatchReportsWriterGone: `preader watch --writer-gone 1s` (one
+// TestWatchReportsWriterGone: `preader watch --writer-gone 2s` (one
 // reader rank, and two under the local launcher) follows a `pwriter run`
 // that pauses longer than that between steps - only its empty ticks keep
 // it alive - until the writer is killed with SIGKILL; the watch must then
@@ -28,13 +28,15 @@ func TestWatchReportsWriterGone(t *testing.T) {
 }
 
 func watchWriterGone(t *testing.T, bin string, np int) {
-	const gone = time.Second
+	// 100 of the writer's 20 ms ticks: a loaded machine that delays the
+	// writer for a while must not make it look gone.
+	const gone, pause = 2 * time.Second, 2500 * time.Millisecond
 	path := filepath.Join(t.TempDir(), "gone.pw")
 
 	stepped := make(chan struct{})
 	var once sync.Once
 	writer, err := startGroup([]string{filepath.Join(bin, "pwriter"), "run", "--json", "--tick", "20ms",
-		"--step-delay", "1500ms", "--steps", "1000", "--workload", "rr", "--datasets", "4", path},
+		"--step-delay", pause.String(), "--steps", "1000", "--workload", "rr", "--datasets", "4", path},
 		func(m map[string]any) {
 			if num(m, "steps_complete") > 0 {
 				once.Do(func() { close(stepped) })
@@ -78,20 +80,20 @@ func watchWriterGone(t *testing.T, bin string, np int) {
 	watchDone := make(chan error, 1)
 	go func() { watchDone <- watch.wait() }()
 
-	// Two step delays: the writer changes nothing for longer than
+	// Two step pauses: the writer changes nothing for longer than
 	// --writer-gone, only its ticks go on, and the watch must stay.
 	select {
 	case err := <-watchDone:
 		t.Fatalf("watch ended while the writer was alive: %v: %s", err, watch.stderr.String())
 	case err := <-writerDone:
 		t.Fatalf("writer ended by itself: %v: %s", err, writer.stderr.String())
-	case <-time.After(3 * time.Second):
+	case <-time.After(2 * pause):
 	}
 	mu.Lock()
 	seen := ticks
 	mu.Unlock()
 	if seen == 0 {
-		t.Fatalf("watch adopted no tick in 3 s: %s", watch.stderr.String())
+		t.Fatalf("watch adopted no tick in %v: %s", 2*pause, watch.stderr.String())
 	}
 
 	writer.kill()
