@@ -159,7 +159,8 @@ func TestExportNumpy(t *testing.T) {
 	}
 }
 
-// TestBadInput: one clear line on stderr and a non-zero exit for each.
+// TestBadInput: one clear line on stderr, "prog command: ...", and a
+// non-zero exit for each.
 func TestBadInput(t *testing.T) {
 	path := smallFile(t)
 	dir := t.TempDir()
@@ -173,12 +174,12 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"pwriter", []string{"run", "--no-such-flag", path}, 2, "flag provided but not defined"},
 		{"pwriter", []string{"run", "--workload", "bogus", filepath.Join(dir, "x.pw")}, 2, "unknown workload"},
-		{"pwriter", []string{"run", "--max-lag", "2", "--tick", "10ms", filepath.Join(dir, "y.pw")}, 2, "max lag 2 is below 3"},
+		{"pwriter", []string{"run", "--max-lag", "2", "--tick", "10ms", filepath.Join(dir, "y.pw")}, 2, "--max-lag 2: must be at least 3"},
 		{"pwriter", []string{"run", path}, 1, "file exists"},
 		{"pwriter", []string{"frobnicate"}, 2, "unknown command"},
 		{"preader", []string{"ls", filepath.Join(dir, "missing.pw")}, 1, "no such file"},
-		{"preader", []string{"ls", junk}, 1, "not a pwstore data file"},
-		{"preader", []string{"verify", junk}, 1, "not a pwstore data file"},
+		{"preader", []string{"ls", junk}, 1, "not a pwstore file"},
+		{"preader", []string{"verify", junk}, 1, "not a pwstore file"},
 		{"preader", []string{"cat", path, "/no/such"}, 1, `no dataset "/no/such"`},
 		{"preader", []string{"cat", path, "/rr/d00000", "--slice", "0:99999"}, 2, "outside"},
 		{"preader", []string{"export", path, "/rr/d00000"}, 2, "--npy OUT is required"},
@@ -188,7 +189,11 @@ func TestBadInput(t *testing.T) {
 	for _, c := range cases {
 		res := run(t, c.prog, c.args...)
 		lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
-		if res.code != c.code || len(lines) != 1 || !strings.Contains(res.stderr, c.says) || !strings.HasPrefix(res.stderr, c.prog+": ") {
+		prefix := c.prog + " " + c.args[0] + ": "
+		if c.args[0] == "frobnicate" {
+			prefix = c.prog + ": "
+		}
+		if res.code != c.code || len(lines) != 1 || !strings.Contains(res.stderr, c.says) || !strings.HasPrefix(res.stderr, prefix) {
 			t.Errorf("%s %v: exit %d, stderr %q; want exit %d and one line saying %q", c.prog, c.args, res.code, res.stderr, c.code, c.says)
 		}
 	}
