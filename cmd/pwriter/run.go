@@ -101,6 +101,9 @@ func (f *runFlags) check(fs *flag.FlagSet, path string) error {
 	if err := f.nats.Check(fs); err != nil {
 		return err
 	}
+	if ps := f.pageSize; ps < 512 || ps > 1<<20 || ps&(ps-1) != 0 {
+		return cli.Usagef("--page-size %d: must be a power of two from 512 to 1048576", ps)
+	}
 	if f.maxLag < coord.MinMaxLag {
 		return cli.Usagef("--max-lag %d: must be at least %d", f.maxLag, coord.MinMaxLag)
 	}
