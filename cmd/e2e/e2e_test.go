@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var bin string // directory holding the built pwriter and preader
@@ -40,17 +41,7 @@ type result struct {
 
 func run(t *testing.T, prog string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, prog), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s %v: %v", prog, args, err)
-	}
-	return result{code, out.String(), errb.String()}
+	return runWithin(t, 10*time.Minute, prog, args...)
 }
 
 // summaries returns the "summary":true lines of out, in order.
