@@ -164,6 +164,9 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 func startWriter(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, func() (int, bool)) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "pwriter"), args...)
+	// Its own process group, as a job started from a shell: a terminal's
+	// Ctrl-C goes to the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -209,27 +212,35 @@ func startWriter(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, func()
 }
 
 // TestInterruptClosesCleanly (issue 12 item 7): the first SIGINT or
-// SIGTERM stops pwriter run - one rank, --np 2 under the local launcher,
-// and --np 2 --watch 1 - at a step boundary; it closes the file, which then
+// SIGTERM stops pwriter run - one rank, --np 2 under the local launcher
+// (signalled alone, or with its ranks as a terminal's Ctrl-C does), and
+// --np 2 --watch 1 - at a step boundary; it closes the file, which then
 // verifies without recovery, and exits 130 or 143 with one line saying so.
 func TestInterruptClosesCleanly(t *testing.T) {
 	cases := []struct {
 		name  string
 		extra []string
 		sig   syscall.Signal
+		group bool // signal the whole process group
 		code  int
 	}{
-		{"one rank SIGINT", nil, syscall.SIGINT, 130},
-		{"one rank SIGTERM", nil, syscall.SIGTERM, 143},
-		{"np 2 SIGINT", []string{"--np", "2"}, syscall.SIGINT, 130},
-		{"np 2 watch 1 SIGTERM", []string{"--np", "2", "--watch", "1"}, syscall.SIGTERM, 143},
+		{"one rank SIGINT", nil, syscall.SIGINT, false, 130},
+		{"one rank SIGTERM", nil, syscall.SIGTERM, false, 143},
+		{"np 2 SIGINT", []string{"--np", "2"}, syscall.SIGINT, false, 130},
+		{"np 2 SIGINT to the group", []string{"--np", "2"}, syscall.SIGINT, true, 130},
+		{"np 2 watch 1 SIGTERM", []string{"--np", "2", "--watch", "1"}, syscall.SIGTERM, false, 143},
+		{"np 1 watch 1 SIGINT to the group", []string{"--watch", "1"}, syscall.SIGINT, true, 130},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "int.pw")
 			args := append([]string{"run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "10ms"}, c.extra...)
 			cmd, stderr, wait := startWriter(t, append(args, path)...)
-			if err := cmd.Process.Signal(c.sig); err != nil {
+			pid := cmd.Process.Pid
+			if c.group {
+				pid = -pid
+			}
+			if err := syscall.Kill(pid, c.sig); err != nil {
 				t.Fatal(err)
 			}
 			code, signaled := wait()
@@ -253,42 +264,46 @@ func TestInterruptClosesCleanly(t *testing.T) {
 
 // TestSecondSignalKills (issue 12 item 7): a second signal while the writer
 // closes (here a long close: max_lag 10 ticks of 300 ms) ends it at once,
-// by the signal; the file is then recovered as after any crash.
+// by the signal - one rank, and the local launcher, whose ranks die with
+// it; recovery (which refuses a writer that still heartbeats) then brings
+// the file back as after any crash.
 func TestSecondSignalKills(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twice.pw")
-	cmd, stderr, wait := startWriter(t, "run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "300ms", path)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	first := time.Now()
-	ended := make(chan struct{})
-	var code int
-	var signaled bool
-	go func() { code, signaled = wait(); close(ended) }()
-	// Signal again until it ends: the first signal may not have been
-	// taken yet when the next comes, but the close lasts about 3 s.
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := true; waiting; {
-		select {
-		case <-ended:
-			waiting = false
-		case <-tick.C:
-			cmd.Process.Signal(syscall.SIGINT)
-		}
-	}
-	took := time.Since(first)
-	if !signaled {
-		t.Fatalf("exit %d after %v, stderr %q; want death by the second SIGINT", code, took, stderr.String())
-	}
-	if took > 2*time.Second {
-		t.Logf("the second signal took %v to end the writer (the close alone lasts about 3 s)", took)
-	}
-	if res := run(t, "pwriter", "recover", "--writer-gone", "100ms", path); res.code != 0 {
-		t.Fatalf("recover after the second signal: %+v", res)
-	}
-	if res := run(t, "preader", "verify", path); res.code != 0 {
-		t.Fatalf("verify after recovery: %+v", res)
+	for _, extra := range [][]string{nil, {"--np", "2"}} {
+		t.Run(fmt.Sprint("ranks ", extra), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "twice.pw")
+			args := append([]string{"run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "300ms"}, extra...)
+			cmd, stderr, wait := startWriter(t, append(args, path)...)
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			first := time.Now()
+			ended := make(chan struct{})
+			var code int
+			var signaled bool
+			go func() { code, signaled = wait(); close(ended) }()
+			// Signal again until it ends: the first signal may not have
+			// been taken yet when the next comes, but the close lasts
+			// about 3 s.
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for waiting := true; waiting; {
+				select {
+				case <-ended:
+					waiting = false
+				case <-tick.C:
+					cmd.Process.Signal(syscall.SIGINT)
+				}
+			}
+			if !signaled {
+				t.Fatalf("exit %d after %v, stderr %q; want death by the second SIGINT", code, time.Since(first), stderr.String())
+			}
+			if res := run(t, "pwriter", "recover", "--writer-gone", "1s", path); res.code != 0 {
+				t.Fatalf("recover after the second signal: %+v", res)
+			}
+			if res := run(t, "preader", "verify", path); res.code != 0 {
+				t.Fatalf("verify after recovery: %+v", res)
+			}
+		})
 	}
 }
 
