@@ -9,6 +9,7 @@ import (
 	"pwstore/coord"
 	"pwstore/internal/tool/cli"
 	"pwstore/internal/tool/workload"
+	"pwstore/pfile"
 )
 
 // recoverResult is pwriter recover's --json line.
@@ -49,6 +50,9 @@ func recoverCmd(args []string) error {
 	_, err = os.Stat(mdPath)
 	hadMD := !errors.Is(err, os.ErrNotExist)
 	rec, err := coord.Recover(path, coord.Config{MDPath: *md, WriterGone: *gone, ForceRecover: *force})
+	if errors.Is(err, pfile.ErrNotPWFile) && hadMD {
+		return fmt.Errorf("%w; %s is left as it is", cli.FileErr(path, err), mdPath)
+	}
 	if err != nil {
 		return cli.FileErr(path, err)
 	}
