@@ -22,8 +22,8 @@ import (
 	"time"
 )
 
-// sum is a file's checksum ("" if it does not exist).
-func sum(t *testing.T, path string) string {
+// fileSum is a file's checksum ("" if it does not exist).
+func fileSum(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -35,18 +35,18 @@ func sum(t *testing.T, path string) string {
 	return fmt.Sprintf("%x", sha256.Sum256(b))
 }
 
-// oneLine checks that a failed command printed exactly one line on stderr,
+// errLine checks that a failed command printed exactly one line on stderr,
 // starting with prefix and containing says, and exited with code.
-func oneLine(t *testing.T, res result, code int, prefix, says string) {
+func errLine(t *testing.T, res result, code int, prefix, says string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(res.stderr, "\n"), "\n")
 	if res.code != code || len(lines) != 1 || !strings.HasPrefix(res.stderr, prefix) || !strings.Contains(res.stderr, says) {
-		t.Errorf("exit %d, stderr %q; want exit %d and one line starting %q saying %q", res.code, Clip(res.stderr), code, prefix, says)
+		t.Errorf("exit %d, stderr %q; want exit %d and one line starting %q saying %q", res.code, clipOut(res.stderr), code, prefix, says)
 	}
 }
 
-// Clip shortens a long output for a test message.
-func Clip(s string) string {
+// clipOut shortens a long output for a test message.
+func clipOut(s string) string {
 	if len(s) > 600 {
 		return s[:600] + fmt.Sprintf("... (%d bytes)", len(s))
 	}
@@ -96,14 +96,14 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := path + ".md"
-	before, beforeMD := sum(t, path), sum(t, md)
+	before, beforeMD := fileSum(t, path), fileSum(t, md)
 	if beforeMD == "" {
 		t.Fatal("--keep-md left no metadata file")
 	}
 	for _, out := range []string{path, filepath.Join(dir, ".", "data.pw"), link, hard, md, filepath.Join(dir, "..", filepath.Base(dir), "data.pw.md")} {
 		res := run(t, "preader", "export", path, "/rr/d00000", "--npy", out)
-		oneLine(t, res, 2, "preader export: ", "give another output path")
-		if sum(t, path) != before || sum(t, md) != beforeMD {
+		errLine(t, res, 2, "preader export: ", "give another output path")
+		if fileSum(t, path) != before || fileSum(t, md) != beforeMD {
 			t.Fatalf("export --npy %s changed the data or metadata file", out)
 		}
 	}
@@ -111,7 +111,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 	// still the input's: writing it would make the data file unreadable.
 	closed := smallFile(t)
 	res := run(t, "preader", "export", closed, "/rr/d00000", "--npy", closed+".md")
-	oneLine(t, res, 2, "preader export: ", "give another output path")
+	errLine(t, res, 2, "preader export: ", "give another output path")
 	if _, err := os.Stat(closed + ".md"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("export created %s.md: %v", closed, err)
 	}
@@ -120,7 +120,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 	if err := os.WriteFile(out, []byte("a user's own file"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keep := sum(t, out)
+	keep := fileSum(t, out)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -131,8 +131,8 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.pw"), "/rr/d00000", "--npy", out}, 1, "no such file"},
 	} {
 		res := run(t, "preader", append([]string{"export"}, c.args...)...)
-		oneLine(t, res, c.code, "preader export: ", c.says)
-		if sum(t, out) != keep {
+		errLine(t, res, c.code, "preader export: ", c.says)
+		if fileSum(t, out) != keep {
 			t.Fatalf("export %v changed the existing output", c.args)
 		}
 	}
@@ -142,7 +142,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 	}
 	b, err := os.ReadFile(out)
 	if err != nil || !bytes.HasPrefix(b, []byte("\x93NUMPY")) {
-		t.Fatalf("export wrote %q..., %v", Clip(string(b)), err)
+		t.Fatalf("export wrote %q..., %v", clipOut(string(b)), err)
 	}
 	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
 		t.Errorf("export changed the output's permissions to %v", fi.Mode().Perm())
@@ -153,15 +153,15 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
-	if sum(t, path) != before {
+	if fileSum(t, path) != before {
 		t.Fatal("the data file changed")
 	}
 }
 
-// startWriter starts a command that prints JSON lines and returns once it
+// startStepping starts a command that prints JSON lines and returns once it
 // printed one with steps_complete > 0 (its signal handlers are then in
 // place), with a function that waits for its end.
-func startWriter(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, func() (int, bool)) {
+func startStepping(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, func() (int, bool)) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "pwriter"), args...)
 	// Its own process group, as a job started from a shell: a terminal's
@@ -235,7 +235,7 @@ func TestInterruptClosesCleanly(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "int.pw")
 			args := append([]string{"run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "10ms"}, c.extra...)
-			cmd, stderr, wait := startWriter(t, append(args, path)...)
+			cmd, stderr, wait := startStepping(t, append(args, path)...)
 			pid := cmd.Process.Pid
 			if c.group {
 				pid = -pid
@@ -272,7 +272,7 @@ func TestSecondSignalKills(t *testing.T) {
 		t.Run(fmt.Sprint("ranks ", extra), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "twice.pw")
 			args := append([]string{"run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "300ms"}, extra...)
-			cmd, stderr, wait := startWriter(t, append(args, path)...)
+			cmd, stderr, wait := startStepping(t, append(args, path)...)
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -318,29 +318,29 @@ func TestAdviceNamesRealCommands(t *testing.T) {
 	if err := os.WriteFile(path+".md", bytes.Repeat([]byte("garbage "), 100), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keep := sum(t, path+".md")
+	keep := fileSum(t, path+".md")
 	res := run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", path)
-	oneLine(t, res, 1, "pwriter run: ", "pwriter recover "+path)
-	if strings.Contains(res.stderr, "remove it") || sum(t, path+".md") != keep {
-		t.Errorf("stderr %q; metadata file changed: %v", res.stderr, sum(t, path+".md") != keep)
+	errLine(t, res, 1, "pwriter run: ", "pwriter recover "+path)
+	if strings.Contains(res.stderr, "remove it") || fileSum(t, path+".md") != keep {
+		t.Errorf("stderr %q; metadata file changed: %v", res.stderr, fileSum(t, path+".md") != keep)
 	}
 	// A crashed writer's files.
 	crashed := filepath.Join(dir, "b.pw")
-	cmd, _, wait := startWriter(t, "run", "--json", "--workload", "rr", "--steps", "100000", "--step-delay", "5ms", "--tick", "10ms", crashed)
+	cmd, _, wait := startStepping(t, "run", "--json", "--workload", "rr", "--steps", "100000", "--step-delay", "5ms", "--tick", "10ms", crashed)
 	cmd.Process.Kill()
 	wait()
-	keepData, keepMD := sum(t, crashed), sum(t, crashed+".md")
+	keepData, keepMD := fileSum(t, crashed), fileSum(t, crashed+".md")
 	res = run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", crashed)
-	oneLine(t, res, 1, "pwriter run: ", "run `pwriter recover "+crashed+"`")
-	if sum(t, crashed) != keepData || sum(t, crashed+".md") != keepMD {
+	errLine(t, res, 1, "pwriter run: ", "run `pwriter recover "+crashed+"`")
+	if fileSum(t, crashed) != keepData || fileSum(t, crashed+".md") != keepMD {
 		t.Error("pwriter run on a crashed writer's file changed it")
 	}
 	// A closed file: no flag to reopen it is invented.
 	closed := smallFile(t)
-	keep = sum(t, closed)
+	keep = fileSum(t, closed)
 	res = run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", closed)
-	oneLine(t, res, 1, "pwriter run: ", "file exists")
-	if strings.Contains(res.stderr, "open it for writing") || strings.Contains(res.stderr, "remove it") || sum(t, closed) != keep {
+	errLine(t, res, 1, "pwriter run: ", "file exists")
+	if strings.Contains(res.stderr, "open it for writing") || strings.Contains(res.stderr, "remove it") || fileSum(t, closed) != keep {
 		t.Errorf("stderr %q", res.stderr)
 	}
 }
@@ -352,7 +352,7 @@ func TestAdviceNamesRealCommands(t *testing.T) {
 func TestBadInputIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	good := smallFile(t)
-	keep := sum(t, good)
+	keep := fileSum(t, good)
 	fresh := filepath.Join(dir, "fresh.pw")
 	long := strings.Repeat("x", 10240)
 	cases := []struct {
@@ -390,7 +390,7 @@ func TestBadInputIsRefused(t *testing.T) {
 	for _, c := range cases {
 		res := runWithin(t, time.Minute, c.prog, c.args...)
 		prefix := c.prog + " " + c.args[0] + ": "
-		oneLine(t, res, 2, prefix, c.says)
+		errLine(t, res, 2, prefix, c.says)
 		if len(res.stderr) > 400 {
 			t.Errorf("%s %s ...: a %d-byte message", c.prog, c.args[0], len(res.stderr))
 		}
@@ -424,7 +424,7 @@ func TestBadInputIsRefused(t *testing.T) {
 			{"preader", "export", good, "/rr/d00000", "--npy", f.path},
 		} {
 			res := runWithin(t, 20*time.Second, args[0], args[1:]...)
-			oneLine(t, res, 2, args[0]+" "+args[1]+": ", f.path+": not a regular file ("+f.kind+")")
+			errLine(t, res, 2, args[0]+" "+args[1]+": ", f.path+": not a regular file ("+f.kind+")")
 		}
 	}
 	// A FIFO beside a good file as its metadata file.
@@ -437,9 +437,9 @@ func TestBadInputIsRefused(t *testing.T) {
 	}
 	for _, args := range [][]string{{"preader", "ls", mdFIFO}, {"preader", "verify", mdFIFO}, {"pwriter", "recover", mdFIFO}} {
 		res := runWithin(t, 20*time.Second, args[0], args[1:]...)
-		oneLine(t, res, 2, args[0]+" "+args[1]+": ", "not a regular file (a FIFO)")
+		errLine(t, res, 2, args[0]+" "+args[1]+": ", "not a regular file (a FIFO)")
 	}
-	if sum(t, good) != keep {
+	if fileSum(t, good) != keep {
 		t.Fatal("the good file changed")
 	}
 }
@@ -470,9 +470,9 @@ func TestVerifySummarisesProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := run(t, "preader", "verify", path)
-	oneLine(t, res, 1, "preader verify: "+path+": ", "problems, the first: ")
+	errLine(t, res, 1, "preader verify: "+path+": ", "problems, the first: ")
 	if len(res.stderr) > 1000 || !strings.Contains(res.stderr, "--json") {
-		t.Errorf("verify printed %d bytes: %q", len(res.stderr), Clip(res.stderr))
+		t.Errorf("verify printed %d bytes: %q", len(res.stderr), clipOut(res.stderr))
 	}
 	var n int
 	fmt.Sscanf(strings.TrimPrefix(res.stderr, "preader verify: "+path+": "), "%d problems", &n)
@@ -482,7 +482,7 @@ func TestVerifySummarisesProblems(t *testing.T) {
 		Problems []string `json:"problems"`
 	}
 	if js.code != 1 || json.Unmarshal([]byte(js.stdout), &v) != nil || v.OK || n < 2 || len(v.Problems) != n {
-		t.Fatalf("verify --json: exit %d, %d problems listed, the line counted %d: %s", js.code, len(v.Problems), n, Clip(js.stdout))
+		t.Fatalf("verify --json: exit %d, %d problems listed, the line counted %d: %s", js.code, len(v.Problems), n, clipOut(js.stdout))
 	}
 }
 
@@ -498,7 +498,7 @@ func TestCommandOutput(t *testing.T) {
 		res := run(t, args[0], args[1:]...)
 		want := "usage: " + strings.Join(args[:len(args)-1], " ")
 		if res.code != 0 || strings.Count(res.stdout, "\n") < 4 || !strings.HasPrefix(res.stdout, want) || res.stderr != "" {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want several lines starting %q", args, res.code, Clip(res.stdout), res.stderr, want)
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want several lines starting %q", args, res.code, clipOut(res.stdout), res.stderr, want)
 		}
 	}
 	// No command: the usage, on stderr, exit 2.
@@ -511,17 +511,17 @@ func TestCommandOutput(t *testing.T) {
 	dir := t.TempDir()
 	good := smallFile(t)
 	// Usage errors: one line, pointing to -h, exit 2.
-	oneLine(t, run(t, "preader", "ls"), 2, "preader ls: want 1 argument, got 0 (see preader ls -h)", "")
-	oneLine(t, run(t, "pwriter", "run", "--bogus", good), 2, "pwriter run: flag provided but not defined: -bogus (see pwriter run -h)", "")
-	oneLine(t, run(t, "pwriter", "frobnicate"), 2, `pwriter: unknown command "frobnicate" (see pwriter -h)`, "")
-	oneLine(t, run(t, "pwriter", "run", "--max-lag", "2", filepath.Join(dir, "y.pw")), 2, "pwriter run: --max-lag 2", "")
+	errLine(t, run(t, "preader", "ls"), 2, "preader ls: want 1 argument, got 0 (see preader ls -h)", "")
+	errLine(t, run(t, "pwriter", "run", "--bogus", good), 2, "pwriter run: flag provided but not defined: -bogus (see pwriter run -h)", "")
+	errLine(t, run(t, "pwriter", "frobnicate"), 2, `pwriter: unknown command "frobnicate" (see pwriter -h)`, "")
+	errLine(t, run(t, "pwriter", "run", "--max-lag", "2", filepath.Join(dir, "y.pw")), 2, "pwriter run: --max-lag 2", "")
 
 	// A foreign file, and a missing one: the name and path once each.
 	junk := filepath.Join(dir, "junk.pw")
 	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a checkpoint "), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keep := sum(t, junk)
+	keep := fileSum(t, junk)
 	missing := filepath.Join(dir, "missing.pw")
 	for _, args := range [][]string{
 		{"preader", "ls", junk}, {"preader", "cat", junk, "/x"}, {"preader", "verify", junk},
@@ -532,7 +532,7 @@ func TestCommandOutput(t *testing.T) {
 		if res.code != 1 || res.stderr != want {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", args, res.code, res.stderr, want)
 		}
-		if sum(t, junk) != keep {
+		if fileSum(t, junk) != keep {
 			t.Fatalf("%v changed the foreign file", args)
 		}
 	}
@@ -570,7 +570,7 @@ func TestCommandOutput(t *testing.T) {
 	if w.code != 0 || last == 0 {
 		t.Fatalf("pwriter --keep-md: %+v", w)
 	}
-	keep = sum(t, kept)
+	keep = fileSum(t, kept)
 	res := run(t, "pwriter", "recover", kept)
 	want := fmt.Sprintf("%s: nothing to recover: its writer closed it at tick %d; 4 steps complete\n", kept, int(last))
 	if res.code != 0 || res.stdout != want || res.stderr != "" {
@@ -581,7 +581,7 @@ func TestCommandOutput(t *testing.T) {
 	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &rec) != nil || rec["needed"] != false || rec["closed"] != true || rec["steps_complete"] != 7.0 {
 		t.Errorf("recover --json of a closed file: %+v", res)
 	}
-	if sum(t, kept) != keep {
+	if fileSum(t, kept) != keep {
 		t.Error("recover of a closed file changed it")
 	}
 }
