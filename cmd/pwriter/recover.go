@@ -69,7 +69,7 @@ func recoverCmd(args []string) error {
 	}
 	switch {
 	case rec.Needed:
-		fmt.Printf("%s: recovered to tick %d (%d metadata pages applied); %d steps complete\n", path, rec.Tick, rec.Pages, res.StepsComplete)
+		fmt.Printf("%s: recovered tick %d (%d metadata pages applied); %d steps complete\n", path, rec.Tick, rec.Pages, res.StepsComplete)
 	case hadMD:
 		fmt.Printf("%s: nothing to recover: its writer closed it at tick %d; %d steps complete\n", path, rec.Tick, res.StepsComplete)
 	default:
