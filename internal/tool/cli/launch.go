@@ -78,7 +78,7 @@ func Launch(groups []Group) error {
 		}()
 	}
 	wg.Wait()
-	if err := in.Err("the ranks were asked to stop"); err != nil {
+	if err := in.Err("ranks stopped with SIGTERM (writer ranks close their file cleanly first)"); err != nil {
 		return err
 	}
 	var out []error
