@@ -1,7 +1,9 @@
 package job
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"pwstore/coord"
 	"pwstore/internal/tool/workload"
@@ -27,12 +29,9 @@ type VerifyResult struct {
 func Verify(path string, cfg coord.Config) (VerifyResult, error) {
 	res, err := verify(path, cfg)
 	res.OK = err == nil
-	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
-		errs := j.Unwrap()
-		for _, e := range errs {
-			res.Problems = append(res.Problems, e.Error())
-		}
-		err = &problems{n: len(errs), first: errs[0], all: err}
+	var p *problems
+	if errors.As(err, &p) {
+		res.Problems = p.lines
 	}
 	if err != nil {
 		res.Error = err.Error()
@@ -40,15 +39,24 @@ func Verify(path string, cfg coord.Config) (VerifyResult, error) {
 	return res, err
 }
 
-// problems summarises several errors: their count and the first.
+// problems summarises the several problems Check found (its error joins
+// them, one a line): their count and the first.
 type problems struct {
-	n     int
-	first error
+	lines []string
 	all   error
 }
 
+// checkProblems makes a problems of a Check error of several lines.
+func checkProblems(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) < 2 {
+		return err
+	}
+	return &problems{lines: lines, all: err}
+}
+
 func (p *problems) Error() string {
-	return fmt.Sprintf("%d problems, the first: %v", p.n, p.first)
+	return fmt.Sprintf("%d problems, the first: %s", len(p.lines), p.lines[0])
 }
 
 func (p *problems) Unwrap() error { return p.all }
@@ -62,7 +70,7 @@ func verify(path string, cfg coord.Config) (VerifyResult, error) {
 	}
 	defer r.Close()
 	if err := r.Check(); err != nil {
-		return res, err
+		return res, checkProblems(err)
 	}
 	infos, err := r.Datasets()
 	if err != nil {
