@@ -30,7 +30,7 @@ func Watch(prog string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := Positive(fs, "np", "timeout", "poll", "writer-gone"); err != nil {
+	if err := Positive(fs, "np", "timeout", "poll", "poll-fallback", "writer-gone"); err != nil {
 		return err
 	}
 	if err := nats.Check(fs); err != nil {
