@@ -91,7 +91,7 @@ const maxBytes = 1 << 62
 // given), workloads whose size overflows, and a FILE or FILE.md that is
 // not a regular file (which would block or fail late).
 func (f *runFlags) check(fs *flag.FlagSet, path string) error {
-	if err := cli.Positive(fs, "np", "watch", "steps", "datasets", "elems", "side", "tick", "max-lag",
+	if err := cli.Positive(fs, "np", "watch", "steps", "datasets", "elems", "side", "tick", "min-tick", "max-lag",
 		"page-size", "sync-bytes", "cache-pages", "watch-timeout"); err != nil {
 		return err
 	}
