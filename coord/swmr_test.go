@@ -250,7 +250,7 @@ func TestRecoverRefusesLiveWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Recover(path, Config{WriterGone: 300 * time.Millisecond}); !errors.Is(err, ErrWriterAlive) {
+	if _, err := Recover(path, Config{WriterGone: 2 * time.Second}); !errors.Is(err, ErrWriterAlive) {
 		t.Fatalf("recover of a live writer's file: %v, want ErrWriterAlive", err)
 	}
 	if _, err := w.CreateDataset("/after", Spec{Type: Int32, Shape: []uint64{1}, Chunk: []uint64{1}}); err != nil {

@@ -123,7 +123,7 @@ def test_writer_gone_then_recover(tmp_path, tools, clean_env):
     w = subprocess.Popen([tools.pwriter, "run", "--steps", "100000", "--side", "4", "--tick", "20ms",
                           "--step-delay", "10ms", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        with pwstore.File(path, open_wait=60, writer_gone=0.5) as f:
+        with pwstore.File(path, open_wait=60, writer_gone=2.0) as f:
             while f.tick() < 5:
                 time.sleep(0.02)
             w.send_signal(signal.SIGKILL)
