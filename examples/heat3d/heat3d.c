@@ -133,6 +133,11 @@ int main(int argc, char **argv) {
     CHECK(pw_attr_set_f64(dT, "alpha", alpha));
     CHECK(pw_attr_set_f64(dT, "dt", dt));
     CHECK(pw_attr_set_str(dT, "units", "kelvin"));
+    /* dimension names, first dimension first (xarray's engine="pwstore" uses them) */
+    CHECK(pw_attr_set_str(dT, "dims", "checkpoint,x,y,z"));
+    CHECK(pw_attr_set_str(dstep, "dims", "checkpoint"));
+    CHECK(pw_attr_set_str(dtime, "dims", "checkpoint"));
+    CHECK(pw_attr_set_str(dheat, "dims", "checkpoint"));
     /* initial temperature: a product of sines, zero at the boundary */
     for (int i = 1; i <= len[0]; i++)
       for (int j = 1; j <= len[1]; j++)

@@ -13,6 +13,11 @@ installed (pip registers the entry point), or
 - Dimension names come from the dataset's attribute ``dims``: a comma-
   separated string with one name per dimension (``"step,x,y,z"``). Without
   it (or with a wrong count) they are ``<variable>_dim0``, ``_dim1``, ...
+  A named dimension has one length in the whole Dataset: a variable whose
+  named dimension disagrees with one opened before (a live file where one
+  dataset already has the next step) takes the generated names instead.
+  ``pwriter``'s workloads name theirs (``step``, ``sample``, ``z,y,x``), and
+  so does ``examples/heat3d`` (``checkpoint,x,y,z``).
 - The other attributes of the dataset are the variable's attrs; the
   dataset's attrs hold ``pwstore_tick``, the snapshot's tick.
 - Variables are lazy (a BackendArray): only the slices used are read.
@@ -62,12 +67,19 @@ def _names(paths):
     return {p: (n if counts[n] == 1 else p.lstrip("/")) for p, n in names.items()}
 
 
-def _dims(var, ds, attrs):
+def _dims(var, ds, attrs, sizes):
+    """The dimension names of ds. Named dimensions must agree in length
+    with the variables named before (xarray needs one length per name): a
+    file being written may have appended a step to one dataset and not yet
+    to another, so a variable whose named dimensions disagree takes
+    generated names instead of failing the whole open."""
     spec = attrs.pop(DIMS_ATTR, None)
     if isinstance(spec, str):
         dims = tuple(d.strip() for d in spec.split(","))
         if len(dims) == ds.ndim and all(dims) and len(set(dims)) == len(dims):
-            return dims
+            if all(sizes.get(n, m) == m for n, m in zip(dims, ds.shape)):
+                sizes.update(zip(dims, ds.shape))
+                return dims
     return tuple(f"{var}_dim{i}" for i in range(ds.ndim))
 
 
@@ -77,13 +89,13 @@ def open_pwstore(path, drop_variables=None, tick=0.1, open_wait=None):
     try:
         t = f.tick()
         drop = {drop_variables} if isinstance(drop_variables, str) else set(drop_variables or ())
-        variables = {}
+        variables, sizes = {}, {}
         for p, var in _names(f.keys()).items():
             if var in drop or p in drop:
                 continue
             d = f[p]
             attrs = dict(d.attrs)
-            dims = _dims(var, d, attrs)
+            dims = _dims(var, d, attrs, sizes)
             attrs["pwstore_path"] = p
             data = indexing.LazilyIndexedArray(PwstoreBackendArray(d))
             variables[var] = xr.Variable(dims, data, attrs)

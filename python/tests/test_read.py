@@ -38,7 +38,7 @@ def test_pwriter_file_metadata_and_values(ckpt_file, clean_env):
         assert d.dtype == np.float64
         assert d.chunks == (1, 6, 6, 6)
         assert d.maxshape == (None, 6, 6, 6)
-        assert dict(d.attrs) == {"dtype": "float64"}
+        assert dict(d.attrs) == {"dtype": "float64", "dims": "step,z,y,x"}
         t = f["/steps/time"]
         assert t.dtype == np.int64
         assert t.attrs["steps_complete"] == 6 and t.attrs["workload"] == "ckpt"

@@ -152,6 +152,9 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 		if err := ds[i].SetAttr("dtype", coord.StringValue(string(d.DType))); err != nil {
 			return 0, err
 		}
+		if err := ds[i].SetAttr(workload.DimsAttr, coord.StringValue(d.Dims())); err != nil {
+			return 0, err
+		}
 	}
 	timeDS := ds[len(ds)-1]
 	// In a fixed order: every rank must make the same calls.
