@@ -115,9 +115,7 @@ func writePlanes(w *coord.Writer, p workload.Params, layout []workload.Dataset, 
 				binary.LittleEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano()))
 				buf = stamp[:]
 			} else {
-				for e := range min(2, len(plane)/4) {
-					workload.Put(plane[4*e:4*e+4], d.DType, d.ID, s, uint64(e))
-				}
+				workload.Fill(plane, d.DType, d.ID, s, 0, min(2, len(plane)/4))
 			}
 			if err := ds[i].WriteSlab(sl.Start, sl.Count, buf); err != nil {
 				return err

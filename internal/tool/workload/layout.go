@@ -227,16 +227,14 @@ func (d Dataset) FillSlab(p []byte, s uint64, sl Slab) {
 // writer wrote, and reports the first element that differs.
 func (d Dataset) CheckSlab(p []byte, s uint64, sl Slab) error {
 	size := d.DType.Size()
-	want := make([]byte, size)
 	i := 0
 	var bad error
 	d.eachRun(sl, func(e0 uint64, n int) {
-		for k := 0; k < n && bad == nil; k++ {
-			Put(want, d.DType, d.ID, s, e0+uint64(k))
-			got := p[(i+k)*size : (i+k+1)*size]
-			if string(got) != string(want) {
-				bad = fmt.Errorf("%s step %d element %d: read %x, written %x", d.Path, s, e0+uint64(k), got, want)
-			}
+		if bad != nil {
+			return
+		}
+		if k := Check(p[i*size:(i+n)*size], d.DType, d.ID, s, e0, n); k >= 0 {
+			bad = mismatch(d.Path, d.DType, d.ID, s, e0+uint64(k), p[(i+k)*size:(i+k+1)*size])
 		}
 		i += n
 	})
