@@ -713,7 +713,7 @@ func (w *Writer) waitTick(ctx context.Context, limit time.Duration) error {
 }
 
 // Close publishes the final tick, waits until every metadata page is in the
-// data file, syncs it, marks the metadata file closed and removes it
+// data file, syncs it (with Durable only), marks the metadata file closed and removes it
 // (unless KeepMD). Collective. Close is idempotent: a second Close, or one
 // made concurrently, waits for the first and returns its result; every
 // other call after Close returns ErrClosed.
@@ -768,8 +768,12 @@ func (w *Writer) closeLocked(ctx context.Context) error {
 	if err := w.drain(ctx, "close"); err != nil {
 		return err
 	}
-	if err := w.data.Sync(); err != nil {
-		return w.fail(fmt.Errorf("%s: sync: %w", w.path, err))
+	// Without Durable the contract is surviving a crash of the processes,
+	// which the page cache already gives: only durable mode pays an fsync.
+	if w.cfg.Durable {
+		if err := w.data.Sync(); err != nil {
+			return w.fail(fmt.Errorf("%s: sync: %w", w.path, err))
+		}
 	}
 	if w.size > 1 {
 		// Every rank's data is in the file before rank 0 says closed.
