@@ -64,6 +64,11 @@ func (w *Writer) noteCall(ctx context.Context, name string) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
 	}
+	// Every call's objects are sealed before its digest, so that each
+	// record covers the page images the call changed.
+	if err := w.seal(); err != nil {
+		return err
+	}
 	digest, bytes := w.pb.Stream()
 	w.sync.calls = append(w.sync.calls, callRec{Name: name, Digest: digest, Bytes: bytes})
 	w.sync.total++
@@ -86,6 +91,11 @@ const (
 func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
+	}
+	// Objects changed outside collective calls (Create, Open) are sealed
+	// here, before rank 0 may write back or publish the page buffer.
+	if err := w.seal(); err != nil {
+		return err
 	}
 	comm := w.cfg.Comm
 	reports, err := allgatherMsg(ctx, comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})

@@ -279,7 +279,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 		return fmt.Errorf("%s: page buffer: %w", w.path, err)
 	}
 	w.pb = pb
-	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes}
+	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes, DeferSeal: true}
 	if create {
 		w.pf, err = pfile.Create(pb, w.data, opts)
 	} else {
@@ -414,9 +414,25 @@ func (w *Writer) maybeEndTick() error {
 	if w.size > 1 {
 		return nil
 	}
-	if w.pb.OverLimit() || (!w.due.IsZero() && !time.Now().Before(w.due)) {
+	if w.tickFull() || (!w.due.IsZero() && !time.Now().Before(w.due)) {
 		// One rank: the end of tick waits for no other rank.
 		return w.endTickLocked(context.Background(), "expired")
+	}
+	return nil
+}
+
+// tickFull says the open tick changed Config.TickBytes of metadata,
+// counting the objects pfile holds unsealed (one rank: a parallel writer
+// seals after every collective call).
+func (w *Writer) tickFull() bool {
+	return w.pb.OverLimit() || w.pb.TickBytes()+int64(w.pf.DirtyPages())*int64(w.pf.PageSize()) >= w.cfg.TickBytes
+}
+
+// seal hands pfile's changed objects to the page buffer: before anything
+// digests or publishes the page buffer's contents.
+func (w *Writer) seal() error {
+	if err := w.pf.Seal(); err != nil {
+		return w.fail(fmt.Errorf("%s: seal metadata: %w", w.path, err))
 	}
 	return nil
 }
@@ -465,7 +481,7 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 	if w.size > 1 {
 		return public(w.syncPoint(ctx, "step", step))
 	}
-	if w.stepDue(time.Now()) || w.pb.OverLimit() {
+	if w.stepDue(time.Now()) || w.tickFull() {
 		return public(w.endTickLocked(ctx, "step"))
 	}
 	return nil
@@ -552,6 +568,9 @@ func (w *Writer) flushRaw() error {
 // buffer hands over the tick's changes and rank 0 publishes them.
 func (w *Writer) publishTick() error {
 	start := time.Now()
+	if err := w.seal(); err != nil {
+		return err
+	}
 	tick := w.pb.Tick()
 	res, err := w.pb.EndTick(tick)
 	if err != nil {

@@ -152,11 +152,7 @@ func (f *File) loadNode(page uint64) (*node, error) {
 	if page < 1 || page >= f.eoa() {
 		return nil, corrupt.Errorf("catalog node page %d outside [1, %d)", page, f.eoa())
 	}
-	img, err := f.pages.Read(page, 1)
-	if err != nil {
-		return nil, fmt.Errorf("read catalog node at page %d: %w", page, err)
-	}
-	payload, err := unseal(img, magicCatalog, page, f.sb.PageSize)
+	payload, err := f.objectPayload(magicCatalog, page, 1)
 	if err != nil {
 		return nil, err
 	}

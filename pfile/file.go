@@ -3,6 +3,7 @@ package pfile
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 
 	"pwstore/internal/storage/corrupt"
 	"pwstore/vfs"
@@ -47,6 +48,12 @@ type Options struct {
 	// RawCacheBytes bounds the chunk cache (0: DefaultRawCacheBytes); past
 	// it the oldest chunks are written back.
 	RawCacheBytes int
+	// DeferSeal keeps changed metadata objects (dataset headers, catalog
+	// nodes, the free list) in memory, encoded but not sealed, until Seal:
+	// an object changed many times in a tick is framed, checksummed and
+	// handed to Pages once. The owner must call Seal before it needs the
+	// pages (end of tick, sync point); Close seals too.
+	DeferSeal bool
 }
 
 // File is an open data file. It is not safe for concurrent use.
@@ -59,10 +66,15 @@ type File struct {
 	al    allocator
 	cache *chunkCache
 
-	fresh   map[uint64]bool     // metadata pages allocated and not yet written
-	nodes   map[uint64]*node    // decoded catalog nodes by page
-	dsets   map[string]*Dataset // datasets handed out, by path
-	headers map[uint64]*Dataset // the same, by header page (for Evicted)
+	fresh map[uint64]bool // metadata pages allocated and not yet written
+	// dirty (DeferSeal) holds the objects written since the last Seal, by
+	// page: the newest payload of each, which reads use instead of Pages.
+	dirty      map[uint64]dirtyObject
+	dirtyPages int // pages of the objects in dirty
+	deferSeal  bool
+	nodes      map[uint64]*node    // decoded catalog nodes by page
+	dsets      map[string]*Dataset // datasets handed out, by path
+	headers    map[uint64]*Dataset // the same, by header page (for Evicted)
 	// catGen counts a reader's evictions of decoded catalog nodes: a
 	// dataset found at an older generation looks its path up again.
 	catGen  uint64
@@ -78,8 +90,9 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 	return &File{
 		pages: pages, raw: raw, ro: opts.ReadOnly,
-		cache: newChunkCache(limit),
-		fresh: map[uint64]bool{}, nodes: map[uint64]*node{},
+		cache: newChunkCache(limit), dirty: map[uint64]dirtyObject{},
+		deferSeal: opts.DeferSeal && !opts.ReadOnly,
+		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64]*Dataset{},
 	}
 }
@@ -298,6 +311,9 @@ func (f *File) Close() error {
 		err = f.saveFreeList()
 	}
 	if err == nil {
+		err = f.Seal()
+	}
+	if err == nil {
 		err = f.writeSuperblock()
 	}
 	if err == nil {
@@ -373,6 +389,12 @@ func (f *File) allocMeta(n int) uint64 {
 
 func (f *File) freeMeta(page uint64, n int) {
 	delete(f.fresh, page)
+	for p, o := range f.dirty {
+		if p >= page && p < page+uint64(n) {
+			f.dirtyPages -= o.np
+			delete(f.dirty, p)
+		}
+	}
 	f.pages.Free(page, n)
 	f.al.release(page, uint64(n))
 }
@@ -383,13 +405,82 @@ func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) e
 	if np == 0 {
 		np = pagesFor(len(payload), f.sb.PageSize)
 	}
-	img := seal(magic, page, np, payload, f.sb.PageSize)
 	fresh := f.fresh[page]
 	delete(f.fresh, page)
-	if err := f.pages.Write(page, img, fresh); err != nil {
-		return fmt.Errorf("write %q object at page %d: %w", magic[:], page, err)
+	o := dirtyObject{magic: magic, np: np, payload: payload, fresh: fresh}
+	if !f.deferSeal {
+		return f.sealObject(page, o)
+	}
+	if old, ok := f.dirty[page]; ok {
+		o.fresh = o.fresh || old.fresh
+		f.dirtyPages -= old.np
+	}
+	f.dirty[page] = o
+	f.dirtyPages += np
+	return nil
+}
+
+// dirtyObject is an object written since the last Seal (DeferSeal).
+type dirtyObject struct {
+	magic   [4]byte
+	np      int
+	payload []byte // owned: callers hand over freshly encoded bytes
+	fresh   bool   // allocated and never handed to Pages
+}
+
+// sealObject frames o and hands its image to Pages at page.
+func (f *File) sealObject(page uint64, o dirtyObject) error {
+	img := seal(o.magic, page, o.np, o.payload, f.sb.PageSize)
+	if err := f.pages.Write(page, img, o.fresh); err != nil {
+		return fmt.Errorf("write %q object at page %d: %w", o.magic[:], page, err)
 	}
 	return nil
+}
+
+// Seal frames every object changed since the last Seal and hands it to
+// Pages, in ascending page order, so that every rank of a parallel writer
+// writes the same images in the same order. Nothing to do without
+// DeferSeal. A failure fails the file (memory is ahead of the pages).
+func (f *File) Seal() error {
+	if len(f.dirty) == 0 {
+		return nil
+	}
+	if err := f.usable(); err != nil {
+		return err
+	}
+	pages := make([]uint64, 0, len(f.dirty))
+	for p := range f.dirty {
+		pages = append(pages, p)
+	}
+	slices.Sort(pages)
+	for _, p := range pages {
+		o := f.dirty[p]
+		if err := f.sealObject(p, o); err != nil {
+			return f.fail(fmt.Errorf("seal: %w", err))
+		}
+		f.dirtyPages -= o.np
+		delete(f.dirty, p)
+	}
+	return nil
+}
+
+// DirtyPages is the number of pages of the objects Seal would write.
+func (f *File) DirtyPages() int { return f.dirtyPages }
+
+// objectPayload is the payload of the object of np pages at page: the
+// unsealed one if it changed since the last Seal, else unsealed from Pages.
+func (f *File) objectPayload(magic [4]byte, page uint64, np int) ([]byte, error) {
+	if o, ok := f.dirty[page]; ok {
+		if o.magic != magic || o.np != np {
+			return nil, corrupt.Errorf("object %q of %d pages at page %d read as %q of %d pages", o.magic[:], o.np, page, magic[:], np)
+		}
+		return o.payload, nil
+	}
+	img, err := f.pages.Read(page, np)
+	if err != nil {
+		return nil, fmt.Errorf("read %q object at page %d: %w", magic[:], page, err)
+	}
+	return unseal(img, magic, page, f.sb.PageSize)
 }
 
 // writeSuperblock writes page 0 if it changed since last written.
@@ -412,11 +503,7 @@ func (f *File) readObject(magic [4]byte, r ref) ([]byte, error) {
 	if eoa := f.eoa(); r.page < 1 || r.npages == 0 || r.page >= eoa || uint64(r.npages) > eoa-r.page {
 		return nil, corrupt.Errorf("object %q at %d+%d outside [1, %d)", magic[:], r.page, r.npages, eoa)
 	}
-	img, err := f.pages.Read(r.page, int(r.npages))
-	if err != nil {
-		return nil, fmt.Errorf("read %q object at page %d: %w", magic[:], r.page, err)
-	}
-	return unseal(img, magic, r.page, f.sb.PageSize)
+	return f.objectPayload(magic, r.page, int(r.npages))
 }
 
 // eoa is the end of allocation: the allocator's for a writer, the

@@ -21,7 +21,8 @@ func TestRandomized(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			ps := []int{512, 1024, 4096}[rng.IntN(3)]
 			path := tempPath(t, "rand.pw")
-			h := createFile(t, path, Options{PageSize: ps, RawCacheBytes: 256})
+			deferSeal := seed%2 == 1 // odd seeds: objects sealed only at flushes
+			h := createFile(t, path, Options{PageSize: ps, RawCacheBytes: 256, DeferSeal: deferSeal})
 			type live struct {
 				ds   *Dataset
 				m    *model
@@ -84,6 +85,18 @@ func TestRandomized(t *testing.T) {
 					}
 				default:
 					if err := h.f.FlushRaw(); err != nil {
+						t.Fatal(err)
+					}
+					if err := h.f.Seal(); err != nil {
+						t.Fatal(err)
+					}
+					if h.f.DirtyPages() != 0 {
+						t.Fatalf("%d pages dirty after Seal", h.f.DirtyPages())
+					}
+				}
+				if deferSeal {
+					// The checker reads through the unsealed objects too.
+					if err := h.f.Check(CheckOptions{}); err != nil {
 						t.Fatal(err)
 					}
 				}
