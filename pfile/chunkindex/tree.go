@@ -9,6 +9,11 @@ type tree struct {
 	g    geometry
 	root uint64
 	n    uint64 // Fixed: number of chunks; Extensible: 0
+	// last is the root last decoded and img the Store's image it came
+	// from. A Store never modifies an image in place, so while Read hands
+	// back the same slice the root is the same, already validated one.
+	last root
+	img  []byte
 }
 
 func (t *tree) read(page uint64) ([]byte, error) {
@@ -43,7 +48,15 @@ func (t *tree) readRoot() (root, error) {
 	if err != nil {
 		return root{}, err
 	}
-	return decodeRoot(b, t.g, t.root, t.n)
+	if len(b) > 0 && len(b) == len(t.img) && &b[0] == &t.img[0] {
+		return t.last, nil
+	}
+	r, err := decodeRoot(b, t.g, t.root, t.n)
+	if err != nil {
+		return root{}, err
+	}
+	t.last, t.img = r, b
+	return r, nil
 }
 
 func (t *tree) readSuper(start uint64, s, j int) (super, error) {

@@ -5,7 +5,9 @@ package chunkindex
 // Write and Alloc, since Get only reads.
 type Store interface {
 	// Read returns the image of npages pages at page. The slice belongs to
-	// the buffer: the index never modifies it.
+	// the buffer: the index never modifies it, and neither may the Store
+	// (Write replaces an image, never changes one in place): the index
+	// keeps the decoded root of the last image it read.
 	Read(page uint64, npages int) ([]byte, error)
 	// Write replaces the pages at page with data (len = npages*PageSize())
 	// and takes ownership of data. fresh is true exactly on the first
