@@ -52,27 +52,37 @@ func evaluate(r *results, c config) {
 		return ours / peer, true
 	}
 
-	// Planes throughput against HDF5: like for like (planes-prefilled
-	// writes one plane buffer, as HDF5's peer does) and through pwriter
-	// (which computes every element's value).
+	// Planes throughput (DESIGN section 13): through Close against HDF5
+	// without SWMR, and to the last step against the page cache's
+	// bandwidth, like for like (planes-prefilled writes one plane buffer,
+	// as HDF5's peer does) and through pwriter (which computes every
+	// element's value). HDF5 1.10 SWMR writes planes as fast as without
+	// SWMR, so the SWMR ratio is reported, with no target.
 	for _, run := range []string{"planes-prefilled", "planes"} {
-		for _, t := range []struct {
-			mode string
-			want float64
-		}{{"no-swmr", 0.9}, {"swmr", 3}} {
-			name := fmt.Sprintf("planes write MB/s >= %gx HDF5 %s (%s)", t.want, t.mode, run)
-			ours, p := r.our(run), r.peer("hdf5-planes-"+t.mode)
-			if ours == nil || p == nil {
-				if c.want("planes") {
-					add(name, fmt.Sprintf(">= %g", t.want), "not measured (ours or the peer missing or failed)", nil)
-				}
-				continue
+		ours := r.our(run)
+		under := strings.ReplaceAll(run, "-", "_")
+		name := fmt.Sprintf("planes through Close >= 0.9x HDF5 no-swmr (%s)", run)
+		if p := r.peer("hdf5-planes-no-swmr"); ours == nil || p == nil {
+			if c.want("planes") {
+				add(name, ">= 0.9", "not measured (ours or the peer missing or failed)", nil)
 			}
-			key := fmt.Sprintf("%s_mb_per_s_vs_hdf5_%s", strings.ReplaceAll(run, "-", "_"), strings.ReplaceAll(t.mode, "-", "_"))
-			x, ok := ratio(key, ours.MBPerS, p.MBPerSAll)
-			add(name, fmt.Sprintf(">= %g", t.want), fmt.Sprintf("%.2fx (%.0f vs %.0f MB/s, both with creation and close; ours to last step %.0f MB/s)",
-				x, ours.MBPerS, p.MBPerSAll, ours.PubMBPerS), verdict(ok && x >= t.want))
+		} else {
+			x, ok := ratio(under+"_mb_per_s_vs_hdf5_no_swmr", ours.MBPerS, p.MBPerSAll)
+			add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f vs %.0f MB/s, both with creation and close)", x, ours.MBPerS, p.MBPerSAll), verdict(ok && x >= 0.9))
 		}
+		if p := r.peer("hdf5-planes-swmr"); ours != nil && p != nil {
+			ratio(under+"_mb_per_s_vs_hdf5_swmr", ours.MBPerS, p.MBPerSAll)
+		}
+		name = fmt.Sprintf("planes to the last step >= 0.9x page-cache MB/s (%s)", run)
+		if ours == nil || r.Disk == nil || r.Disk.Error != "" || r.Disk.CachedMBps <= 0 {
+			if c.want("planes") {
+				add(name, ">= 0.9", "not measured (ours or the disk baseline missing or failed)", nil)
+			}
+			continue
+		}
+		x, ok := ratio(under+"_to_last_step_vs_page_cache", ours.PubMBPerS, r.Disk.CachedMBps)
+		add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f MB/s to the last step's end of tick; the disk baseline writes %.0f MB/s to the page cache)",
+			x, ours.PubMBPerS, r.Disk.CachedMBps), verdict(ok && x >= 0.9))
 	}
 	// Round robin against HDF5 SWMR, every size.
 	for _, o := range r.Ours {
