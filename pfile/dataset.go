@@ -288,7 +288,8 @@ func (f *File) checkSpace(h *header, shape []uint64) error {
 func (ds *Dataset) resize(shape []uint64) error {
 	old := ds.h.shape
 	ds.h.shape = clip(shape)
-	if err := ds.f.writeObject(magicDataset, ds.at.page, int(ds.at.npages), ds.h.encode()); err != nil {
+	enc := func() []byte { return ds.h.encode() }
+	if err := ds.f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), enc); err != nil {
 		return err
 	}
 	return ds.allocChunks(old, shape)

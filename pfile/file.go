@@ -405,9 +405,24 @@ func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) e
 	if np == 0 {
 		np = pagesFor(len(payload), f.sb.PageSize)
 	}
-	fresh := f.fresh[page]
+	return f.putObject(page, dirtyObject{magic: magic, np: np, payload: payload})
+}
+
+// writeObjectLazy is writeObject of an object that enc encodes from its
+// decoded form when the bytes are needed (Seal, a read), so that an object
+// changed many times between seals is encoded once. Without DeferSeal
+// that is at once.
+func (f *File) writeObjectLazy(magic [4]byte, page uint64, np int, enc func() []byte) error {
+	if !f.deferSeal {
+		return f.writeObject(magic, page, np, enc())
+	}
+	return f.putObject(page, dirtyObject{magic: magic, np: np, enc: enc})
+}
+
+// putObject seals o at page, or with DeferSeal keeps it for Seal.
+func (f *File) putObject(page uint64, o dirtyObject) error {
+	o.fresh = f.fresh[page]
 	delete(f.fresh, page)
-	o := dirtyObject{magic: magic, np: np, payload: payload, fresh: fresh}
 	if !f.deferSeal {
 		return f.sealObject(page, o)
 	}
@@ -416,7 +431,7 @@ func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) e
 		f.dirtyPages -= old.np
 	}
 	f.dirty[page] = o
-	f.dirtyPages += np
+	f.dirtyPages += o.np
 	return nil
 }
 
@@ -424,13 +439,31 @@ func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) e
 type dirtyObject struct {
 	magic   [4]byte
 	np      int
-	payload []byte // owned: callers hand over freshly encoded bytes
-	fresh   bool   // allocated and never handed to Pages
+	payload []byte        // owned: callers hand over freshly encoded bytes
+	enc     func() []byte // or this encodes them (writeObjectLazy)
+	fresh   bool          // allocated and never handed to Pages
+}
+
+// bytes is o's payload, encoded now if it is lazy; an encoding grown past
+// the object's pages is an error (the caller moves a growing object).
+func (o dirtyObject) bytes(page uint64, pageSize int) ([]byte, error) {
+	p := o.payload
+	if o.enc != nil {
+		p = o.enc()
+	}
+	if objHeaderSize+len(p) > o.np*pageSize {
+		return nil, fmt.Errorf("%q object at page %d: %d bytes do not fit its %d pages", o.magic[:], page, len(p), o.np)
+	}
+	return p, nil
 }
 
 // sealObject frames o and hands its image to Pages at page.
 func (f *File) sealObject(page uint64, o dirtyObject) error {
-	img := seal(o.magic, page, o.np, o.payload, f.sb.PageSize)
+	p, err := o.bytes(page, f.sb.PageSize)
+	if err != nil {
+		return err
+	}
+	img := seal(o.magic, page, o.np, p, f.sb.PageSize)
 	if err := f.pages.Write(page, img, o.fresh); err != nil {
 		return fmt.Errorf("write %q object at page %d: %w", o.magic[:], page, err)
 	}
@@ -474,7 +507,7 @@ func (f *File) objectPayload(magic [4]byte, page uint64, np int) ([]byte, error)
 		if o.magic != magic || o.np != np {
 			return nil, corrupt.Errorf("object %q of %d pages at page %d read as %q of %d pages", o.magic[:], o.np, page, magic[:], np)
 		}
-		return o.payload, nil
+		return o.bytes(page, f.sb.PageSize)
 	}
 	img, err := f.pages.Read(page, np)
 	if err != nil {
