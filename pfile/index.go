@@ -73,3 +73,6 @@ func (s indexStore) Alloc(npages int) (uint64, error) {
 func (s indexStore) Release(page uint64, npages int) { s.f.freeMeta(page, npages) }
 
 func (s indexStore) PageSize() int { return s.f.sb.PageSize }
+
+// Owns: a writer's chunk index pages change only through its indexes.
+func (s indexStore) Owns() bool { return !s.f.ro }

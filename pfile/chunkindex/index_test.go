@@ -358,82 +358,127 @@ func TestBadArguments(t *testing.T) {
 // TestRandomOps drives both kinds with a random mix of Sets (clustered,
 // scattered, overwrites, zero records) and Gets against a model, reopening
 // now and then, at several page sizes.
+// ownStore is a memStore that says only the index writes its pages.
+type ownStore struct{ *memStore }
+
+func (ownStore) Owns() bool { return true }
+
+// TestOwnerKeepsRoot: over an owning Store a lookup of a direct slot
+// reads nothing after the first, and the root's changes are still seen.
+func TestOwnerKeepsRoot(t *testing.T) {
+	ms := newMemStore(512)
+	root, err := CreateExtensible(ownStore{ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := OpenExtensible(ownStore{ms}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(3) {
+		if err := ix.Set(i, Record{Addr: 100 + i, Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+		reads := ms.reads
+		for j := range i + 1 {
+			if got, err := ix.Get(j); err != nil || got.Addr != 100+j {
+				t.Fatalf("Get(%d) = %+v, %v", j, got, err)
+			}
+		}
+		if ms.reads != reads {
+			t.Fatalf("%d Store reads for lookups of direct slots", ms.reads-reads)
+		}
+	}
+}
+
 func TestRandomOps(t *testing.T) {
 	for _, ps := range []int{512, 1024, 8192} {
 		for _, kind := range []Kind{KindExtensible, KindFixed} {
-			st := newMemStore(ps)
-			const n = 2_000_000
-			var ix Index
-			var root uint64
-			reopen := func() {
-				var err error
-				if kind == KindFixed {
-					ix, err = OpenFixed(st, root, n)
-				} else {
-					ix, err = OpenExtensible(st, root)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			var err error
-			if kind == KindFixed {
-				root, err = CreateFixed(st, n)
-			} else {
-				root, err = CreateExtensible(st)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			reopen()
-			rnd := rand.New(rand.NewPCG(uint64(ps), uint64(kind)))
-			model := map[uint64]Record{}
-			var hot uint64
-			for step := range 4000 {
-				var i uint64
-				switch rnd.IntN(4) {
-				case 0:
-					i = rnd.Uint64N(n)
-				case 1:
-					hot = rnd.Uint64N(n)
-					i = hot
-				default:
-					i = min(hot+rnd.Uint64N(200), n-1)
-				}
-				r := Record{Addr: rnd.Uint64(), Size: rnd.Uint64N(1 << 30)}
-				if rnd.IntN(10) == 0 {
-					r = Record{}
-				}
-				if err := ix.Set(i, r); err != nil {
-					t.Fatalf("Set(%d): %v", i, err)
-				}
-				model[i] = r
-				j := rnd.Uint64N(n)
-				got, err := ix.Get(j)
-				if err != nil || got != model[j] {
-					t.Fatalf("Get(%d) = %+v, %v; want %+v", j, got, err, model[j])
-				}
-				if step%500 == 0 {
-					reopen()
-				}
-			}
-			reopen()
-			want := uint64(n)
-			if kind == KindExtensible {
-				want = modelLen(model)
-			}
-			if ix.Len() != want {
-				t.Fatalf("Len %d, want %d", ix.Len(), want)
-			}
-			verify(t, ix, model)
-			pages, err := Check(st, root, kind, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkTiles(t, pages, st.next)
-			if len(st.released) != 0 {
-				t.Fatalf("the index released %v; it never frees blocks", st.released)
+			for _, own := range []bool{false, true} {
+				randomOps(t, ps, kind, own)
 			}
 		}
+	}
+}
+
+// randomOps sets and gets records at random against a model, reopening
+// the index now and then, over a Store that owns its pages or not.
+func randomOps(t *testing.T, ps int, kind Kind, own bool) {
+	ms := newMemStore(ps)
+	var st Store = ms
+	if own {
+		st = ownStore{ms}
+	}
+	const n = 2_000_000
+	var ix Index
+	var root uint64
+	reopen := func() {
+		var err error
+		if kind == KindFixed {
+			ix, err = OpenFixed(st, root, n)
+		} else {
+			ix, err = OpenExtensible(st, root)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if kind == KindFixed {
+		root, err = CreateFixed(st, n)
+	} else {
+		root, err = CreateExtensible(st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	rnd := rand.New(rand.NewPCG(uint64(ps), uint64(kind)))
+	model := map[uint64]Record{}
+	var hot uint64
+	for step := range 4000 {
+		var i uint64
+		switch rnd.IntN(4) {
+		case 0:
+			i = rnd.Uint64N(n)
+		case 1:
+			hot = rnd.Uint64N(n)
+			i = hot
+		default:
+			i = min(hot+rnd.Uint64N(200), n-1)
+		}
+		r := Record{Addr: rnd.Uint64(), Size: rnd.Uint64N(1 << 30)}
+		if rnd.IntN(10) == 0 {
+			r = Record{}
+		}
+		if err := ix.Set(i, r); err != nil {
+			t.Fatalf("Set(%d): %v", i, err)
+		}
+		model[i] = r
+		j := rnd.Uint64N(n)
+		got, err := ix.Get(j)
+		if err != nil || got != model[j] {
+			t.Fatalf("Get(%d) = %+v, %v; want %+v", j, got, err, model[j])
+		}
+		if step%500 == 0 {
+			reopen()
+		}
+	}
+	reopen()
+	want := uint64(n)
+	if kind == KindExtensible {
+		want = modelLen(model)
+	}
+	if ix.Len() != want {
+		t.Fatalf("Len %d, want %d", ix.Len(), want)
+	}
+	verify(t, ix, model)
+	pages, err := Check(st, root, kind, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTiles(t, pages, ms.next)
+	if len(ms.released) != 0 {
+		t.Fatalf("the index released %v; it never frees blocks", ms.released)
 	}
 }

@@ -14,6 +14,9 @@ type tree struct {
 	// back the same slice the root is the same, already validated one.
 	last root
 	img  []byte
+	// own: the Store says only this index writes its pages (Owner), so
+	// last stays right without reading the root again.
+	own bool
 }
 
 func (t *tree) read(page uint64) ([]byte, error) {
@@ -25,8 +28,15 @@ func (t *tree) read(page uint64) ([]byte, error) {
 }
 
 func (t *tree) write(page uint64, b []byte, fresh bool) error {
+	if page == t.root {
+		t.img = nil // until the Store holds the new root
+	}
 	if err := t.st.Write(page, seal(b), fresh); err != nil {
 		return fmt.Errorf("chunkindex: write page %d: %w", page, err)
+	}
+	if page == t.root && len(b) == t.g.pageSize {
+		// The Store owns b now and never changes it in place.
+		t.last, t.img = root{b: b, g: t.g, page: page}, b
 	}
 	return nil
 }
@@ -44,6 +54,9 @@ func (t *tree) alloc(npages int) (uint64, error) {
 }
 
 func (t *tree) readRoot() (root, error) {
+	if t.own && t.img != nil {
+		return t.last, nil
+	}
 	b, err := t.read(t.root)
 	if err != nil {
 		return root{}, err
@@ -87,7 +100,7 @@ func create(st Store, kind Kind, n uint64) (uint64, error) {
 			return 0, fmt.Errorf("%w: fixed array of %d chunks", ErrRange, n)
 		}
 	}
-	t := &tree{st: st, g: g, n: n}
+	t := &tree{st: st, g: g, n: n, own: owns(st)}
 	if t.root, err = t.alloc(1); err != nil {
 		return 0, err
 	}
@@ -103,7 +116,7 @@ func open(st Store, kind Kind, rootPage, n uint64) (*tree, root, error) {
 	if err != nil {
 		return nil, root{}, err
 	}
-	t := &tree{st: st, g: g, root: rootPage, n: n}
+	t := &tree{st: st, g: g, root: rootPage, n: n, own: owns(st)}
 	r, err := t.readRoot()
 	if err != nil {
 		return nil, root{}, err

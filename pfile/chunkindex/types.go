@@ -21,6 +21,19 @@ type Store interface {
 	PageSize() int
 }
 
+// Owner is an optional Store interface. A Store whose Owns reports true
+// has its index pages changed only through the indexes over it (a
+// writer's): an index then keeps its decoded root in memory and reads it
+// from the Store once, not on every lookup.
+type Owner interface {
+	Owns() bool
+}
+
+func owns(st Store) bool {
+	o, ok := st.(Owner)
+	return ok && o.Owns()
+}
+
 // Record locates one chunk in the data file. Addr 0 means "no chunk".
 type Record struct {
 	Addr uint64 // byte offset of the chunk in the data file
