@@ -40,6 +40,11 @@ type Writer struct {
 	dsets map[string]*Dataset // handles handed out, by path
 	calls atomic.Uint64       // collective calls made (written under mu, read by Calls without it)
 	due   time.Time           // when the open tick expires (zero: manual ticks)
+	// dueTimer fires at due and stores the open tick's number + 1 in
+	// expired: a call checks an atomic, not the clock (time.Now costs
+	// about as much as a whole append on some virtual machines).
+	dueTimer *time.Timer
+	expired  atomic.Uint64
 	// Ends of tick caused by steps (Sync), at least MinTickInterval apart.
 	stepEnd  time.Time   // when the last one ran
 	stepWait bool        // a step made the open tick due early: its end counts as one
@@ -414,7 +419,7 @@ func (w *Writer) maybeEndTick() error {
 	if w.size > 1 {
 		return nil
 	}
-	if w.tickFull() || (!w.due.IsZero() && !time.Now().Before(w.due)) {
+	if w.tickFull() || (!w.due.IsZero() && w.expired.Load() == w.pb.Tick()+1) {
 		// One rank: the end of tick waits for no other rank.
 		return w.endTickLocked(context.Background(), "expired")
 	}
@@ -502,7 +507,8 @@ func (w *Writer) stepDue(now time.Time) bool {
 		return true
 	}
 	if next.Before(w.due) {
-		w.due, w.stepWait = next, true
+		w.setDue(next)
+		w.stepWait = true
 	}
 	return false
 }
@@ -609,9 +615,28 @@ func (w *Writer) publishTick() error {
 		w.stepEnd, w.stepWait = now, false
 	}
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
-		w.due = now.Add(w.cfg.TickLen)
+		w.setDue(now.Add(w.cfg.TickLen))
 	}
 	return nil
+}
+
+// setDue makes the open tick expire at t: the timer marks it expired
+// then, so that a call need not read the clock.
+func (w *Writer) setDue(t time.Time) {
+	w.due = t
+	if w.dueTimer != nil {
+		w.dueTimer.Stop()
+	}
+	mark := w.pb.Tick() + 1
+	w.dueTimer = time.AfterFunc(time.Until(t), func() {
+		// Only forward: a late timer of an older tick changes nothing.
+		for {
+			cur := w.expired.Load()
+			if cur >= mark || w.expired.CompareAndSwap(cur, mark) {
+				return
+			}
+		}
+	})
 }
 
 // timer runs on rank 0 between the application's calls: it ends expired
@@ -755,6 +780,9 @@ func (w *Writer) close(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.closeLocked(ctx)
+	if w.dueTimer != nil {
+		w.dueTimer.Stop() // the drain restarted it
+	}
 	w.done = true
 	if cerr := w.data.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: close: %w", w.path, cerr)
