@@ -23,7 +23,7 @@ func (w *Writer) CreateDataset(path string, spec Spec) (*Dataset, error) {
 // if it enters a sync point, ends when ctx is done (the writer then fails).
 func (w *Writer) CreateDatasetContext(ctx context.Context, path string, spec Spec) (*Dataset, error) {
 	var d *Dataset
-	err := w.collective(ctx, fmt.Sprintf("CreateDataset(%q)", path), func() error {
+	err := w.collective(ctx, func() string { return fmt.Sprintf("CreateDataset(%q)", path) }, func() error {
 		ds, err := w.pf.CreateDataset(path, spec.pfile())
 		if err == nil {
 			d = w.handle(ds)
@@ -76,7 +76,7 @@ func (d *Dataset) Extend(n uint64) error { return d.ExtendContext(context.Backgr
 // ExtendContext is Extend whose wait for the other ranks, if it enters a
 // sync point, ends when ctx is done (the writer then fails).
 func (d *Dataset) ExtendContext(ctx context.Context, n uint64) error {
-	return d.w.collective(ctx, fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n), func() error { return d.ds.Extend(n) })
+	return d.w.collective(ctx, func() string { return fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n) }, func() error { return d.ds.Extend(n) })
 }
 
 // SetAttr sets (adds or replaces) an attribute. Collective.
@@ -87,7 +87,7 @@ func (d *Dataset) SetAttr(name string, v Value) error {
 // SetAttrContext is SetAttr whose wait for the other ranks, if it enters
 // a sync point, ends when ctx is done (the writer then fails).
 func (d *Dataset) SetAttrContext(ctx context.Context, name string, v Value) error {
-	return d.w.collective(ctx, fmt.Sprintf("SetAttr(%q, %q)", d.ds.Path(), name), func() error { return d.ds.SetAttr(name, v.pfile()) })
+	return d.w.collective(ctx, func() string { return fmt.Sprintf("SetAttr(%q, %q)", d.ds.Path(), name) }, func() error { return d.ds.SetAttr(name, v.pfile()) })
 }
 
 // WriteSlab writes the box (start, count) from data (row-major,

@@ -376,8 +376,9 @@ func (w *Writer) fail(err error) error {
 }
 
 // collective runs a metadata-changing call: end of tick on entry and exit
-// for one rank, a sync point when due for many.
-func (w *Writer) collective(ctx context.Context, name string, fn func() error) error {
+// for one rank, a sync point when due for many. name describes the call
+// for the sync point's comparison; one rank never formats it.
+func (w *Writer) collective(ctx context.Context, name func() string, fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.enter(); err != nil {
@@ -444,11 +445,11 @@ func (w *Writer) seal() error {
 
 // afterCall accounts a collective call and ends the tick or enters a sync
 // point when due.
-func (w *Writer) afterCall(ctx context.Context, name string) error {
+func (w *Writer) afterCall(ctx context.Context, name func() string) error {
 	if w.size == 1 {
 		return w.maybeEndTick()
 	}
-	return w.noteCall(ctx, name)
+	return w.noteCall(ctx, name())
 }
 
 // EndTick ends the tick now: the changes made so far become visible to
