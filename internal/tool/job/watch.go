@@ -82,6 +82,7 @@ type watcher struct {
 
 	fullEvery int
 	afterTick func(*coord.Reader, coord.TickInfo) error
+	buf       []byte // read buffer of the checks, reused (a plane is 4 MB)
 }
 
 // Watch follows path with a reader (one rank of a collective reader when
@@ -305,14 +306,14 @@ func (w *watcher) late() bool {
 
 // spotCheck verifies the first elements of step s of every dataset.
 func (w *watcher) spotCheck(s uint64) error {
-	return w.eachData(func(d workload.Dataset) error { return CheckSlab(w.r, d, s, d.SpotSlab(s, 64)) })
+	return w.eachData(func(d workload.Dataset) error { return checkSlab(w.r, d, s, d.SpotSlab(s, 64), &w.buf) })
 }
 
 // checkStep verifies every element of step s of every dataset.
 func (w *watcher) checkStep(s uint64) error {
 	return w.eachData(func(d workload.Dataset) error {
 		sl, _ := d.RankSlab(s, 0, 1)
-		return CheckSlab(w.r, d, s, sl)
+		return checkSlab(w.r, d, s, sl, &w.buf)
 	})
 }
 
@@ -333,15 +334,25 @@ func (w *watcher) eachData(fn func(workload.Dataset) error) error {
 // CheckSlab reads slab sl of step s of d through r and compares it with
 // the values the workload wrote.
 func CheckSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab) error {
+	var buf []byte
+	return checkSlab(r, d, s, sl, &buf)
+}
+
+// checkSlab is CheckSlab reading into *buf, grown as needed.
+func checkSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab, buf *[]byte) error {
 	v, err := r.Dataset(d.Path)
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, sl.Elems()*uint64(d.DType.Size()))
-	if err := v.ReadSlab(sl.Start, sl.Count, buf); err != nil {
+	n := sl.Elems() * uint64(d.DType.Size())
+	if uint64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	if err := v.ReadSlab(sl.Start, sl.Count, b); err != nil {
 		return err
 	}
-	return d.CheckSlab(buf, s, sl)
+	return d.CheckSlab(b, s, sl)
 }
 
 // latency is the time from step s's recorded publication to adoption.
