@@ -1,8 +1,9 @@
 """The pwriter workloads in numpy, to check values without preader.
 
-A port of internal/tool/workload: Value(d, s, e) mixes the dataset number,
-the step and the element's linear index within the step with splitmix64's
-finaliser, then narrows to the element type; Layout lists the datasets.
+A port of internal/tool/workload: Value(d, s, e) = base + e*stride (mod
+2^64), with base = mix(mix(d) ^ s) and stride = mix(base) | 1 (mix is
+splitmix64's finaliser) and e the element's linear index within the step,
+narrowed to the element type; Layout lists the datasets.
 """
 
 import time
@@ -23,17 +24,20 @@ def _mix(x):
 
 def values(d, s, e):
     """Value(d, s, e) for the uint64 array of element numbers e."""
-    return _mix(_mix(_mix(np.array([d], U)) ^ U(s)) ^ np.asarray(e, U))
+    base = _mix(_mix(np.array([d], U)) ^ U(s))
+    stride = _mix(base) | U(1)
+    with np.errstate(over="ignore"):
+        return base + np.asarray(e, U) * stride
 
 
 def narrow(v, dtype):
     dtype = np.dtype(dtype)
     if dtype == np.int32:
-        return (v >> U(1)).astype(np.uint32).view(np.int32)
+        return (v >> U(33)).astype(np.int32)
     if dtype == np.int64:
         return (v >> U(1)).astype(np.int64)
     if dtype == np.float64:
-        return (v >> U(11)).astype(np.float64) / float(1 << 53)
+        return ((v >> U(12)) | U(0x3FF0000000000000)).view(np.float64)
     raise ValueError(dtype)
 
 
