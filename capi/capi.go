@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/bits"
 	"os"
 	"slices"
@@ -242,18 +243,25 @@ func specOf(o any) (coord.Spec, error) {
 	panic("not a dataset")
 }
 
-//export pw_dataset_extend
-func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
-	defer guard(&rc)
-	o, err := lookup(int64(ds))
+// writerDataset returns the writer's dataset of h, failing once its file
+// is closed.
+func writerDataset(h C.pw_handle) (*datasetObj, error) {
+	o, err := lookup(int64(h))
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	d, ok := o.(*datasetObj)
 	if !ok {
-		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
+		return nil, wrongKind(int64(h), o, "a writer's dataset")
 	}
-	if err := checkOpen(d); err != nil {
+	return d, checkOpen(d)
+}
+
+//export pw_dataset_extend
+func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	d, err := writerDataset(ds)
+	if err != nil {
 		return fail(err)
 	}
 	return status(d.d.Extend(uint64(n0)))
@@ -266,32 +274,32 @@ func box(rank int, typ coord.Type, start, count *C.uint64_t, buf unsafe.Pointer,
 		return nil, nil, 0, argf("NULL start, count or buffer")
 	}
 	s, c := dims(start, rank), dims(count, rank)
+	n, err := slabBytes(typ, c, buflen)
+	return s, c, n, err
+}
+
+// slabBytes returns the bytes of count elements of typ, failing if buflen
+// is fewer.
+func slabBytes(typ coord.Type, count []uint64, buflen C.size_t) (int, error) {
 	need := uint64(typ.Size())
-	for _, n := range c {
+	for _, n := range count {
 		hi, lo := bits.Mul64(need, n)
 		if hi != 0 {
-			return nil, nil, 0, argf("count %v too large", c)
+			return 0, argf("count %v too large", count)
 		}
 		need = lo
 	}
 	if need > uint64(buflen) {
-		return nil, nil, 0, argf("buffer of %d bytes too small: count %v of %v needs %d", buflen, c, typ, need)
+		return 0, argf("buffer of %d bytes too small: count %v of %v needs %d", buflen, count, typ, need)
 	}
-	return s, c, int(need), nil
+	return int(need), nil
 }
 
 //export pw_dataset_write
 func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
 	defer guard(&rc)
-	o, err := lookup(int64(ds))
+	d, err := writerDataset(ds)
 	if err != nil {
-		return fail(err)
-	}
-	d, ok := o.(*datasetObj)
-	if !ok {
-		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
-	}
-	if err := checkOpen(d); err != nil {
 		return fail(err)
 	}
 	s, c, n, err := box(d.rank, d.typ, start, count, buf, buflen)
@@ -299,6 +307,40 @@ func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Point
 		return fail(err)
 	}
 	return status(d.d.WriteSlab(s, c, unsafe.Slice((*byte)(buf), n)))
+}
+
+//export pw_dataset_append
+func pw_dataset_append(ds C.pw_handle, n C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
+	defer guard(&rc)
+	d, err := writerDataset(ds)
+	if err != nil {
+		return fail(err)
+	}
+	shape, err := d.d.Shape()
+	if err != nil {
+		return fail(err)
+	}
+	n0, rows := shape[0], uint64(n)
+	if rows > math.MaxUint64-n0 {
+		return fail(argf("append %d rows to %d: too many", rows, n0))
+	}
+	count := slices.Clone(shape) // shape may be the dataset's own
+	count[0] = rows
+	size := 0
+	if buf != nil {
+		if size, err = slabBytes(d.typ, count, buflen); err != nil {
+			return fail(err)
+		}
+	}
+	if err := d.d.Extend(n0 + rows); err != nil {
+		return fail(err)
+	}
+	if buf == nil || rows == 0 {
+		return C.PW_OK
+	}
+	start := make([]uint64, len(shape))
+	start[0] = n0
+	return status(d.d.WriteSlab(start, count, unsafe.Slice((*byte)(buf), size)))
 }
 
 //export pw_dataset_read
@@ -392,19 +434,12 @@ func pw_dataset_chunk(ds C.pw_handle, chunk *C.uint64_t) (rc C.int) {
 
 // setAttr is the pw_attr_set_* functions.
 func setAttr(ds C.pw_handle, key *C.char, v func() coord.Value) C.int {
-	o, err := lookup(int64(ds))
+	d, err := writerDataset(ds)
 	if err != nil {
 		return fail(err)
 	}
-	d, ok := o.(*datasetObj)
-	if !ok {
-		return fail(wrongKind(int64(ds), o, "a writer's dataset"))
-	}
 	if key == nil {
 		return fail(argf("NULL attribute name"))
-	}
-	if err := checkOpen(d); err != nil {
-		return fail(err)
 	}
 	return status(d.d.SetAttr(C.GoString(key), v()))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -252,4 +253,60 @@ func fmtSscanf(out string, ticks, views *int) (int, error) {
 		return 0, fmt.Errorf("no summary line")
 	}
 	return fmt.Sscanf(out[i:], "followed %d steps in %d ticks (%d with", &seen, ticks, views)
+}
+
+// TestHandleTable: handles are found while others are added and removed
+// from other goroutines, a closed handle says so, and a page whose handles
+// were all closed is dropped.
+func TestHandleTable(t *testing.T) {
+	const n = 3 * pageSize
+	first := add(0)
+	hs := make([]int64, n)
+	done := make(chan struct{})
+	go func() { // looks up first while the table grows and pages drop
+		defer close(done)
+		for range 20000 {
+			if o, err := lookup(first); err != nil || o != 0 {
+				t.Errorf("lookup(%d) = %v, %v during growth", first, o, err)
+				return
+			}
+		}
+	}()
+	for i := range hs {
+		hs[i] = add(i + 1)
+	}
+	// close every handle of the page that holds hs[pageSize]
+	page := (hs[pageSize] - 1) / pageSize
+	for i, h := range hs {
+		if (h-1)/pageSize == page {
+			if o, err := remove(h); err != nil || o != i+1 {
+				t.Fatalf("remove(%d) = %v, %v, want %d", h, o, err, i+1)
+			}
+		}
+	}
+	<-done
+	if (*handles.dir.Load())[page] != nil {
+		t.Errorf("page %d: all its handles closed, still held", page)
+	}
+	for i, h := range hs {
+		o, err := lookup(h)
+		switch {
+		case (h-1)/pageSize == page:
+			if !errors.Is(err, errBadHandle) || !strings.Contains(err.Error(), "closed") {
+				t.Fatalf("lookup(%d) of a closed handle: %v, %v", h, o, err)
+			}
+		case err != nil || o != i+1:
+			t.Fatalf("lookup(%d) = %v, %v, want %d", h, o, err, i+1)
+		}
+	}
+	if _, err := remove(hs[pageSize]); !errors.Is(err, errBadHandle) {
+		t.Errorf("second remove: %v", err)
+	}
+	last := hs[n-1]
+	if _, err := lookup(last + 5); !errors.Is(err, errBadHandle) || !strings.Contains(err.Error(), "not a handle") {
+		t.Errorf("lookup of a handle never given: %v", err)
+	}
+	for _, h := range append(hs, first) {
+		remove(h)
+	}
 }

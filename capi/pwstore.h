@@ -146,6 +146,13 @@ int pw_dataset_extend(pw_handle ds, uint64_t n0);
 int pw_dataset_write(pw_handle ds, const uint64_t *start, const uint64_t *count,
                      const void *buf, size_t buflen);
 
+/* Appends n rows: extends the first dimension from its current n0 to n0 + n (collective, as
+ * pw_dataset_extend) and writes the rows n0 .. n0+n-1, whole in the other dimensions, from buf
+ * (buflen >= their bytes), as pw_dataset_write would. One call instead of two: a one-element
+ * append pays for one crossing into the library. buf NULL: extend only (a rank of a job that
+ * owns none of the new rows). On a bad argument nothing is extended. */
+int pw_dataset_append(pw_handle ds, uint64_t n, const void *buf, size_t buflen);
+
 /* Reads the box (start, count) into buf (buflen >= the box's bytes). On a writer's dataset it
  * reads what the writer wrote; on a reader's, the reader's adopted snapshot. */
 int pw_dataset_read(pw_handle ds, const uint64_t *start, const uint64_t *count,

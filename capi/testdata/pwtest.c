@@ -135,15 +135,12 @@ static int do_write(const char *path, int steps, int delay, const char *outdir) 
   double row[WIDTH];
   for (int s = 0; s < steps; s++) {
     CHECK(pw_dataset_extend(field, (uint64_t)s + 1));
-    CHECK(pw_dataset_extend(series, (uint64_t)s + 1));
     for (int i = 0; i < WIDTH; i++) row[i] = field_value((uint64_t)s, (uint64_t)(rank * WIDTH + i));
     uint64_t st[2] = {(uint64_t)s, (uint64_t)rank * WIDTH}, cnt[2] = {1, WIDTH};
     CHECK(pw_dataset_write(field, st, cnt, row, sizeof row));
-    if (rank == 0) {
-      int32_t v = s * 3 - 7;
-      uint64_t st1 = (uint64_t)s, one = 1;
-      CHECK(pw_dataset_write(series, &st1, &one, &v, sizeof v));
-    }
+    /* the series through pw_dataset_append: every rank extends, rank 0 writes */
+    int32_t v = s * 3 - 7;
+    CHECK(pw_dataset_append(series, 1, rank == 0 ? &v : NULL, sizeof v));
     /* the steps made complete: a reader trusts rows below it */
     CHECK(pw_attr_set_i64(field, "steps", s + 1));
     CHECK(pw_sync(f));
@@ -394,7 +391,34 @@ static int do_bad(const char *dir) {
   uint64_t beyond[2] = {3, 0};
   EXPECT(PW_ERR_ARG, pw_dataset_write(ds, beyond, shape, buf, sizeof buf));
   EXPECT(PW_ERR_ARG, pw_dataset_extend(ds, 8)); /* fixed shape */
+  EXPECT(PW_ERR_ARG, pw_dataset_append(ds, 1, buf, sizeof buf)); /* fixed shape */
   EXPECT(PW_OK, pw_dataset_write(ds, start, shape, buf, sizeof buf));
+  /* pw_dataset_append: rows of 3, checked before anything is extended */
+  pw_handle ap;
+  uint64_t a0[2] = {0, 3}, am[2] = {PW_UNLIMITED, 3}, ac[2] = {2, 3};
+  double rows[6] = {1, 2, 3, 4, 5, 6}, back[9];
+  CHECK(pw_dataset_create(f, "/ap", PW_FLOAT64, 2, a0, am, ac, &ap));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_append(f, 1, rows, sizeof rows));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_append(0, 1, rows, sizeof rows));
+  EXPECT(PW_ERR_ARG, pw_dataset_append(ap, 2, rows, sizeof rows - 1));
+  EXPECT(PW_ERR_ARG, pw_dataset_append(ap, UINT64_MAX, rows, sizeof rows));
+  EXPECT(PW_OK, pw_dataset_info(ap, NULL, NULL, shape8));
+  if (shape8[0] != 0) {
+    fprintf(stderr, "FAIL: a refused append extended /ap to %llu rows\n", (unsigned long long)shape8[0]);
+    failures++;
+  }
+  EXPECT(PW_OK, pw_dataset_append(ap, 1, rows, sizeof rows)); /* buflen may be larger */
+  EXPECT(PW_OK, pw_dataset_append(ap, 0, rows, 0));
+  EXPECT(PW_OK, pw_dataset_append(ap, 1, NULL, 0));              /* extend only */
+  EXPECT(PW_OK, pw_dataset_append(ap, 1, rows + 3, 3 * sizeof(double)));
+  uint64_t a3[2] = {3, 3};
+  EXPECT(PW_OK, pw_dataset_info(ap, NULL, NULL, shape8));
+  EXPECT(PW_OK, pw_dataset_read(ap, start, a3, back, sizeof back));
+  if (shape8[0] != 3 || back[0] != 1 || back[2] != 3 || back[6] != 4 || back[8] != 6) {
+    fprintf(stderr, "FAIL: after appends /ap has %llu rows, row 0 %g..%g, row 2 %g..%g\n",
+            (unsigned long long)shape8[0], back[0], back[2], back[6], back[8]);
+    failures++;
+  }
   char small[4];
   EXPECT(PW_OK, pw_attr_set_str(ds, "name", "a longer text"));
   int kind;
@@ -415,6 +439,9 @@ static int do_bad(const char *dir) {
   EXPECT(PW_ERR_BAD_HANDLE, pw_close(f));
   EXPECT(PW_ERR_BAD_HANDLE, pw_sync(f));
   EXPECT(PW_ERR_CLOSED, pw_dataset_write(ds, start, shape, buf, sizeof buf));
+  EXPECT(PW_ERR_CLOSED, pw_dataset_append(ap, 1, rows, sizeof rows));
+  EXPECT(PW_OK, pw_close(ap));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_append(ap, 1, rows, sizeof rows));
   EXPECT(PW_ERR_CLOSED, pw_dataset_info(ds, &type, &nd, shape8));
   EXPECT(PW_OK, pw_close(ds));
   EXPECT(PW_ERR_BAD_HANDLE, pw_close(ds));
