@@ -147,7 +147,7 @@ func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, s
 		return fail(err)
 	}
 	f.forget()
-	*ds = C.pw_handle(add(&datasetObj{file: f, d: d, typ: spec.Type, rank: n}))
+	*ds = C.pw_handle(add(newDataset(f, d, spec)))
 	return C.PW_OK
 }
 
@@ -172,7 +172,7 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 		if err != nil {
 			return fail(err)
 		}
-		*ds = C.pw_handle(add(&datasetObj{file: o, d: d, typ: spec.Type, rank: len(spec.Shape)}))
+		*ds = C.pw_handle(add(newDataset(o, d, spec)))
 	case *readerObj:
 		if _, err := o.r.Dataset(path); err != nil {
 			return fail(err)
@@ -264,7 +264,24 @@ func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
 	if err != nil {
 		return fail(err)
 	}
-	return status(d.d.Extend(uint64(n0)))
+	return status(d.extend(uint64(n0)))
+}
+
+// extend sets the first dimension to n0 and keeps the row count.
+func (d *datasetObj) extend(n0 uint64) error {
+	d.rows.mu.Lock()
+	defer d.rows.mu.Unlock()
+	return d.extendLocked(n0)
+}
+
+// extendLocked is extend with d.rows.mu held.
+func (d *datasetObj) extendLocked(n0 uint64) error {
+	if err := d.d.Extend(n0); err != nil {
+		d.rows.known = false // it may have grown on some ranks and not others
+		return err
+	}
+	d.rows.n = max(d.rows.n, n0) // an extend never shrinks
+	return nil
 }
 
 // box checks a slab's arguments and returns start, count and the bytes it
@@ -316,30 +333,36 @@ func pw_dataset_append(ds C.pw_handle, n C.uint64_t, buf unsafe.Pointer, buflen 
 	if err != nil {
 		return fail(err)
 	}
-	shape, err := d.d.Shape()
-	if err != nil {
-		return fail(err)
+	r := d.rows
+	r.mu.Lock() // an append of another thread waits: each gets rows of its own
+	defer r.mu.Unlock()
+	if !r.known {
+		shape, err := d.d.Shape()
+		if err != nil {
+			return fail(err)
+		}
+		r.n, r.known = shape[0], true
 	}
-	n0, rows := shape[0], uint64(n)
+	n0, rows := r.n, uint64(n)
 	if rows > math.MaxUint64-n0 {
 		return fail(argf("append %d rows to %d: too many", rows, n0))
 	}
-	count := slices.Clone(shape) // shape may be the dataset's own
-	count[0] = rows
+	box := make([]uint64, 2*d.rank) // start, count
+	start, count := box[:d.rank], box[d.rank:]
+	start[0], count[0] = n0, rows
+	copy(count[1:], d.inner)
 	size := 0
 	if buf != nil {
 		if size, err = slabBytes(d.typ, count, buflen); err != nil {
 			return fail(err)
 		}
 	}
-	if err := d.d.Extend(n0 + rows); err != nil {
+	if err := d.extendLocked(n0 + rows); err != nil {
 		return fail(err)
 	}
 	if buf == nil || rows == 0 {
 		return C.PW_OK
 	}
-	start := make([]uint64, len(shape))
-	start[0] = n0
 	return status(d.d.WriteSlab(start, count, unsafe.Slice((*byte)(buf), size)))
 }
 

@@ -2,10 +2,12 @@
  * worker: D extensible 1-D int32 datasets (chunks of 1,024), P passes of a one-element append
  * (extend + write) to each, pw_sync after each pass.
  *
- *   rr FILE D P      prints "appends A seconds S" for the passes (create and close excluded)
+ *   rr FILE D P [append]   prints "appends A seconds S" for the passes (create and close
+ *                          excluded); with "append", each append is one pw_dataset_append
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <pwstore.h>
@@ -19,10 +21,11 @@
   } while (0)
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: rr FILE D P\n");
+  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "append") == 0)) {
+    fprintf(stderr, "usage: rr FILE D P [append]\n");
     return 2;
   }
+  int batched = argc == 5;
   int d = atoi(argv[2]), p = atoi(argv[3]);
   pw_config c;
   pw_config_init(&c);
@@ -42,8 +45,12 @@ int main(int argc, char **argv) {
     uint64_t at = (uint64_t)pass;
     for (int i = 0; i < d; i++) {
       int32_t v = pass * 31 + i;
-      CHECK(pw_dataset_extend(ds[i], at + 1));
-      CHECK(pw_dataset_write(ds[i], &at, &one, &v, sizeof v));
+      if (batched) {
+        CHECK(pw_dataset_append(ds[i], 1, &v, sizeof v));
+      } else {
+        CHECK(pw_dataset_extend(ds[i], at + 1));
+        CHECK(pw_dataset_write(ds[i], &at, &one, &v, sizeof v));
+      }
     }
     CHECK(pw_sync(f));
   }
