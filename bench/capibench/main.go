@@ -4,7 +4,10 @@
 // from C (c/rr.c) against the same through the Go API, alternating runs in
 // one invocation, each in a process of its own, timing only the passes. The
 // C side runs twice: pw_dataset_extend + pw_dataset_write per append (the
-// issue's contract), and one pw_dataset_append per append.
+// issue's contract), and one pw_dataset_append per append. The Go side runs
+// twice too: as go build makes it, and built position-independent (as
+// -buildmode=pie), the code generation a shared library needs: the second
+// peer separates what the crossing costs from what PIC code costs.
 //
 //	go run ./bench/capibench [-d 1000] [-p 100] [-runs 3]
 //
@@ -141,7 +144,11 @@ func run(d, p, runs int) error {
 	if err != nil {
 		return err
 	}
-	kinds := []string{"go", "c", "c-append"}
+	pie := filepath.Join(tmp, "capibench-pie")
+	if out, err := exec.Command("go", "build", "-buildmode=pie", "-o", pie, here).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -buildmode=pie: %w\n%s", err, out)
+	}
+	kinds := []string{"go", "go-pie", "c", "c-append"}
 	wall := map[string][]float64{}
 	cpu := map[string][]float64{}
 	for i := range runs {
@@ -151,6 +158,8 @@ func run(d, p, runs int) error {
 			switch which {
 			case "go":
 				cmd = exec.Command(self, "-go-worker", file, fmt.Sprint(d), fmt.Sprint(p))
+			case "go-pie":
+				cmd = exec.Command(pie, "-go-worker", file, fmt.Sprint(d), fmt.Sprint(p))
 			case "c":
 				cmd = exec.Command(rr, file, fmt.Sprint(d), fmt.Sprint(p))
 			default:
@@ -168,12 +177,19 @@ func run(d, p, runs int) error {
 	}
 	n := float64(d * p)
 	g, gc := median(wall["go"]), median(cpu["go"])
-	fmt.Printf("round robin %d datasets x %d passes, %d alternating runs each, medians:\n", d, p, runs)
-	fmt.Printf("  Go API:             passes %.3f s  %.0f appends/s  %.2f us/append; process CPU %.3f s\n", g, n/g, g/n*1e6, gc)
-	for _, k := range []struct{ which, name string }{{"c", "C extend+write:"}, {"c-append", "C append:      "}} {
+	gp, gpc := median(wall["go-pie"]), median(cpu["go-pie"])
+	fmt.Printf("round robin %d datasets x %d passes, %d alternating runs each, medians (passes: s, us/append; process CPU: s):\n", d, p, runs)
+	line := func(name string, w, c float64) {
+		fmt.Printf("  %-18s passes %.3f s  %.2f us/append  CPU %.3f s", name, w, w/n*1e6, c)
+	}
+	line("Go API", g, gc)
+	fmt.Println()
+	line("Go API, PIE", gp, gpc)
+	fmt.Printf("   / Go: passes %.3f, CPU %.3f\n", gp/g, gpc/gc)
+	for _, k := range []struct{ which, name string }{{"c", "C extend+write"}, {"c-append", "C append"}} {
 		c, cc := median(wall[k.which]), median(cpu[k.which])
-		fmt.Printf("  %s    passes %.3f s  %.0f appends/s  %.2f us/append; process CPU %.3f s\n", k.name, c, n/c, c/n*1e6, cc)
-		fmt.Printf("    / Go: passes %.3f (%+.2f us per append), process CPU %.3f\n", c/g, (c-g)/n*1e6, cc/gc)
+		line(k.name, c, cc)
+		fmt.Printf("   / Go: passes %.3f (%+.2f us/append), CPU %.3f;  / Go PIE: passes %.3f, CPU %.3f\n", c/g, (c-g)/n*1e6, cc/gc, c/gp, cc/gpc)
 	}
 	return nil
 }
