@@ -182,6 +182,13 @@ func run(d, p, runs int) error {
 	line := func(name string, w, c float64) {
 		fmt.Printf("  %-18s passes %.3f s  %.2f us/append  CPU %.3f s", name, w, w/n*1e6, c)
 	}
+	defer func() { // the least of each: what a run costs when the machine lets it
+		fmt.Printf("  minima: passes")
+		for _, k := range kinds {
+			fmt.Printf("  %s %.3f s", k, slices.Min(wall[k]))
+		}
+		fmt.Printf(";  C append / Go %.3f, / Go PIE %.3f\n", slices.Min(wall["c-append"])/slices.Min(wall["go"]), slices.Min(wall["c-append"])/slices.Min(wall["go-pie"]))
+	}()
 	line("Go API", g, gc)
 	fmt.Println()
 	line("Go API, PIE", gp, gpc)
