@@ -12,12 +12,13 @@
 //
 // # Subjects
 //
-// A communicator of job J named C uses two subjects per rank r:
+// A communicator of job J named C uses one subject for all and one per rank:
 //
-//	pw.J.C.all   every rank subscribes; one publish reaches all (bcast data,
-//	             barrier release, gather done, allgather contributions, abort)
-//	pw.J.C.r     rank r's own inbox (barrier arrivals, bcast acks, gather
-//	             contributions, startup hellos)
+//	pw.J.C.all   every rank subscribes; one publish reaches all (welcome,
+//	             barrier release, bcast data, gather done, allgather and
+//	             allreduce results, decisions, abort)
+//	pw.J.C.r     rank r's own inbox (startup hellos, and what its children
+//	             in the tree send: arrivals, acks, contributions)
 //
 // so concurrent jobs (or communicators) on one server never see each
 // other's traffic; a message of another job or communicator that reaches a
@@ -30,32 +31,49 @@
 // collective it belongs to. A rank keeps messages of later collectives until
 // it gets there; a message of a collective it has already finished, of
 // another kind than the collective it is in, from an unexpected sender, or a
-// duplicate, fails the communicator with ErrProtocol. Core NATS delivers at
-// most once, so every collective completes only on explicit answers
-// (barrier: arrivals at rank 0, then a release; bcast: data, then an ack
-// from every rank to the root; gather: contributions, then a done from the
-// root; allgather and allreduce: a contribution from every rank) and fails
-// with ErrTimeout naming the ranks that did not answer. A rank whose
-// collective fails tells the others (an abort), so they fail promptly too.
-// Payloads above the server's max payload travel in chunks.
+// duplicate, fails the communicator with ErrProtocol.
 //
-// At start every rank subscribes, then sends hellos to rank 0 until rank 0,
-// having heard from all, publishes a welcome: no rank sends a collective
-// message before every rank listens.
+// Collectives run on a tree: in a collective rooted at R, rank r has the
+// virtual rank v = (r-R) mod N, whose children are k*v+1 ... k*v+k (k is
+// Config.Fanout, default 8). What flows up (barrier arrivals, bcast acks,
+// gather and allgather contributions as records, allreduce and decide
+// vectors reduced on the way) goes from each rank to its parent once its
+// children's parts are in; what flows down (release, data, result, verdict)
+// is one publish by the root. A collective thus takes O(log_k N) rounds and
+// about 2N messages, and no rank handles more than k+1 of them.
+//
+// Core NATS delivers at most once, so every collective completes only on
+// explicit answers and fails with ErrTimeout naming the ranks (and
+// subtrees) that did not answer; the deepest rank missing a child times out
+// first. A rank whose collective fails tells the others (an abort), so they
+// fail promptly too. A rank that loses its connection to the server fails
+// at once with ErrConnLost. Payloads above the server's max payload travel
+// in chunks.
+//
+// Every process draws a random nonce that all its messages carry. A rank
+// that hears two nonces for one rank (two jobs with one job id on one
+// server, or a rank started twice) fails with ErrProtocol ("two processes
+// claim rank r") and aborts every rank that can hear it.
+//
+// At start every rank subscribes, then sends hellos to rank 0 (repeated
+// with a growing pause and jitter) until rank 0, having heard from all,
+// publishes a welcome: no rank sends a collective message before every rank
+// listens.
 //
 // # Message layout
 //
-// One NATS message is one msgpack array of 9 elements (wire version 1):
+// One NATS message is one msgpack array of 10 elements (wire version 2):
 //
-//	[0] version  uint      1
+//	[0] version  uint      2
 //	[1] job      str
 //	[2] comm     str
 //	[3] kind     uint      see the kind constants
 //	[4] seq      uint      collective number; 0 is the startup handshake
 //	[5] from     uint      sender rank
-//	[6] chunk    uint      index of this chunk, < chunks
-//	[7] chunks   uint      number of chunks of the sender's payload, >= 1
-//	[8] payload  bin       this chunk's bytes
+//	[6] nonce    uint      the sender process's random identity
+//	[7] chunk    uint      index of this chunk, < chunks
+//	[8] chunks   uint      number of chunks of the sender's payload, >= 1
+//	[9] payload  bin       this chunk's bytes
 package collective
 
 import (
@@ -84,9 +102,14 @@ type Comm interface {
 	// AllreduceInt64 reduces v element-wise over all ranks; every rank must
 	// pass the same number of values.
 	AllreduceInt64(ctx context.Context, op Op, v []int64) ([]int64, error)
-	// AllreduceFloat64 reduces v element-wise over all ranks, in rank order
-	// on every rank, so every rank gets bit-identical results.
+	// AllreduceFloat64 reduces v element-wise over all ranks, in an order
+	// fixed by the tree, once: every rank gets bit-identical results.
 	AllreduceFloat64(ctx context.Context, op Op, v []float64) ([]float64, error)
+	// Decide reduces v element-wise over all ranks to rank 0, which calls
+	// decide with the result; every rank returns decide's bytes. It is a
+	// check and a verdict in two message rounds (2(N-1) messages), where an
+	// allreduce and a bcast take four.
+	Decide(ctx context.Context, op Op, v []int64, decide func(reduced []int64) []byte) ([]byte, error)
 	// Abort breaks the communicator on every rank: pending and later
 	// collectives fail with an *AbortError naming this rank and reason.
 	Abort(reason string)
@@ -124,6 +147,9 @@ var (
 	// job or communicator, an old or duplicate message, another collective,
 	// an unexpected sender, undecodable bytes), or ranks that disagree.
 	ErrProtocol = errors.New("collective: protocol violation")
+	// ErrConnLost: the connection to the NATS server broke; messages may
+	// have been lost, so the communicator cannot go on.
+	ErrConnLost = errors.New("collective: lost connection to the NATS server")
 	// ErrClosed: the communicator was closed.
 	ErrClosed = errors.New("collective: communicator closed")
 )

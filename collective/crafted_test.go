@@ -40,6 +40,9 @@ func TestCraftedMessages(t *testing.T) {
 			}
 			defer closeAll(comms)
 			mustAll(t, onAll(comms, func(c Comm) error { return c.Barrier(context.Background()) }))
+			// Crafted as rank 0's: with its nonce (another one is caught
+			// as a second process claiming rank 0, TestSameJobID).
+			valid.Nonce = comms[0].(*comm).nonce
 
 			nc, err := nats.Connect(s.URL())
 			if err != nil {

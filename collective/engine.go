@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,10 @@ type link interface {
 	close() error
 }
 
+// DefaultFanout is the number of children of a rank in the tree that
+// collects arrivals, acks and contributions (Config.Fanout).
+const DefaultFanout = 8
+
 // comm runs the protocol (package doc) over a link; both the NATS
 // communicator and the in-memory twin are a comm.
 type comm struct {
@@ -34,6 +40,8 @@ type comm struct {
 	job, name  string
 	jobName    []byte // job and name as the wire carries them
 	commName   []byte
+	nonce      uint64 // this process's random identity, in every message it sends
+	fanout     int
 	timeout    time.Duration
 	log        *zap.Logger
 	link       link
@@ -46,23 +54,27 @@ type comm struct {
 	// Owned by the goroutine running a collective.
 	began time.Time   // start of the collective in progress
 	timer *time.Timer // the deadline of a wait, stopped between waits
-	parts []part      // per sender rank, for the collective in progress
+	kinds [2]kind     // the kinds the collective in progress receives
+	root  int         // the root of the collective in progress
+	from  []int       // the senders of the wait in progress, ascending
+	parts []part      // by index in from
 	taken []message   // scratch: the messages just taken from the queue
+	kids  []int       // scratch: this rank's children in the tree
 
 	mu     sync.Mutex // guards the fields below; deliver runs on the link's goroutines
 	cur    uint64     // number of the collective in progress or last started
 	done   uint64     // number of the last collective finished
 	joined bool       // the startup handshake is over
 	queue  []message  // messages of collectives > done, not yet taken
-	fail   error      // once set, every collective returns it
-	told   bool       // the other ranks were sent an abort (or need none)
+	peers  map[int]uint64
+	fail   error // once set, every collective returns it
+	told   bool  // the other ranks were sent an abort (or need none)
 	closed bool
 	wake   chan struct{} // capacity 1: deliver or Abort changed something
 }
 
-// part collects one sender's payload in the collective in progress.
+// part collects one sender's payload in the wait in progress.
 type part struct {
-	want   bool   // this sender must send in this collective
 	done   bool   // all its chunks arrived
 	chunks uint32 // its chunk count, known from the first chunk
 	got    uint32 // chunks arrived so far
@@ -73,21 +85,48 @@ type part struct {
 // message, so a bad count cannot make us allocate without limit.
 const maxPrealloc = 64 << 20
 
-func newComm(rank, size int, job, name string, timeout time.Duration, log *zap.Logger) *comm {
+func newComm(rank, size int, job, name string, fanout int, timeout time.Duration, log *zap.Logger) *comm {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if fanout < 2 {
+		fanout = DefaultFanout
+	}
 	c := &comm{
-		rank: rank, size: size, job: job, name: name, timeout: timeout,
-		jobName: []byte(job), commName: []byte(name),
+		rank: rank, size: size, job: job, name: name, fanout: fanout, timeout: timeout,
+		jobName: []byte(job), commName: []byte(name), nonce: newNonce(),
 		log:   log.With(zap.String("job", job), zap.String("comm", name), zap.Int("rank", rank)),
-		parts: make([]part, size),
+		peers: map[int]uint64{},
 		wake:  make(chan struct{}, 1),
 	}
 	c.enc = msgpack.NewEncoder(&c.buf)
 	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
 	return c
+}
+
+// newNonce draws a process identity; zero is never drawn, so that a
+// crafted message without one is never mistaken for ours.
+func newNonce() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		if n := binary.LittleEndian.Uint64(b[:]); n != 0 {
+			return n
+		}
+	}
+}
+
+// jitter is a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
+	if err != nil {
+		return d / 2
+	}
+	return time.Duration(n.Int64())
 }
 
 // attach sets the link; it must happen before any message flows.
@@ -110,27 +149,42 @@ func protocolf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
 }
 
+// What deliver does after deliverLocked, without the lock.
+type reply int
+
+const (
+	noReply     reply = iota
+	sendWelcome       // repeat the welcome to the sender
+	sendAbort         // tell every rank the communicator broke
+)
+
 // deliver takes one received message. It never blocks on the collective in
 // progress: it checks what can be checked at once and queues the rest.
 func (c *comm) deliver(data []byte) {
 	var m message
 	err := decodeMessage(data, &m)
-	if c.deliverLocked(&m, err) {
+	switch c.deliverLocked(&m, err) {
+	case sendWelcome:
 		// A hello after the handshake: its sender may have missed the
 		// welcome (core NATS delivers at most once), so say it again.
 		if err := c.send(m.From, kindWelcome, 0, nil); err != nil {
 			c.log.Warn("cannot repeat the welcome", zap.Int("to", m.From), zap.Error(err))
 		}
+	case sendAbort:
+		c.mu.Lock()
+		reason := c.fail.Error()
+		c.mu.Unlock()
+		c.log.Warn("communicator broken; aborting the other ranks", zap.String("reason", reason))
+		c.sendAbort(reason)
 	}
 }
 
-// deliverLocked does deliver's work under c.mu; it returns whether to
-// repeat the welcome to m's sender, which is done without the lock.
-func (c *comm) deliverLocked(m *message, err error) (welcome bool) {
+// deliverLocked does deliver's work under c.mu.
+func (c *comm) deliverLocked(m *message, err error) reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fail != nil {
-		return false
+		return noReply
 	}
 	switch {
 	case err != nil:
@@ -138,24 +192,51 @@ func (c *comm) deliverLocked(m *message, err error) (welcome bool) {
 	case string(m.Job) != c.job || string(m.Comm) != c.name:
 		c.fail = protocolf("foreign message (job %q, communicator %q, %s #%d from rank %d) on the subjects of job %q, communicator %q",
 			m.Job, m.Comm, m.Kind.op(), m.Seq, m.From, c.job, c.name)
-	case m.From == c.rank:
-		return false // our own broadcast, echoed by a connection without NoEcho
 	case m.From >= c.size:
 		c.fail = protocolf("%s #%d from rank %d reached rank %d of a %d-rank communicator",
 			m.Kind.op(), m.Seq, m.From, c.rank, c.size)
+	case m.From == c.rank && m.Nonce == c.nonce:
+		return noReply // our own broadcast, echoed by a connection without NoEcho
+	case !c.knownLocked(m):
+		// Two processes claim one rank: two jobs with one job id on one
+		// server, or a rank started twice. Nothing either sends can be
+		// trusted; say so to everyone at once, as the duplicate may be
+		// waiting for a welcome.
+		c.fail = protocolf("two processes claim rank %d of job %q (communicator %q): is another job running with the same job id on this NATS server?",
+			m.From, c.job, c.name)
+		c.told = true
+		c.signal()
+		return sendAbort
 	case m.Kind == kindAbort:
 		c.fail = &AbortError{Rank: m.From, Reason: string(m.Payload)}
 	case m.Kind == kindHello && c.joined:
-		return c.rank == 0
+		if c.rank == 0 {
+			return sendWelcome
+		}
+		return noReply
 	case m.Kind == kindWelcome && c.joined:
-		return false // a repeated welcome
+		return noReply // a repeated welcome
 	case c.joined && m.Seq <= c.done:
 		c.fail = c.staleLocked(m)
 	default:
 		c.queue = append(c.queue, *m)
 	}
 	c.signal()
-	return false
+	return noReply
+}
+
+// knownLocked records the identity of m's sender, and reports whether it
+// is the one already heard from for that rank.
+func (c *comm) knownLocked(m *message) bool {
+	if m.From == c.rank {
+		return false
+	}
+	n, ok := c.peers[m.From]
+	if !ok {
+		c.peers[m.From] = m.Nonce
+		return true
+	}
+	return n == m.Nonce
 }
 
 func (c *comm) staleLocked(m *message) error {
@@ -163,8 +244,9 @@ func (c *comm) staleLocked(m *message) error {
 		m.From, m.Kind.op(), m.Seq, c.rank, c.done)
 }
 
-// begin starts the next collective and returns its number and deadline.
-func (c *comm) begin() (uint64, time.Time, error) {
+// begin starts the next collective, which receives messages of the given
+// kinds, and returns its number and deadline.
+func (c *comm) begin(root int, up, down kind) (uint64, time.Time, error) {
 	c.mu.Lock()
 	for i := range c.queue {
 		if c.fail == nil && c.queue[i].Seq <= c.done {
@@ -180,6 +262,10 @@ func (c *comm) begin() (uint64, time.Time, error) {
 	c.cur++
 	c.began = time.Now()
 	c.mu.Unlock()
+	c.kinds, c.root = [2]kind{up, down}, root
+	if err := c.checkRoot(root); err != nil {
+		return 0, time.Time{}, c.finish(c.cur, err)
+	}
 	return c.cur, c.began.Add(c.timeout), nil
 }
 
@@ -257,7 +343,7 @@ func (c *comm) Close() error {
 	return c.link.close()
 }
 
-// connLost breaks the communicator when its connection is gone for good.
+// connLost breaks the communicator when its connection is gone.
 func (c *comm) connLost(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -272,7 +358,7 @@ func (c *comm) send(to int, k kind, seq uint64, payload []byte) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	chunks := max((len(payload)+c.chunk-1)/c.chunk, 1)
-	m := message{Job: c.jobName, Comm: c.commName, Kind: k, Seq: seq, From: c.rank, Chunks: uint32(chunks)}
+	m := message{Job: c.jobName, Comm: c.commName, Kind: k, Seq: seq, From: c.rank, Nonce: c.nonce, Chunks: uint32(chunks)}
 	for i := range chunks {
 		m.Chunk = uint32(i)
 		m.Payload = payload[min(i*c.chunk, len(payload)):min((i+1)*c.chunk, len(payload))]
@@ -292,29 +378,74 @@ func (c *comm) send(to int, k kind, seq uint64, payload []byte) error {
 	return nil
 }
 
-// expect resets the parts for a collective receiving from rank from (-1:
-// every other rank) and returns how many senders it waits for.
-func (c *comm) expect(from int) int {
-	n := 0
-	for i := range c.parts {
-		want := i != c.rank && (from < 0 || i == from)
-		c.parts[i] = part{want: want}
-		if want {
-			n++
-		}
+// The tree: in the collective rooted at root, rank r has the virtual rank
+// v = (r - root) mod size; v's children are fanout*v+1 ... fanout*v+fanout
+// and its parent (v-1)/fanout. Contributions flow up it, combined at every
+// inner rank; what every rank needs flows down as one publish.
+
+func (c *comm) real(v, root int) int { return (v + root) % c.size }
+
+// tree returns this rank's parent (-1 at the root), its children
+// (ascending; in c.kids), its depth and the tree's height.
+func (c *comm) tree(root int) (parent int, kids []int, depth, height int) {
+	v := (c.rank - root + c.size) % c.size
+	parent = -1
+	if v > 0 {
+		parent = c.real((v-1)/c.fanout, root)
+	}
+	c.kids = c.kids[:0]
+	for k := c.fanout*v + 1; k <= c.fanout*v+c.fanout && k < c.size; k++ {
+		c.kids = append(c.kids, c.real(k, root))
+	}
+	slices.Sort(c.kids)
+	return parent, c.kids, c.level(v), c.level(c.size - 1)
+}
+
+// level is the depth of virtual rank v.
+func (c *comm) level(v int) int {
+	d := 0
+	for ; v > 0; v = (v - 1) / c.fanout {
+		d++
+	}
+	return d
+}
+
+// subtree is the number of ranks in the subtree of rank r (root root).
+func (c *comm) subtree(r, root int) int {
+	lo := (r - root + c.size) % c.size
+	hi, n := lo, 0
+	for lo < c.size {
+		n += min(hi, c.size-1) - lo + 1
+		lo, hi = c.fanout*lo+1, c.fanout*hi+c.fanout
 	}
 	return n
 }
 
-// receive waits until every expected sender's kind-k message of collective
-// seq has arrived, into c.parts. A rank waiting for one root waits a quarter
-// longer: the root, which waits for everyone, then reports which rank is
-// missing, rather than everyone reporting the root.
-func (c *comm) receive(ctx context.Context, seq uint64, k kind, from int, deadline time.Time) error {
-	if from >= 0 && seq > 0 {
-		deadline = deadline.Add(c.timeout / 4)
-	}
-	left := c.expect(from)
+// Deadlines: every rank of a collective shares one deadline, pushed back
+// a little per level for a wait on children, so that the deepest rank
+// missing a child times out first and names it; and by a quarter more for
+// a wait on the root, which, waiting on everyone, names the missing rank.
+func (c *comm) upDeadline(d time.Time, depth, height int) time.Time {
+	return d.Add(time.Duration(height-depth) * (c.timeout / 32))
+}
+
+func (c *comm) downDeadline(d time.Time, height int) time.Time {
+	return d.Add(c.timeout/4 + time.Duration(height)*(c.timeout/32))
+}
+
+// expect resets the wait for one kind-k message from each rank of from.
+func (c *comm) expect(from []int) {
+	c.from = append(c.from[:0], from...)
+	slices.Sort(c.from)
+	c.parts = slices.Grow(c.parts[:0], len(c.from))[:len(c.from)]
+	clear(c.parts)
+}
+
+// receive waits until the kind-k message of collective seq of every rank
+// of from has arrived, into c.parts (in the order of c.from).
+func (c *comm) receive(ctx context.Context, seq uint64, k kind, from []int, deadline time.Time) error {
+	c.expect(from)
+	left := len(c.from)
 	armed := false
 	for left > 0 {
 		c.mu.Lock()
@@ -323,8 +454,12 @@ func (c *comm) receive(ctx context.Context, seq uint64, k kind, from int, deadli
 			c.mu.Unlock()
 			return err
 		}
-		c.taken = c.takeLocked(seq, c.taken[:0])
+		var err error
+		c.taken, err = c.takeLocked(seq, k, c.taken[:0])
 		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		for i := range c.taken {
 			n, err := c.accept(&c.taken[i], seq, k)
 			if err != nil {
@@ -352,41 +487,42 @@ func (c *comm) receive(ctx context.Context, seq uint64, k kind, from int, deadli
 	return nil
 }
 
-// takeLocked moves the queued messages of collective seq to dst.
-func (c *comm) takeLocked(seq uint64, dst []message) []message {
+// takeLocked moves the queued kind-k messages of collective seq to dst; a
+// message of seq of a kind the collective never receives means the ranks
+// called different collectives.
+func (c *comm) takeLocked(seq uint64, k kind, dst []message) ([]message, error) {
 	keep := c.queue[:0]
+	var err error
 	for _, m := range c.queue {
-		if m.Seq == seq {
-			dst = append(dst, m)
-		} else {
+		switch {
+		case m.Seq != seq:
 			keep = append(keep, m)
+		case m.Kind == k:
+			dst = append(dst, m)
+		case m.Kind == c.kinds[0] || m.Kind == c.kinds[1]:
+			keep = append(keep, m) // for the other wait of this collective
+		case err == nil:
+			err = protocolf("rank %d sent %s #%d while rank %d is in %s #%d (the ranks called different collectives)",
+				m.From, m.Kind.op(), seq, c.rank, k.op(), seq)
 		}
 	}
 	clear(c.queue[len(keep):])
 	c.queue = keep
-	return dst
+	return dst, err
 }
 
-// accept checks one message of collective seq, in which this rank waits for
-// kind k, and adds it to its sender's part; it returns 1 when that completes
-// the sender's payload.
+// accept adds one kind-k message of collective seq to its sender's part;
+// it returns 1 when that completes the sender's payload.
 func (c *comm) accept(m *message, seq uint64, k kind) (int, error) {
-	if m.Kind != k {
-		return 0, protocolf("rank %d sent %s #%d while rank %d is in %s #%d (the ranks called different collectives)",
-			m.From, m.Kind.op(), seq, c.rank, k.op(), seq)
-	}
-	p := &c.parts[m.From]
-	switch {
-	case !p.want:
+	i, ok := slices.BinarySearch(c.from, m.From)
+	if !ok {
 		return 0, protocolf("rank %d sent an unexpected %s message in #%d to rank %d (do the ranks agree on the root?)",
 			m.From, k.op(), seq, c.rank)
-	case p.done && k == kindHello && bytes.Equal(p.data, m.Payload):
-		return 0, nil // a resent hello
-	case p.done && k == kindHello:
-		return 0, protocolf("two processes claim rank %d", m.From)
-	case p.done && k == kindWelcome:
-		return 0, nil // rank 0 repeats its welcome to every hello resent
-		// while this rank was slow to read the first one
+	}
+	p := &c.parts[i]
+	switch {
+	case p.done && (k == kindHello || k == kindWelcome):
+		return 0, nil // resent while this rank was slow to read the first
 	case p.done:
 		return 0, protocolf("rank %d sent %s #%d twice", m.From, k.op(), seq)
 	case m.Chunk != p.got || (p.got > 0 && m.Chunks != p.chunks):
@@ -415,9 +551,19 @@ func (c *comm) accept(m *message, seq uint64, k kind) (int, error) {
 func (c *comm) timeoutError(k kind, seq uint64, waited time.Duration) error {
 	var missing []string
 	for i, p := range c.parts {
-		if p.want && !p.done {
-			missing = append(missing, strconv.Itoa(i))
+		if p.done {
+			continue
 		}
+		r := c.from[i]
+		s := strconv.Itoa(r)
+		if n := c.subtree(r, c.root); k != kindHello && n > 1 && r != c.root {
+			s += fmt.Sprintf(" (or one of the %d ranks below it)", n-1)
+		}
+		missing = append(missing, s)
+	}
+	const most = 16
+	if len(missing) > most {
+		missing = append(missing[:most], fmt.Sprintf("and %d more", len(missing)-most))
 	}
 	who := "rank " + missing[0]
 	if len(missing) > 1 {
@@ -433,8 +579,13 @@ func (c *comm) timeoutError(k kind, seq uint64, waited time.Duration) error {
 	return fmt.Errorf("%w: %s did not answer %s #%d within %v", ErrTimeout, who, k.op(), seq, waited)
 }
 
-// helloResend is how often a rank repeats its hello until rank 0 welcomes it.
-const helloResend = 100 * time.Millisecond
+// Hellos are repeated, with a growing pause and jitter, until rank 0
+// welcomes the rank: thousands of ranks must not flood a rank 0 that is
+// late.
+const (
+	helloFirst = 100 * time.Millisecond
+	helloMax   = 2 * time.Second
+)
 
 // join runs the startup handshake (collective #0) within joinTimeout.
 func (c *comm) join(ctx context.Context, joinTimeout time.Duration) error {
@@ -442,8 +593,10 @@ func (c *comm) join(ctx context.Context, joinTimeout time.Duration) error {
 	deadline := c.began.Add(joinTimeout)
 	var err error
 	if c.rank == 0 {
+		c.kinds = [2]kind{kindHello}
 		err = c.welcome(ctx, deadline)
 	} else {
+		c.kinds = [2]kind{kindWelcome}
 		// Like every rank that waits on a root alone, wait longer than rank
 		// 0, so that rank 0 is the one that names a missing rank.
 		err = c.hello(ctx, deadline.Add(joinTimeout/4))
@@ -465,66 +618,46 @@ func (c *comm) join(ctx context.Context, joinTimeout time.Duration) error {
 	return c.finish(0, nil)
 }
 
+// helloSize: the communicator size (uint32).
+const helloSize = 4
+
 func (c *comm) welcome(ctx context.Context, deadline time.Time) error {
-	if err := c.receive(ctx, 0, kindHello, -1, deadline); err != nil {
+	others := make([]int, c.size-1)
+	for i := range others {
+		others[i] = i + 1
+	}
+	if err := c.receive(ctx, 0, kindHello, others, deadline); err != nil {
 		return err
 	}
 	for i, p := range c.parts {
-		if !p.want {
-			continue
-		}
 		if len(p.data) != helloSize {
-			return protocolf("rank %d sent a hello of %d bytes", i, len(p.data))
+			return protocolf("rank %d sent a hello of %d bytes", c.from[i], len(p.data))
 		}
 		if size := int(binary.LittleEndian.Uint32(p.data)); size != c.size {
-			return protocolf("rank %d was started with %d ranks, rank 0 with %d", i, size, c.size)
+			return protocolf("rank %d was started with %d ranks, rank 0 with %d", c.from[i], size, c.size)
 		}
 	}
 	return c.send(-1, kindWelcome, 0, nil)
 }
 
-// helloSize: the communicator size (uint32) and a nonce (8 bytes) that tells
-// two processes claiming one rank apart.
-const helloSize = 12
-
 func (c *comm) hello(ctx context.Context, deadline time.Time) error {
 	var hello [helloSize]byte
-	binary.LittleEndian.PutUint32(hello[:4], uint32(c.size))
-	if _, err := rand.Read(hello[4:]); err != nil {
-		return fmt.Errorf("collective: nonce: %w", err)
-	}
+	binary.LittleEndian.PutUint32(hello[:], uint32(c.size))
+	pause := helloFirst
 	for {
 		if err := c.send(0, kindHello, 0, hello[:]); err != nil {
 			return err
 		}
-		try := time.Now().Add(helloResend)
+		try := time.Now().Add(pause/2 + jitter(pause))
 		if try.After(deadline) {
 			try = deadline
 		}
-		err := c.receive(ctx, 0, kindWelcome, 0, try)
+		err := c.receive(ctx, 0, kindWelcome, []int{0}, try)
 		if !errors.Is(err, ErrTimeout) || !time.Now().Before(deadline) {
 			return err
 		}
+		pause = min(2*pause, helloMax)
 	}
-}
-
-func (c *comm) Barrier(ctx context.Context) error {
-	seq, deadline, err := c.begin()
-	if err != nil {
-		return err
-	}
-	if c.rank == 0 {
-		err = c.receive(ctx, seq, kindArrive, -1, deadline)
-		if err == nil {
-			err = c.send(-1, kindRelease, seq, nil)
-		}
-	} else {
-		err = c.send(0, kindArrive, seq, nil)
-		if err == nil {
-			err = c.receive(ctx, seq, kindRelease, 0, deadline)
-		}
-	}
-	return c.finish(seq, err)
 }
 
 func (c *comm) checkRoot(root int) error {
@@ -534,28 +667,53 @@ func (c *comm) checkRoot(root int) error {
 	return nil
 }
 
+// upward waits for this rank's children's kind-k contributions to
+// collective seq (in c.parts, by child) and returns the parent (-1 at the
+// root) and the deadline of a wait on the root.
+func (c *comm) upward(ctx context.Context, seq uint64, k kind, root int, deadline time.Time) (parent int, down time.Time, err error) {
+	parent, kids, depth, height := c.tree(root)
+	err = c.receive(ctx, seq, k, kids, c.upDeadline(deadline, depth, height))
+	return parent, c.downDeadline(deadline, height), err
+}
+
+func (c *comm) Barrier(ctx context.Context) error {
+	seq, deadline, err := c.begin(0, kindArrive, kindRelease)
+	if err != nil {
+		return err
+	}
+	parent, down, err := c.upward(ctx, seq, kindArrive, 0, deadline)
+	switch {
+	case err != nil:
+	case parent < 0:
+		err = c.send(-1, kindRelease, seq, nil)
+	default:
+		err = c.send(parent, kindArrive, seq, nil)
+		if err == nil {
+			err = c.receive(ctx, seq, kindRelease, []int{0}, down)
+		}
+	}
+	return c.finish(seq, err)
+}
+
+// Bcast: the root publishes the data; acks come back up the tree.
 func (c *comm) Bcast(ctx context.Context, root int, data []byte) ([]byte, error) {
-	seq, deadline, err := c.begin()
+	seq, deadline, err := c.begin(root, kindBcastAck, kindBcast)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkRoot(root); err != nil {
-		return nil, c.finish(seq, err)
-	}
+	parent, kids, depth, height := c.tree(root)
+	out := data
 	if c.rank == root {
 		err = c.send(-1, kindBcast, seq, data)
-		if err == nil {
-			err = c.receive(ctx, seq, kindBcastAck, -1, deadline)
-		}
-		if err = c.finish(seq, err); err != nil {
-			return nil, err
-		}
-		return data, nil
+	} else {
+		err = c.receive(ctx, seq, kindBcast, []int{root}, c.downDeadline(deadline, height))
+		out = c.parts[0].data
 	}
-	err = c.receive(ctx, seq, kindBcast, root, deadline)
-	out := c.parts[root].data
 	if err == nil {
-		err = c.send(root, kindBcastAck, seq, nil)
+		err = c.receive(ctx, seq, kindBcastAck, kids, c.upDeadline(deadline, depth, height))
+	}
+	if err == nil && parent >= 0 {
+		err = c.send(parent, kindBcastAck, seq, nil)
 	}
 	if err = c.finish(seq, err); err != nil {
 		return nil, err
@@ -563,58 +721,107 @@ func (c *comm) Bcast(ctx context.Context, root int, data []byte) ([]byte, error)
 	return out, nil
 }
 
+// Gather: contributions go up the tree as records, each inner rank
+// passing on its own and its children's; the root says done.
 func (c *comm) Gather(ctx context.Context, root int, data []byte) ([][]byte, error) {
-	seq, deadline, err := c.begin()
+	seq, deadline, err := c.begin(root, kindGather, kindGatherDone)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkRoot(root); err != nil {
+	parent, down, err := c.upward(ctx, seq, kindGather, root, deadline)
+	if err != nil {
 		return nil, c.finish(seq, err)
 	}
-	if c.rank != root {
-		err = c.send(root, kindGather, seq, data)
+	recs := c.records(data)
+	if parent >= 0 {
+		err = c.send(parent, kindGather, seq, recs)
 		if err == nil {
-			err = c.receive(ctx, seq, kindGatherDone, root, deadline)
+			err = c.receive(ctx, seq, kindGatherDone, []int{root}, down)
 		}
 		return nil, c.finish(seq, err)
 	}
-	err = c.receive(ctx, seq, kindGather, -1, deadline)
+	out, err := c.unpack(recs, seq)
 	if err == nil {
 		err = c.send(-1, kindGatherDone, seq, nil)
 	}
 	if err = c.finish(seq, err); err != nil {
 		return nil, err
 	}
-	return c.collected(data), nil
+	return out, nil
 }
 
+// Allgather: a gather to rank 0, which publishes every rank's data.
 func (c *comm) Allgather(ctx context.Context, data []byte) ([][]byte, error) {
-	return c.allgather(ctx, kindAllgather, data)
-}
-
-func (c *comm) allgather(ctx context.Context, k kind, data []byte) ([][]byte, error) {
-	seq, deadline, err := c.begin()
+	seq, deadline, err := c.begin(0, kindAllgather, kindAllgathered)
 	if err != nil {
 		return nil, err
 	}
-	err = c.send(-1, k, seq, data)
+	parent, down, err := c.upward(ctx, seq, kindAllgather, 0, deadline)
+	if err != nil {
+		return nil, c.finish(seq, err)
+	}
+	recs := c.records(data)
+	if parent >= 0 {
+		err = c.send(parent, kindAllgather, seq, recs)
+		if err == nil {
+			err = c.receive(ctx, seq, kindAllgathered, []int{0}, down)
+		}
+		if err == nil {
+			recs = c.parts[0].data
+		}
+	} else {
+		err = c.send(-1, kindAllgathered, seq, recs)
+	}
+	var out [][]byte
 	if err == nil {
-		err = c.receive(ctx, seq, k, -1, deadline)
+		out, err = c.unpack(recs, seq)
 	}
 	if err = c.finish(seq, err); err != nil {
 		return nil, err
 	}
-	return c.collected(data), nil
+	return out, nil
 }
 
-// collected returns the parts' payloads by rank, with own in this rank's
-// place, and lets go of them.
-func (c *comm) collected(own []byte) [][]byte {
-	out := make([][]byte, c.size)
+// records encodes this rank's data and its children's records (c.parts):
+// a record is the rank and the length (uvarints), then the bytes.
+func (c *comm) records(own []byte) []byte {
+	n := binary.MaxVarintLen64*2 + len(own)
+	for _, p := range c.parts {
+		n += len(p.data)
+	}
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, uint64(c.rank))
+	b = binary.AppendUvarint(b, uint64(len(own)))
+	b = append(b, own...)
 	for i := range c.parts {
-		out[i] = c.parts[i].data
+		b = append(b, c.parts[i].data...)
 		c.parts[i].data = nil
 	}
-	out[c.rank] = own
-	return out
+	return b
+}
+
+// unpack decodes the records of every rank, once each, indexed by rank.
+func (c *comm) unpack(b []byte, seq uint64) ([][]byte, error) {
+	out := make([][]byte, c.size)
+	seen := make([]bool, c.size)
+	for n := 0; len(b) > 0; n++ {
+		r, k := binary.Uvarint(b)
+		if k <= 0 || r >= uint64(c.size) || seen[r] {
+			return nil, protocolf("collective #%d: bad record %d (rank %d)", seq, n, r)
+		}
+		b = b[k:]
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, protocolf("collective #%d: record of rank %d: bad length", seq, r)
+		}
+		b = b[k:]
+		out[r], seen[r] = b[:l:l], true
+		b = b[l:]
+	}
+	for r, ok := range seen {
+		if !ok {
+			return nil, protocolf("collective #%d: no data of rank %d", seq, r)
+		}
+	}
+	return out, nil
 }

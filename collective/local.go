@@ -13,6 +13,7 @@ type LocalOptions struct {
 	Job, Name  string
 	Timeout    time.Duration
 	MaxPayload int // largest message in bytes (default 1 MiB), so chunking is the same as over NATS
+	Fanout     int // children per rank in the tree (default DefaultFanout)
 	Logger     *zap.Logger
 }
 
@@ -37,7 +38,7 @@ func NewLocalWith(n int, o LocalOptions) []Comm {
 	h := &hub{comms: make([]*comm, n), maxPayload: maxPayload}
 	out := make([]Comm, n)
 	for r := range n {
-		c := newComm(r, n, cfg.Job, cfg.Name, cfg.Timeout, o.Logger)
+		c := newComm(r, n, cfg.Job, cfg.Name, o.Fanout, cfg.Timeout, o.Logger)
 		c.joined = true // every rank listens from the start: no handshake
 		h.comms[r] = c
 		out[r] = c

@@ -2,9 +2,13 @@ package collective
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,8 +39,11 @@ type Config struct {
 	Timeout time.Duration
 	// JoinTimeout bounds connecting and the startup handshake (default 60 s).
 	JoinTimeout time.Duration
-	Auth        Auth
-	Logger      *zap.Logger // nil: no logging
+	// Fanout is the number of children of a rank in the collectives' tree
+	// (default DefaultFanout); every rank of a job must use the same.
+	Fanout int
+	Auth   Auth
+	Logger *zap.Logger // nil: no logging
 }
 
 // Auth holds the NATS credentials and TLS files, passed to the client as
@@ -131,22 +138,38 @@ func Open(ctx context.Context, cfg Config) (Comm, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Timeout, cfg.Logger)
+	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Fanout, cfg.Timeout, cfg.Logger)
+	var server atomic.Value // redacted URL of the server connected to
+	server.Store(Redact(cfg.URL))
+	lost := func(err error) error {
+		if err == nil {
+			return fmt.Errorf("%w at %s", ErrConnLost, server.Load())
+		}
+		return fmt.Errorf("%w at %s: %v", ErrConnLost, server.Load(), err)
+	}
 	opts = append(opts,
 		nats.Name(fmt.Sprintf("pw %s/%s rank %d", cfg.Job, cfg.Name, cfg.Rank)),
 		nats.NoEcho(),
-		nats.ClosedHandler(func(*nats.Conn) { c.connLost(errors.New("collective: NATS connection closed")) }),
+		// Messages in flight when a connection breaks are lost: the
+		// communicator fails at once. The client still reconnects (to
+		// another server of a cluster, if it can), so that the abort this
+		// rank sends gets out.
+		nats.ClosedHandler(func(*nats.Conn) { c.connLost(lost(nil)) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.log.Warn("NATS connection lost; reconnecting", zap.Error(err))
+			err = lost(err)
+			c.log.Warn("NATS connection lost", zap.Error(err))
+			c.connLost(err)
 		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { server.Store(nc.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			c.connLost(fmt.Errorf("collective: NATS: %w", err))
+			c.connLost(fmt.Errorf("collective: NATS at %s: %w", server.Load(), err))
 		}),
 	)
 	nc, err := connect(ctx, cfg.URL, cfg.JoinTimeout, opts)
 	if err != nil {
 		return nil, err
 	}
+	server.Store(nc.ConnectedUrlRedacted())
 	if err := c.start(ctx, nc, true, cfg.JoinTimeout); err != nil {
 		nc.Close()
 		return nil, err
@@ -162,35 +185,72 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (Comm, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Timeout, cfg.Logger)
+	c := newComm(cfg.Rank, cfg.Size, cfg.Job, cfg.Name, cfg.Fanout, cfg.Timeout, cfg.Logger)
 	if err := c.start(ctx, nc, false, cfg.JoinTimeout); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// connectRetry is the pause between attempts to reach a server that is not
-// up yet.
-const connectRetry = 200 * time.Millisecond
+// connectRetry is the first pause between attempts to reach a server; it
+// doubles up to connectRetryMax, with jitter, so that thousands of ranks
+// starting together do not retry in step.
+const (
+	connectRetry    = 100 * time.Millisecond
+	connectRetryMax = 2 * time.Second
+)
 
 func connect(ctx context.Context, url string, within time.Duration, opts []nats.Option) (*nats.Conn, error) {
 	deadline := time.Now().Add(within)
+	pause := connectRetry
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
 			return nc, nil
 		}
-		// Only a server that is not up yet is worth waiting for; bad
-		// credentials or certificates stay bad.
-		if !errors.Is(err, nats.ErrNoServers) || !time.Now().Add(connectRetry).Before(deadline) {
-			return nil, fmt.Errorf("collective: connect to %s: %w", url, err)
+		// A server that is not up yet or too busy to answer in time is
+		// worth waiting for; bad credentials or certificates stay bad.
+		wait := pause/2 + jitter(pause)
+		if permanent(err) || !time.Now().Add(wait).Before(deadline) {
+			return nil, fmt.Errorf("collective: connect to %s: %w", Redact(url), err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("collective: connect to %s: %w", url, ctx.Err())
-		case <-time.After(connectRetry):
+			return nil, fmt.Errorf("collective: connect to %s: %w", Redact(url), ctx.Err())
+		case <-time.After(wait):
+		}
+		pause = min(2*pause, connectRetryMax)
+	}
+}
+
+// permanent reports whether a connect error will not go away by retrying.
+func permanent(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrSecureConnRequired) ||
+		errors.Is(err, nats.ErrSecureConnWanted) || errors.As(err, &certErr) ||
+		strings.Contains(err.Error(), "Authorization Violation") || strings.Contains(err.Error(), "x509:")
+}
+
+// Redact returns the URLs (comma-separated) without their user
+// information: what may be printed or logged of a URL that carries a token
+// or a password.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := neturl.Parse(p)
+		switch {
+		case err == nil && u.User != nil:
+			u.User = neturl.User("REDACTED")
+			parts[i] = u.String()
+		case err != nil && strings.Contains(p, "@"):
+			parts[i] = "REDACTED@" + p[strings.LastIndex(p, "@")+1:]
+		default:
+			parts[i] = p
 		}
 	}
+	return strings.Join(parts, ",")
 }
 
 // start subscribes c on nc and runs the startup handshake.
@@ -238,7 +298,16 @@ type natsLink struct {
 func (l *natsLink) toAll(b []byte) error            { return l.nc.Publish(l.all, b) }
 func (l *natsLink) toRank(rank int, b []byte) error { return l.nc.Publish(l.ranks[rank], b) }
 func (l *natsLink) maxPayload() int                 { return int(l.nc.MaxPayload()) }
-func (l *natsLink) flush() error                    { return l.nc.FlushTimeout(5 * time.Second) }
+
+// flush waits for the server's answer, unless the connection is down:
+// then what was sent waits in the client's buffer for a reconnection, and
+// waiting here would only delay the error.
+func (l *natsLink) flush() error {
+	if !l.nc.IsConnected() {
+		return nil
+	}
+	return l.nc.FlushTimeout(5 * time.Second)
+}
 
 func (l *natsLink) unsubscribe() {
 	for _, s := range l.subs {

@@ -15,8 +15,8 @@ import (
 
 // Frozen: the wire version and the kinds; the layout is drawn in the package doc.
 const (
-	wireVersion  = 1
-	wireElements = 9
+	wireVersion  = 2
+	wireElements = 10
 )
 
 // kind says what a message is. Every (collective, role) receives exactly one
@@ -26,18 +26,22 @@ type kind uint8
 
 // Frozen: kind values.
 const (
-	kindHello      kind = 1  // rank -> rank 0: I listen (payload: size, nonce)
-	kindWelcome    kind = 2  // rank 0 -> all: every rank listens
-	kindArrive     kind = 3  // rank -> rank 0: I entered the barrier
-	kindRelease    kind = 4  // rank 0 -> all: everyone entered the barrier
-	kindBcast      kind = 5  // root -> all: the data
-	kindBcastAck   kind = 6  // rank -> root: I have the data
-	kindGather     kind = 7  // rank -> root: my data
-	kindGatherDone kind = 8  // root -> all: I have every rank's data
-	kindAllgather  kind = 9  // rank -> all: my data
-	kindAllreduce  kind = 10 // rank -> all: my values
-	kindAbort      kind = 11 // rank -> all: the communicator is broken (payload: reason)
-	kindLast            = kindAbort
+	kindHello       kind = 1  // rank -> rank 0: I listen (payload: size)
+	kindWelcome     kind = 2  // rank 0 -> all: every rank listens
+	kindArrive      kind = 3  // rank -> parent: my subtree entered the barrier
+	kindRelease     kind = 4  // rank 0 -> all: everyone entered the barrier
+	kindBcast       kind = 5  // root -> all: the data
+	kindBcastAck    kind = 6  // rank -> parent: my subtree has the data
+	kindGather      kind = 7  // rank -> parent: my subtree's data (records)
+	kindGatherDone  kind = 8  // root -> all: I have every rank's data
+	kindAllgather   kind = 9  // rank -> parent: my subtree's data (records)
+	kindAllreduce   kind = 10 // rank -> parent: my subtree's values, reduced
+	kindAbort       kind = 11 // rank -> all: the communicator is broken (payload: reason)
+	kindAllgathered kind = 12 // rank 0 -> all: every rank's data (records)
+	kindReduced     kind = 13 // rank 0 -> all: the reduced values
+	kindDecide      kind = 14 // rank -> parent: my subtree's values, reduced
+	kindDecision    kind = 15 // rank 0 -> all: its decision
+	kindLast             = kindDecision
 )
 
 // op names the collective a kind belongs to, for error messages.
@@ -51,10 +55,12 @@ func (k kind) op() string {
 		return "bcast"
 	case kindGather, kindGatherDone:
 		return "gather"
-	case kindAllgather:
+	case kindAllgather, kindAllgathered:
 		return "allgather"
-	case kindAllreduce:
+	case kindAllreduce, kindReduced:
 		return "allreduce"
+	case kindDecide, kindDecision:
+		return "decide"
 	case kindAbort:
 		return "abort"
 	}
@@ -72,6 +78,7 @@ type message struct {
 	Kind    kind
 	Seq     uint64
 	From    int
+	Nonce   uint64 // the sender process's random identity
 	Chunk   uint32
 	Chunks  uint32
 	Payload []byte
@@ -79,9 +86,9 @@ type message struct {
 
 // headerRoom bounds the encoded size of everything but the payload bytes.
 func headerRoom(job, comm string) int {
-	// array header, version, 2 str headers, kind, seq, from, chunk, chunks,
-	// bin header: generously 64 bytes.
-	return 64 + len(job) + len(comm)
+	// array header, version, 2 str headers, kind, seq, from, nonce, chunk,
+	// chunks, bin header: generously 80 bytes.
+	return 80 + len(job) + len(comm)
 }
 
 // encodeMessage writes m's encoding into buf (reset), through enc.
@@ -101,6 +108,7 @@ func encodeMessage(buf *bytes.Buffer, enc *msgpack.Encoder, m *message) error {
 	try(enc.EncodeUint(uint64(m.Kind)))
 	try(enc.EncodeUint(m.Seq))
 	try(enc.EncodeUint(uint64(m.From)))
+	try(enc.EncodeUint(m.Nonce))
 	try(enc.EncodeUint(uint64(m.Chunk)))
 	try(enc.EncodeUint(uint64(m.Chunks)))
 	try(enc.EncodeBytesLen(len(m.Payload)))
@@ -165,6 +173,9 @@ func decodeMessage(data []byte, m *message) error {
 		return bad(fmt.Sprintf("sender %d", from), err)
 	}
 	m.From = int(from)
+	if m.Nonce, err = dec.DecodeUint64(); err != nil {
+		return bad("nonce", err)
+	}
 	chunk, err := dec.DecodeUint64()
 	if err != nil {
 		return bad("chunk", err)

@@ -10,7 +10,7 @@ import (
 
 func TestMessageRoundTrip(t *testing.T) {
 	for _, m := range []message{
-		{Job: []byte("j"), Comm: []byte("world"), Kind: kindBcast, Seq: 1 << 40, From: 15, Chunk: 2, Chunks: 3, Payload: bytes.Repeat([]byte{7}, 70000)},
+		{Job: []byte("j"), Comm: []byte("world"), Kind: kindBcast, Seq: 1 << 40, From: 15, Nonce: 1<<63 + 5, Chunk: 2, Chunks: 3, Payload: bytes.Repeat([]byte{7}, 70000)},
 		{Job: bytes.Repeat([]byte("x"), maxName), Comm: []byte("c"), Kind: kindAbort, Seq: 0, From: 0, Chunk: 0, Chunks: 1, Payload: []byte{}},
 	} {
 		b := encode(t, &m)
@@ -18,7 +18,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err := decodeMessage(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.Job, m.Job) || !bytes.Equal(got.Comm, m.Comm) || got.Kind != m.Kind || got.Seq != m.Seq || got.From != m.From ||
+		if !bytes.Equal(got.Job, m.Job) || !bytes.Equal(got.Comm, m.Comm) || got.Kind != m.Kind || got.Seq != m.Seq || got.From != m.From || got.Nonce != m.Nonce ||
 			got.Chunk != m.Chunk || got.Chunks != m.Chunks || !bytes.Equal(got.Payload, m.Payload) {
 			t.Fatalf("round trip: got %+v, want %+v", got, m)
 		}
@@ -41,8 +41,9 @@ func TestMessageDecodeErrors(t *testing.T) {
 		"kind too big":   mutate(func(m *message) { m.Kind = kindLast + 1 }),
 		"chunk >= count": mutate(func(m *message) { m.Chunk = 1 }),
 		"zero chunks":    mutate(func(m *message) { m.Chunks = 0 }),
-		"long job":       append([]byte{0x99, 0x01, 0xd9, maxName + 1}, bytes.Repeat([]byte("j"), maxName+1)...),
-		"version":        append([]byte{0x99, 0x02}, good[2:]...),
+		"long job":       append([]byte{0x9a, 0x02, 0xd9, maxName + 1}, bytes.Repeat([]byte("j"), maxName+1)...),
+		"version":        append([]byte{0x9a, 0x01}, good[2:]...),
+		"old layout":     {0x99, 0x01, 0xa1, 'j', 0xa1, 'c', 0x05, 0x01, 0x00, 0x00, 0x01, 0xc4, 0x01, 'x'},
 	} {
 		var m message
 		err := decodeMessage(b, &m)
@@ -53,7 +54,7 @@ func TestMessageDecodeErrors(t *testing.T) {
 }
 
 func FuzzDecodeMessage(f *testing.F) {
-	f.Add([]byte{0x99, 0x01, 0xa1, 'j', 0xa1, 'c', 0x05, 0x01, 0x00, 0x00, 0x01, 0xc4, 0x01, 'x'})
+	f.Add([]byte{0x9a, 0x02, 0xa1, 'j', 0xa1, 'c', 0x05, 0x01, 0x00, 0x07, 0x00, 0x01, 0xc4, 0x01, 'x'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m message
 		err := decodeMessage(b, &m)
