@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"pwstore/collective"
 	"pwstore/mdfile"
 )
 
@@ -79,40 +80,40 @@ func (r *Reader) fullMsg() adoptMsg {
 	return adoptMsg{Base: r.idx.tick(), Header: r.idx.header, Full: true, Entries: r.idx.sorted()}
 }
 
-// collectiveTick: every rank says which tick it holds; rank 0 loads the
-// newest snapshot and sends the delta, or the full index if any rank is not
-// where rank 0 was (or forceFull); every rank adopts it.
+// collectiveTick: every rank says which tick it holds (a min and max up
+// the communicator's tree); rank 0 loads the newest snapshot and publishes
+// the delta, or the full index if any rank is not where rank 0 was (or
+// forceFull); every rank adopts it. One Decide: 2(N-1) messages.
 func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, error) {
 	comm := r.cfg.Comm
-	mine, err := msgpack.Marshal(r.idx.tick())
-	if err != nil {
-		return TickInfo{}, err
-	}
-	ticks, err := comm.Gather(ctx, 0, mine)
-	if err != nil {
-		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, err)
-	}
+	held := int64(r.idx.tick())
 	var m adoptMsg
-	var loadErr error
-	if r.rank == 0 {
-		full := forceFull
-		for rank, b := range ticks {
-			var t uint64
-			if err := unmarshal(b, &t); err != nil {
-				return TickInfo{}, fmt.Errorf("%s: reader tick: rank %d: %w", r.path, rank, err)
-			}
-			full = full || t != r.idx.tick()
-		}
+	var loadErr, encErr error
+	got, err := comm.Decide(ctx, collective.Min, []int64{held, ^held}, func(red []int64) []byte {
+		full := forceFull || red[0] != held || ^red[1] != held
 		if m, loadErr = r.load(full); loadErr != nil {
 			m = adoptMsg{Err: loadErr.Error(), Code: errCode(loadErr)}
 		}
+		b, err := msgpack.Marshal(m)
+		if err != nil {
+			encErr = err
+			m = adoptMsg{Err: fmt.Sprintf("encode the tick: %v", err)}
+			b, _ = msgpack.Marshal(m) // a string always encodes
+		}
+		return b
+	})
+	if err == nil && r.rank != 0 {
+		if err = unmarshal(got, &m); err != nil {
+			err = fmt.Errorf("decode rank 0's tick: %w", err)
+		}
 	}
-	m, err = bcastMsg(ctx, comm, 0, m)
 	switch {
 	case err != nil:
 		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, err)
 	case loadErr != nil:
 		return TickInfo{Tick: r.idx.tick()}, loadErr
+	case encErr != nil:
+		return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: reader tick: %w", r.path, encErr)
 	case m.Err != "":
 		return TickInfo{Tick: r.idx.tick()}, remoteError(fmt.Sprintf("%s: reader rank 0: %s", r.path, m.Err), m.Code)
 	}

@@ -2,10 +2,16 @@ package coord
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"pwstore/collective"
 )
 
 // Sync points of a parallel writer (DESIGN section 7). Every rank makes the
@@ -53,9 +59,26 @@ type syncReport struct {
 
 // decision is what rank 0 tells the others at a sync point.
 type decision struct {
-	End     bool     // the tick ends here
-	Written []uint64 // pages rank 0 wrote to the data file since the last sync point
-	K       int      // collective calls until the next sync point
+	Diverged bool     // the ranks' digests differ: the rest is unset
+	Err      string   // rank 0 found its files damaged: the rest is unset
+	End      bool     // the tick ends here
+	Written  []uint64 // pages rank 0 wrote to the data file since the last sync point
+	K        int      // collective calls until the next sync point
+}
+
+// digest is a fixed-size summary of a rank's calls since the last sync
+// point: what every rank sends at a sync point, in place of its report.
+func (s *syncState) digest() [3]int64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, c := range s.calls {
+		h.Write([]byte(c.Name))
+		binary.LittleEndian.PutUint64(b[:], c.Digest)
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(c.Bytes))
+		h.Write(b[:])
+	}
+	return [3]int64{int64(s.total), int64(len(s.calls)), int64(h.Sum64())}
 }
 
 // noteCall records a finished collective call and enters a sync point
@@ -87,7 +110,12 @@ const (
 	forceEnd                 // EndTick, Flush, Close: the tick ends
 )
 
-// syncPoint runs one sync point on every rank.
+// syncPoint runs one sync point on every rank: a Decide whose values are
+// every rank's digest and its bitwise complement under Min (the minimum and
+// maximum of each word), so rank 0 sees whether all digests are equal and
+// puts its verdict in the decision it publishes: 2(N-1) messages. Only
+// when they differ are the full reports gathered, to name the ranks and
+// the calls.
 func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error {
 	if w.sync.k == 0 {
 		w.sync.k = firstK
@@ -98,23 +126,45 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 		return err
 	}
 	comm := w.cfg.Comm
-	reports, err := allgatherMsg(ctx, comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
+	d := w.sync.digest()
+	v := []int64{d[0], d[1], d[2], ^d[0], ^d[1], ^d[2]}
+	var dec decision
+	var checkErr error
+	got, err := comm.Decide(ctx, collective.Min, v, func(red []int64) []byte {
+		agree := true
+		for i := range 3 {
+			agree = agree && red[i] == ^red[i+3]
+		}
+		switch {
+		case !agree:
+			dec = decision{Diverged: true}
+		default:
+			// Before the others write more: rank 0's files must be intact.
+			if checkErr = w.checkFiles(); checkErr != nil {
+				dec = decision{Err: checkErr.Error()}
+			} else {
+				dec = w.decide(kind)
+			}
+		}
+		b, _ := msgpack.Marshal(dec) // bools, ints, a string and a slice of ints always encode
+		return b
+	})
+	if err == nil && w.rank != 0 {
+		if err = unmarshal(got, &dec); err != nil {
+			err = fmt.Errorf("decode rank 0's decision: %w", err)
+		}
+	}
 	if err != nil {
 		return w.fail(fmt.Errorf("%s: sync point %d (%s): %w", w.path, w.sync.n+1, why, err))
 	}
 	w.sync.n++
-	if err := diverged(reports, w.sync.n); err != nil {
-		return w.fail(fmt.Errorf("%s: %w", w.path, err))
-	}
-	var dec decision
-	if w.rank == 0 {
-		if err := w.checkFiles(); err != nil {
-			return w.fail(err) // aborts the other ranks before they write more
-		}
-		dec = w.decide(kind)
-	}
-	if dec, err = bcastMsg(ctx, comm, 0, dec); err != nil {
-		return w.fail(fmt.Errorf("%s: sync point %d: decision: %w", w.path, w.sync.n, err))
+	switch {
+	case checkErr != nil:
+		return w.fail(checkErr)
+	case dec.Err != "":
+		return w.fail(fmt.Errorf("%s: sync point %d: writer rank 0: %s", w.path, w.sync.n, dec.Err))
+	case dec.Diverged:
+		return w.fail(fmt.Errorf("%s: %w", w.path, w.divergence(ctx)))
 	}
 	if w.rank != 0 {
 		w.fence.checked() // rank 0 checked the files before its decision
@@ -147,6 +197,19 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))
 	}
 	return w.publishTick()
+}
+
+// divergence gathers every rank's full report, once the digests said the
+// ranks differ, and names the ranks and the calls where they do.
+func (w *Writer) divergence(ctx context.Context) error {
+	reports, err := allgatherMsg(ctx, w.cfg.Comm, syncReport{Total: w.sync.total, Calls: w.sync.calls})
+	if err != nil {
+		return fmt.Errorf("sync point %d: %w (their digests differed): %w", w.sync.n, ErrDiverged, err)
+	}
+	if err := diverged(reports, w.sync.n); err != nil {
+		return err
+	}
+	return fmt.Errorf("sync point %d: %w: the ranks' digests differ, their reports do not", w.sync.n, ErrDiverged)
 }
 
 // decide is rank 0's choice at a sync point.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,7 +117,15 @@ func startWriter(ctx context.Context, path string, cfg Config, create bool) (*Wr
 	// Rank 0 creates or checks the files, then tells the others what it found.
 	var id [16]byte
 	var ps int
-	if w.rank == 0 {
+	if w.size > 1 {
+		// Before rank 0 touches a file, every rank must be of this job.
+		var commErr error
+		if err, commErr = w.sameFile(ctx, create); commErr != nil {
+			w.abandon()
+			return nil, commErr
+		}
+	}
+	if w.rank == 0 && err == nil {
 		id, ps, err = w.prepare(create)
 	}
 	if w.size > 1 {
@@ -231,6 +240,49 @@ func (w *Writer) existingMD() error {
 			w.path, w.cfg.MDPath, h.Tick, h.Heartbeat.Format(time.RFC3339), w.path, ErrNeedsRecovery)
 	}
 	return errStaleMD
+}
+
+// sameFile gathers every rank's file and parameters on rank 0, which
+// checks that they are its own: ranks of two jobs that share a job id (and
+// so a communicator) must never write one file. The first result is rank
+// 0's verdict (shared by shareStart), the second a failed gather.
+func (w *Writer) sameFile(ctx context.Context, create bool) (mismatch, commErr error) {
+	mine := w.identity(create)
+	all, err := w.cfg.Comm.Gather(ctx, 0, []byte(strings.Join(mine, "\n")))
+	if err != nil {
+		return nil, fmt.Errorf("%s: start: %w", w.path, err)
+	}
+	for r, b := range all {
+		theirs := strings.Split(string(b), "\n")
+		for i := range mine {
+			if i >= len(theirs) || theirs[i] != mine[i] {
+				got := "nothing"
+				if i < len(theirs) {
+					got = theirs[i]
+				}
+				return fmt.Errorf("%s: rank %d was started with %s, rank 0 with %s: are two jobs running with one job id? %w",
+					w.path, r, got, mine[i], ErrConfig), nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// identity is what every rank of a parallel writer must agree on.
+func (w *Writer) identity(create bool) []string {
+	c := w.cfg
+	how := "open"
+	if create {
+		how = "create"
+	}
+	return []string{
+		fmt.Sprintf("%s %q", how, w.path), fmt.Sprintf("metadata file %q", c.MDPath),
+		fmt.Sprintf("page size %d", c.PageSize), fmt.Sprintf("max lag %d", c.MaxLag),
+		fmt.Sprintf("tick length %v", c.TickLen), fmt.Sprintf("manual ticks %v", c.ManualTicks),
+		fmt.Sprintf("cache pages %d", c.CachePages), fmt.Sprintf("sync bytes %d", c.SyncBytes),
+		fmt.Sprintf("tick bytes %d", c.TickBytes), fmt.Sprintf("no raw flush %v", c.NoRawFlush),
+		fmt.Sprintf("durable %v", c.Durable),
+	}
 }
 
 // shareStart broadcasts rank 0's outcome (identity, page size, or error)
