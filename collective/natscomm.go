@@ -160,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (Comm, error) {
 			c.log.Warn("NATS connection lost", zap.Error(err))
 			c.connLost(err)
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { server.Store(nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { server.Store(Redact(nc.ConnectedUrl())) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.connLost(fmt.Errorf("collective: NATS at %s: %w", server.Load(), err))
 		}),
@@ -169,7 +169,7 @@ func Open(ctx context.Context, cfg Config) (Comm, error) {
 	if err != nil {
 		return nil, err
 	}
-	server.Store(nc.ConnectedUrlRedacted())
+	server.Store(Redact(nc.ConnectedUrl()))
 	if err := c.start(ctx, nc, true, cfg.JoinTimeout); err != nil {
 		nc.Close()
 		return nil, err
@@ -276,7 +276,7 @@ func (c *comm) start(ctx context.Context, nc *nats.Conn, own bool, joinTimeout t
 	}
 	if err := nc.FlushTimeout(joinTimeout); err != nil {
 		l.unsubscribe()
-		return fmt.Errorf("collective: subscribe on %s: %w", nc.ConnectedUrlRedacted(), err)
+		return fmt.Errorf("collective: subscribe on %s: %w", Redact(nc.ConnectedUrl()), err)
 	}
 	if err := c.join(ctx, joinTimeout); err != nil {
 		l.unsubscribe()

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +40,16 @@ type Options struct {
 	// MaxPayload if that is more. A collective's data in flight to one
 	// rank (a gather's root receives from all) must stay below it.
 	MaxPending int64
+	// Cluster, if set, is the address ("host:port", port 0 for a free one)
+	// on which this server accepts routes from the other servers of a
+	// cluster; Routes are their cluster URLs ("nats://host:port"). A
+	// message published on any server reaches subscribers on all, crossing
+	// each route once: one server per node, the ranks of a node on it.
+	Cluster string
+	Routes  []string
+	// ClusterName names the cluster (default "pw"); every server of one
+	// cluster must use the same.
+	ClusterName string
 	// StartTimeout bounds the wait for the server to accept connections;
 	// zero means 10 s.
 	StartTimeout time.Duration
@@ -136,6 +148,9 @@ func serverOptions(opts Options) (*server.Options, error) {
 		// a few messages in flight per client.
 		so.MaxPending = max(int64(opts.MaxPayload)*4, server.MAX_PENDING_SIZE)
 	}
+	if err := clusterOptions(so, opts); err != nil {
+		return nil, err
+	}
 	if opts.TLSCert != "" || opts.TLSKey != "" || opts.TLSCA != "" {
 		if opts.TLSCert == "" || opts.TLSKey == "" {
 			return nil, errors.New("natsd: TLS needs both a certificate and a key file")
@@ -154,6 +169,54 @@ func serverOptions(opts Options) (*server.Options, error) {
 		so.TLSConfig = tc
 	}
 	return so, nil
+}
+
+func clusterOptions(so *server.Options, opts Options) error {
+	if opts.Cluster == "" {
+		if len(opts.Routes) > 0 {
+			return errors.New("natsd: routes need a cluster address")
+		}
+		return nil
+	}
+	host, port, err := splitListen(opts.Cluster)
+	if err != nil {
+		return fmt.Errorf("natsd: cluster address: %w", err)
+	}
+	so.Cluster = server.ClusterOpts{Host: host, Port: port, Name: opts.ClusterName}
+	if so.Cluster.Name == "" {
+		so.Cluster.Name = "pw"
+	}
+	for _, r := range opts.Routes {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("natsd: route %q: want nats://host:port", r)
+		}
+		so.Routes = append(so.Routes, u)
+	}
+	return nil
+}
+
+// ClusterURL is the URL other servers give as a route to this one ("" if
+// it is not clustered).
+func (s *Server) ClusterURL() string {
+	addr := s.srv.ClusterAddr()
+	if addr == nil {
+		return ""
+	}
+	return "nats://" + addr.String()
+}
+
+// NumRoutes is the number of routes to other servers this one has.
+func (s *Server) NumRoutes() int { return s.srv.NumRoutes() }
+
+// OutMsgs is the number of messages the server has delivered (to clients
+// and routes): what a collective costs, independent of machine speed.
+func (s *Server) OutMsgs() int64 {
+	v, err := s.srv.Varz(nil)
+	if err != nil {
+		return 0
+	}
+	return v.OutMsgs
 }
 
 // splitListen turns a listen address into a host and a port for the server

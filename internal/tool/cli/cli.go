@@ -246,14 +246,18 @@ type NATS struct {
 	URL                string
 	Auth               collective.Auth
 	Timeout, JoinAfter time.Duration
+	tokenFile          string
+	passFile           string
 }
 
 // Register adds the NATS flags to fs.
 func (n *NATS) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.URL, "nats", "", "NATS server URL for a job of several ranks (default $PW_NATS_URL)")
-	fs.StringVar(&n.Auth.Token, "nats-token", "", "NATS authentication token")
-	fs.StringVar(&n.Auth.User, "nats-user", "", "NATS user name (with --nats-password)")
-	fs.StringVar(&n.Auth.Password, "nats-password", "", "NATS password")
+	fs.StringVar(&n.Auth.Token, "nats-token", "", "NATS authentication token (visible to ps: prefer --nats-token-file or $"+collective.EnvToken+")")
+	fs.StringVar(&n.tokenFile, "nats-token-file", "", "NATS authentication token, from this file")
+	fs.StringVar(&n.Auth.User, "nats-user", "", "NATS user name (with a password)")
+	fs.StringVar(&n.Auth.Password, "nats-password", "", "NATS password (visible to ps: prefer --nats-pass-file)")
+	fs.StringVar(&n.passFile, "nats-pass-file", "", "NATS password, from this file")
 	fs.StringVar(&n.Auth.NkeySeedFile, "nats-nkey", "", "NATS nkey seed file")
 	fs.StringVar(&n.Auth.CredsFile, "nats-creds", "", "NATS credentials (JWT) file")
 	fs.StringVar(&n.Auth.CAFile, "nats-ca", "", "CA file to verify a TLS NATS server")
@@ -290,8 +294,16 @@ func (n *NATS) Open(env collective.Env, name string, log *zap.Logger) (collectiv
 	if cfg.URL == "" {
 		return nil, Usagef("rank %d of %d: no NATS server: give --nats URL or set %s", env.Rank, env.Size, collective.EnvURL)
 	}
-	if n.Auth != (collective.Auth{}) {
-		cfg.Auth = n.Auth // flags win over the environment (the launcher's token)
+	auth := n.Auth
+	var err error
+	if auth.Token, err = Secret("token", auth.Token, n.tokenFile, ""); err != nil {
+		return nil, err
+	}
+	if auth.Password, err = Secret("password", auth.Password, n.passFile, ""); err != nil {
+		return nil, err
+	}
+	if auth != (collective.Auth{}) {
+		cfg.Auth = auth // flags win over the environment (the launcher's token)
 	}
 	cfg.Name, cfg.Timeout, cfg.JoinTimeout, cfg.Logger = name, n.Timeout, n.JoinAfter, log
 	comm, err := collective.Open(context.Background(), cfg)
@@ -299,6 +311,31 @@ func (n *NATS) Open(env collective.Env, name string, log *zap.Logger) (collectiv
 		return nil, fmt.Errorf("rank %d of %d: %w", env.Rank, env.Size, err)
 	}
 	return comm, nil
+}
+
+// Secret returns a credential given on the command line, in a file (its
+// first line), or in the environment variable env (if not ""), in that
+// order; giving it both on the command line and in a file is an error.
+func Secret(what, flagValue, file, env string) (string, error) {
+	switch {
+	case flagValue != "" && file != "":
+		return "", Usagef("give the %s once: on the command line or in a file", what)
+	case flagValue != "":
+		return flagValue, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s file: %w", what, err)
+		}
+		v, _, _ := strings.Cut(string(b), "\n")
+		if v = strings.TrimRight(v, "\r"); v == "" {
+			return "", Usagef("%s file %s is empty", what, file)
+		}
+		return v, nil
+	case env != "":
+		return os.Getenv(env), nil
+	}
+	return "", nil
 }
 
 // Terminal reports whether f is a terminal (progress lines go there).
