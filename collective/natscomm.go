@@ -161,6 +161,10 @@ func Open(ctx context.Context, cfg Config) (Comm, error) {
 			c.connLost(err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { server.Store(Redact(nc.ConnectedUrl())) }),
+		// Soon, to another server of the cluster if there is one, so the
+		// abort reaches the ranks on the others within their timeout.
+		nats.ReconnectWait(100*time.Millisecond),
+		nats.ReconnectJitter(100*time.Millisecond, 100*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.connLost(fmt.Errorf("collective: NATS at %s: %w", server.Load(), err))
 		}),

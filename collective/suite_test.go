@@ -52,13 +52,18 @@ func natsOpener(t *testing.T, n int, timeout time.Duration) []Comm {
 
 // openAll opens n ranks of cfg concurrently (the handshake needs them all).
 func openAll(ctx context.Context, n int, cfg Config) ([]Comm, error) {
+	return openEach(ctx, n, cfg, func(int) string { return cfg.URL })
+}
+
+// openEach is openAll with rank r on the server at urlOf(r).
+func openEach(ctx context.Context, n int, cfg Config, urlOf func(r int) string) ([]Comm, error) {
 	comms := make([]Comm, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for r := range n {
 		wg.Go(func() {
 			c := cfg
-			c.Rank, c.Size = r, n
+			c.Rank, c.Size, c.URL = r, n, urlOf(r)
 			comms[r], errs[r] = Open(ctx, c)
 		})
 	}

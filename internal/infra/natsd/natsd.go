@@ -249,3 +249,49 @@ func splitListen(listen string) (string, int, error) {
 func addrOf(so *server.Options) string {
 	return net.JoinHostPort(so.Host, strconv.Itoa(so.Port))
 }
+
+// StartCluster starts n servers of opts (their Listen, Cluster and Routes
+// set here: loopback, free ports, every server routed to the first) and
+// waits until every one has routes to all the others: what one server per
+// node is, on one machine.
+func StartCluster(n int, opts Options) ([]*Server, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("natsd: a cluster of %d servers", n)
+	}
+	var servers []*Server
+	stop := func() {
+		for _, s := range servers {
+			s.Shutdown()
+		}
+	}
+	for i := range n {
+		o := opts
+		o.Listen, o.Cluster, o.Routes = "", "127.0.0.1:0", nil
+		if i > 0 {
+			o.Routes = []string{servers[0].ClusterURL()}
+		}
+		s, err := Start(o)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		servers = append(servers, s)
+	}
+	wait := opts.StartTimeout
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	for end := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		ready := true
+		for _, s := range servers {
+			ready = ready && s.NumRoutes() >= n-1
+		}
+		if ready {
+			return servers, nil
+		}
+		if time.Now().After(end) {
+			stop()
+			return nil, fmt.Errorf("natsd: cluster of %d servers not routed within %v", n, wait)
+		}
+	}
+}

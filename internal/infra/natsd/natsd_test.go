@@ -165,3 +165,59 @@ func TestRun(t *testing.T) {
 		t.Fatal("server still serving after Run returned")
 	}
 }
+
+// TestCluster: a message published on one server of a 3-server cluster
+// reaches subscribers on the others.
+func TestCluster(t *testing.T) {
+	servers, err := StartCluster(3, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, s := range servers {
+			s.Shutdown()
+		}
+	}()
+	var subs []*nats.Subscription
+	for _, s := range servers[1:] {
+		nc, err := nats.Connect(s.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		sub, err := nc.SubscribeSync("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	pub, err := nats.Connect(servers[0].URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	// Interest crosses the routes asynchronously: publish until it arrives.
+	for i := 0; ; i++ {
+		if err := pub.Publish("x", []byte("hi")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := subs[0].NextMsg(100 * time.Millisecond); err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatal("no message crossed the route")
+		}
+	}
+	if _, err := subs[1].NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("third server: %v", err)
+	}
+	if _, err := StartCluster(0, Options{}); err == nil {
+		t.Error("a cluster of 0 servers started")
+	}
+	if _, err := Start(Options{Routes: []string{"nats://127.0.0.1:1"}}); err == nil {
+		t.Error("routes without a cluster address accepted")
+	}
+}
