@@ -79,14 +79,28 @@ pw_writer_cmd() {
 	RCMD=("$PWRITER" run "${WARGS[@]}" "$PW_FILE")
 }
 
-# pw_start_nats: unless PW_NATS_URL is already set, starts `pwriter nats` in the background on
-# this (the first) node and exports PW_NATS_URL as the URL it prints.
+# pw_start_nats: unless PW_NATS_URL is already set, starts NATS and exports PW_NATS_URL: one
+# `pwriter nats` per node joined as a cluster when PW_NATS_PER_NODE is 1 (the default on more
+# than one node), else one `pwriter nats` in the background on this (the first) node.
 pw_start_nats() {
 	NATS_PID=""
 	if [ -n "${PW_NATS_URL:-}" ]; then
 		pw_log "using NATS at $PW_NATS_URL"
 		return 0
 	fi
+	local per_node=${PW_NATS_PER_NODE:-}
+	if [ -z "$per_node" ]; then
+		per_node=0
+		[ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ] && per_node=1
+	fi
+	case "$per_node" in
+	1 | true) pw_start_nats_per_node; return ;;
+	0 | false) ;;
+	*)
+		pw_log "ERROR: PW_NATS_PER_NODE must be 1 or 0, not '$per_node'"
+		exit 2
+		;;
+	esac
 	local host=${PW_NATS_HOST:-} port=${PW_NATS_PORT:-} wait=${PW_NATS_WAIT:-30} url=""
 	if [ -z "$host" ]; then
 		if [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
@@ -119,6 +133,45 @@ pw_start_nats() {
 	fi
 	export PW_NATS_URL=$url
 	pw_log "NATS server pid $NATS_PID at $PW_NATS_URL"
+}
+
+# pw_start_nats_per_node: one `pwriter nats` per node of the allocation (a job step with
+# --ntasks-per-node=1 that overlaps the others), each serving its node's ranks on 127.0.0.1:PORT
+# and routed to the first node's server on the node's address at PORT+20000; exports
+# PW_NATS_URL=nats://127.0.0.1:PORT, so every rank talks to its own node's server and a publish
+# crosses each route once.
+pw_start_nats_per_node() {
+	local nodes=${SLURM_JOB_NUM_NODES:-1} port=${PW_NATS_PORT:-} wait=${PW_NATS_WAIT:-30} first faddr n=0
+	[ -n "$port" ] || port=$((20000 + ${SLURM_JOB_ID:-0} % 20000))
+	first=$(scontrol show hostnames "${SLURM_JOB_NODELIST:-$(hostname)}" 2>/dev/null | head -n 1)
+	[ -n "$first" ] || first=$(hostname)
+	# PW_NATS_ROUTE_HOST (e.g. 127.0.0.1 on a one-node test cluster) replaces every node's address.
+	faddr=${PW_NATS_ROUTE_HOST:-$(getent ahostsv4 "$first" 2>/dev/null | awk 'NR == 1 {print $1}')}
+	[ -n "$faddr" ] || faddr=$first
+	# shellcheck disable=SC2016 # expanded by the task's shell, on its node
+	srun --overlap --nodes="$nodes" --ntasks="$nodes" --ntasks-per-node=1 --kill-on-bad-exit=1 \
+		bash -c 'a=${4:-$(getent ahostsv4 "$(hostname)" | awk "NR == 1 {print \$1}")}; [ -n "$a" ] || a=$(hostname)
+			exec "$0" nats --listen "127.0.0.1:$1" --cluster "$a:$2" --routes "nats://$3:$2"' \
+		"$PWRITER" "$port" "$((port + 20000))" "$faddr" "${PW_NATS_ROUTE_HOST:-}" >"$PW_OUT_DIR/nats.log" 2>&1 &
+	NATS_PID=$!
+	trap pw_stop_nats EXIT
+	for _ in $(seq 1 $((wait * 10))); do
+		n=$(grep -c 'nats://' "$PW_OUT_DIR/nats.log" 2>/dev/null || true)
+		[ "${n:-0}" -ge "$nodes" ] && break
+		if ! kill -0 "$NATS_PID" 2>/dev/null; then
+			pw_log "ERROR: the per-node NATS servers exited before printing their URLs:"
+			cat "$PW_OUT_DIR/nats.log"
+			NATS_PID=""
+			exit 3
+		fi
+		sleep 0.1
+	done
+	if [ "${n:-0}" -lt "$nodes" ]; then
+		pw_log "ERROR: $n of $nodes per-node NATS servers started within ${wait}s (see $PW_OUT_DIR/nats.log)"
+		exit 3
+	fi
+	export PW_NATS_URL=nats://127.0.0.1:$port
+	pw_log "NATS: one server per node ($nodes), step pid $NATS_PID; ranks use $PW_NATS_URL, routes on port $((port + 20000))"
 }
 
 pw_stop_nats() {
