@@ -27,7 +27,7 @@ func TestCraftedMessages(t *testing.T) {
 	}{
 		{"foreign job", "", func() []byte { m := valid; m.Job = []byte("other"); m.Seq = 2; return encode(t, &m) }, "foreign message"},
 		{"foreign comm", "all", func() []byte { m := valid; m.Comm = []byte("other"); m.Seq = 2; return encode(t, &m) }, "foreign message"},
-		{"stale sequence", "", func() []byte { m := valid; m.Seq = 1; return encode(t, &m) }, "has finished collective #1"},
+		{"stale sequence", "", func() []byte { m := valid; m.Seq = 1; return encode(t, &m) }, "has finished collective #"},
 		{"duplicate", "all", func() []byte { m := valid; m.Kind = kindRelease; m.Seq = 2; return encode(t, &m) }, ""},
 		{"garbage", "", func() []byte { return []byte("PUB nonsense") }, "bad message"},
 		{"sender out of range", "all", func() []byte { m := valid; m.From = 7; m.Seq = 2; return encode(t, &m) }, "from rank 7"},

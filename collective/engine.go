@@ -156,6 +156,7 @@ const (
 	noReply     reply = iota
 	sendWelcome       // repeat the welcome to the sender
 	sendAbort         // tell every rank the communicator broke
+	sendFailure       // tell a process joining a broken communicator why it broke
 )
 
 // deliver takes one received message. It never blocks on the collective in
@@ -176,6 +177,16 @@ func (c *comm) deliver(data []byte) {
 		c.mu.Unlock()
 		c.log.Warn("communicator broken; aborting the other ranks", zap.String("reason", reason))
 		c.sendAbort(reason)
+	case sendFailure:
+		c.mu.Lock()
+		reason := c.fail.Error()
+		c.mu.Unlock()
+		if len(reason) > maxReason {
+			reason = reason[:maxReason]
+		}
+		if err := c.send(m.From, kindAbort, 0, []byte(reason)); err != nil {
+			c.log.Debug("cannot tell a joining rank of the failure", zap.Int("to", m.From), zap.Error(err))
+		}
 	}
 }
 
@@ -184,6 +195,13 @@ func (c *comm) deliverLocked(m *message, err error) reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fail != nil {
+		// A process joining a broken communicator (a job with this job
+		// id that failed, perhaps over the very rank it claims) would
+		// otherwise wait out its join timeout: tell it.
+		if err == nil && m.Kind == kindHello && !c.closed && m.Nonce != c.nonce && m.From < c.size &&
+			string(m.Job) == c.job && string(m.Comm) == c.name {
+			return sendFailure
+		}
 		return noReply
 	}
 	switch {
@@ -209,6 +227,8 @@ func (c *comm) deliverLocked(m *message, err error) reply {
 		return sendAbort
 	case m.Kind == kindAbort:
 		c.fail = &AbortError{Rank: m.From, Reason: string(m.Payload)}
+	case m.Kind == kindHello && m.From == 0:
+		return noReply // rank 0's announcement: its nonce is now known
 	case m.Kind == kindHello && c.joined:
 		if c.rank == 0 {
 			return sendWelcome
@@ -594,7 +614,13 @@ func (c *comm) join(ctx context.Context, joinTimeout time.Duration) error {
 	var err error
 	if c.rank == 0 {
 		c.kinds = [2]kind{kindHello}
-		err = c.welcome(ctx, deadline)
+		// Rank 0 announces itself, so that the ranks of another job
+		// with this job id (and their own rank 0) hear of it at once.
+		var hello [helloSize]byte
+		binary.LittleEndian.PutUint32(hello[:], uint32(c.size))
+		if err = c.send(-1, kindHello, 0, hello[:]); err == nil {
+			err = c.welcome(ctx, deadline)
+		}
 	} else {
 		c.kinds = [2]kind{kindWelcome}
 		// Like every rank that waits on a root alone, wait longer than rank

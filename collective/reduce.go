@@ -130,9 +130,11 @@ func (c *comm) reduce(ctx context.Context, up, down kind, op Op, words []byte,
 		if err == nil {
 			err = c.receive(ctx, seq, down, []int{0}, downBy)
 		}
-		out = c.parts[0].data
-		if err == nil && decide == nil && len(out) != len(words) {
-			err = protocolf("%s #%d: rank 0 published %d values, rank %d gave %d", up.op(), seq, len(out)/8, c.rank, len(words)/8)
+		if err == nil {
+			out = c.parts[0].data
+			if decide == nil && len(out) != len(words) {
+				err = protocolf("%s #%d: rank 0 published %d values, rank %d gave %d", up.op(), seq, len(out)/8, c.rank, len(words)/8)
+			}
 		}
 	case decide != nil:
 		out = decide(acc)
