@@ -95,7 +95,7 @@ func (p *rankProc) wait(t *testing.T, within time.Duration) int {
 func TestSameJobIDTwoJobs(t *testing.T) {
 	srv := startNATS(t, nil)
 	dir := t.TempDir()
-	rounds := 4
+	rounds := 8
 	if testing.Short() {
 		rounds = 2
 	}
