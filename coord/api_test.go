@@ -227,19 +227,20 @@ func TestStatsDuringCollective(t *testing.T) {
 	wg.Wait()
 }
 
-// signalComm tells when its rank enters an allgather (a sync point's first
+// signalComm tells when its rank enters a Decide (a sync point's first
 // collective).
 type signalComm struct {
 	collective.Comm
 	entered chan struct{}
 }
 
-func (c *signalComm) Allgather(ctx context.Context, data []byte) ([][]byte, error) {
+// Decide is the collective a sync point enters.
+func (c *signalComm) Decide(ctx context.Context, op collective.Op, v []int64, decide func([]int64) []byte) ([]byte, error) {
 	select {
 	case c.entered <- struct{}{}:
 	default:
 	}
-	return c.Comm.Allgather(ctx, data)
+	return c.Comm.Decide(ctx, op, v, decide)
 }
 
 // A context ends a wait for another rank: rank 0's EndTickContext returns
