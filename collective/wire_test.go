@@ -2,8 +2,10 @@ package collective
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
 	"pwstore/internal/storage/corrupt"
 )
@@ -72,6 +74,37 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if !bytes.Equal(m2.Job, m.Job) || m2.Seq != m.Seq || m2.Kind != m.Kind || !bytes.Equal(m2.Payload, m.Payload) {
 			t.Fatalf("re-encoding changed the message: %+v vs %+v", m, m2)
+		}
+	})
+}
+
+// FuzzUnpackRecords: the records a gather or allgather carries up the tree
+// (rank, length, bytes) decode to every rank's data once each, or fail
+// with ErrProtocol; never a panic.
+func FuzzUnpackRecords(f *testing.F) {
+	c := newComm(0, 3, "j", "c", 0, time.Second, nil)
+	good := binary.AppendUvarint(nil, 2)
+	good = binary.AppendUvarint(good, 1)
+	good = append(good, 'x', 0, 0, 1, 1, 'a') // ranks 2, 0, 1
+	f.Add(good)
+	f.Add([]byte{0, 200, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := c.unpack(b, 1)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) {
+				t.Fatalf("error without ErrProtocol: %v", err)
+			}
+			return
+		}
+		if len(out) != 3 {
+			t.Fatalf("%d ranks' data, want 3", len(out))
+		}
+		n := 0
+		for _, d := range out {
+			n += len(d)
+		}
+		if n > len(b) {
+			t.Fatalf("%d bytes of data from %d bytes of records", n, len(b))
 		}
 	})
 }
