@@ -112,7 +112,7 @@ func TestSameJobIDTwoJobs(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
 			procs = append(procs, proc{fmt.Sprintf("job %s rank %d", job, rank),
 				startRank(t, rank, 2, "same", srv.url, "run", "--steps", "40", "--side", "8", "--tick", "20ms",
-					"--step-delay", "20ms", "--coll-timeout", "10s", "--join-timeout", "4s", path)})
+					"--step-delay", "50ms", "--coll-timeout", "10s", "--join-timeout", "4s", path)})
 		}
 		told := 0
 		for _, pr := range procs {
