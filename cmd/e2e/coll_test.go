@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,4 +292,41 @@ func TestNATSWrongTokenRedacted(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestNATSClusterCommand (issue 16, item 4): two `pwriter nats` joined by
+// --cluster/--routes, as on two nodes; a 2-rank writer with one rank on
+// each writes a file that verifies.
+func TestNATSClusterCommand(t *testing.T) {
+	ca, cb := freePort(t), freePort(t)
+	route := fmt.Sprintf("nats://127.0.0.1:%d", ca)
+	a := startNATS(t, nil, "--cluster", fmt.Sprintf("127.0.0.1:%d", ca), "--routes", route)
+	b := startNATS(t, nil, "--cluster", fmt.Sprintf("127.0.0.1:%d", cb), "--routes", route)
+	if strings.Contains(a.stderr.String()+b.stderr.String(), "warning") {
+		t.Errorf("loopback cluster warned: %s %s", a.stderr, b.stderr)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.pw")
+	ranks := []*rankProc{
+		startRank(t, 0, 2, "cl", a.url, "run", "--steps", "10", "--side", "8", "--join-timeout", "30s", path),
+		startRank(t, 1, 2, "cl", b.url, "run", "--steps", "10", "--side", "8", "--join-timeout", "30s", path),
+	}
+	for r, p := range ranks {
+		if code := p.wait(t, 2*time.Minute); code != 0 {
+			t.Fatalf("rank %d on its own server: exit %d: %s", r, code, &p.stderr)
+		}
+	}
+	if res := run(t, "preader", "verify", path); res.code != 0 {
+		t.Fatalf("verify: exit %d: %s", res.code, res.stderr)
+	}
 }
