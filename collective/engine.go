@@ -289,12 +289,13 @@ func (c *comm) begin(root int, up, down kind) (uint64, time.Time, error) {
 	return c.cur, c.began.Add(c.timeout), nil
 }
 
-// finish ends collective seq: on success it records it; on failure it
+// finish ends collective seq: on success (every message it waited for
+// arrived, even if a failure came after them) it records it; on failure it
 // breaks the communicator and, unless the failure came from another rank's
 // abort, tells the other ranks.
 func (c *comm) finish(seq uint64, err error) error {
 	c.mu.Lock()
-	if err == nil && c.fail == nil {
+	if err == nil {
 		c.done = seq
 		c.mu.Unlock()
 		return nil
@@ -468,14 +469,13 @@ func (c *comm) receive(ctx context.Context, seq uint64, k kind, from []int, dead
 	left := len(c.from)
 	armed := false
 	for left > 0 {
+		// What arrived before a failure (an abort sent right after the
+		// message this rank waits for) still completes the wait: the
+		// failure breaks the next collective.
 		c.mu.Lock()
-		if c.fail != nil {
-			err := c.fail
-			c.mu.Unlock()
-			return err
-		}
 		var err error
 		c.taken, err = c.takeLocked(seq, k, c.taken[:0])
+		fail := c.fail
 		c.mu.Unlock()
 		if err != nil {
 			return err
@@ -490,6 +490,9 @@ func (c *comm) receive(ctx context.Context, seq uint64, k kind, from []int, dead
 		clear(c.taken)
 		if left == 0 {
 			break
+		}
+		if fail != nil {
+			return fail
 		}
 		if !armed {
 			armed = true

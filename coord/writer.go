@@ -293,7 +293,12 @@ func (w *Writer) shareStart(ctx context.Context, id [16]byte, ps int, err error)
 		msg.Err, msg.Code = err.Error(), errCode(err)
 	}
 	got, berr := bcastMsg(ctx, w.cfg.Comm, 0, msg)
-	if berr != nil {
+	switch {
+	case berr != nil && err != nil:
+		// Rank 0's own failure says more than the broadcast's (another
+		// rank may abort on it before rank 0 hears its ack).
+		return id, 0, err
+	case berr != nil:
 		return id, 0, fmt.Errorf("%s: start: %w", w.path, berr)
 	}
 	if got.Err != "" {
