@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,19 +20,6 @@ import (
 	"testing"
 	"time"
 )
-
-// fileSum is a file's checksum ("" if it does not exist).
-func fileSum(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return ""
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", sha256.Sum256(b))
-}
 
 // errLine checks that a failed command printed exactly one line on stderr,
 // starting with prefix and containing says, and exited with code.
@@ -96,14 +82,14 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := path + ".md"
-	before, beforeMD := fileSum(t, path), fileSum(t, md)
+	before, beforeMD := sum(t, path), sum(t, md)
 	if beforeMD == "" {
 		t.Fatal("--keep-md left no metadata file")
 	}
 	for _, out := range []string{path, filepath.Join(dir, ".", "data.pw"), link, hard, md, filepath.Join(dir, "..", filepath.Base(dir), "data.pw.md")} {
 		res := run(t, "preader", "export", path, "/rr/d00000", "--npy", out)
 		errLine(t, res, 2, "preader export: ", "give another output path")
-		if fileSum(t, path) != before || fileSum(t, md) != beforeMD {
+		if sum(t, path) != before || sum(t, md) != beforeMD {
 			t.Fatalf("export --npy %s changed the data or metadata file", out)
 		}
 	}
@@ -120,7 +106,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 	if err := os.WriteFile(out, []byte("a user's own file"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keep := fileSum(t, out)
+	keep := sum(t, out)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -132,7 +118,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 	} {
 		res := run(t, "preader", append([]string{"export"}, c.args...)...)
 		errLine(t, res, c.code, "preader export: ", c.says)
-		if fileSum(t, out) != keep {
+		if sum(t, out) != keep {
 			t.Fatalf("export %v changed the existing output", c.args)
 		}
 	}
@@ -153,7 +139,7 @@ func TestExportNeverHarmsItsInputs(t *testing.T) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
-	if fileSum(t, path) != before {
+	if sum(t, path) != before {
 		t.Fatal("the data file changed")
 	}
 }
@@ -318,29 +304,29 @@ func TestAdviceNamesRealCommands(t *testing.T) {
 	if err := os.WriteFile(path+".md", bytes.Repeat([]byte("garbage "), 100), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keep := fileSum(t, path+".md")
+	keep := sum(t, path+".md")
 	res := run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", path)
 	errLine(t, res, 1, "pwriter run: ", "pwriter recover "+path)
-	if strings.Contains(res.stderr, "remove it") || fileSum(t, path+".md") != keep {
-		t.Errorf("stderr %q; metadata file changed: %v", res.stderr, fileSum(t, path+".md") != keep)
+	if strings.Contains(res.stderr, "remove it") || sum(t, path+".md") != keep {
+		t.Errorf("stderr %q; metadata file changed: %v", res.stderr, sum(t, path+".md") != keep)
 	}
 	// A crashed writer's files.
 	crashed := filepath.Join(dir, "b.pw")
 	cmd, _, wait := startStepping(t, "run", "--json", "--workload", "rr", "--steps", "100000", "--step-delay", "5ms", "--tick", "10ms", crashed)
 	cmd.Process.Kill()
 	wait()
-	keepData, keepMD := fileSum(t, crashed), fileSum(t, crashed+".md")
+	keepData, keepMD := sum(t, crashed), sum(t, crashed+".md")
 	res = run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", crashed)
 	errLine(t, res, 1, "pwriter run: ", "run `pwriter recover "+crashed+"`")
-	if fileSum(t, crashed) != keepData || fileSum(t, crashed+".md") != keepMD {
+	if sum(t, crashed) != keepData || sum(t, crashed+".md") != keepMD {
 		t.Error("pwriter run on a crashed writer's file changed it")
 	}
 	// A closed file: no flag to reopen it is invented.
 	closed := smallFile(t)
-	keep = fileSum(t, closed)
+	keep = sum(t, closed)
 	res = run(t, "pwriter", "run", "--workload", "rr", "--steps", "2", "--tick", "10ms", closed)
 	errLine(t, res, 1, "pwriter run: ", "file exists")
-	if strings.Contains(res.stderr, "open it for writing") || strings.Contains(res.stderr, "remove it") || fileSum(t, closed) != keep {
+	if strings.Contains(res.stderr, "open it for writing") || strings.Contains(res.stderr, "remove it") || sum(t, closed) != keep {
 		t.Errorf("stderr %q", res.stderr)
 	}
 }
@@ -352,7 +338,7 @@ func TestAdviceNamesRealCommands(t *testing.T) {
 func TestBadInputIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	good := smallFile(t)
-	keep := fileSum(t, good)
+	keep := sum(t, good)
 	fresh := filepath.Join(dir, "fresh.pw")
 	long := strings.Repeat("x", 10240)
 	cases := []struct {
@@ -439,7 +425,7 @@ func TestBadInputIsRefused(t *testing.T) {
 		res := runWithin(t, 20*time.Second, args[0], args[1:]...)
 		errLine(t, res, 2, args[0]+" "+args[1]+": ", "not a regular file (a FIFO)")
 	}
-	if fileSum(t, good) != keep {
+	if sum(t, good) != keep {
 		t.Fatal("the good file changed")
 	}
 }
@@ -521,7 +507,7 @@ func TestCommandOutput(t *testing.T) {
 	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a checkpoint "), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keep := fileSum(t, junk)
+	keep := sum(t, junk)
 	missing := filepath.Join(dir, "missing.pw")
 	for _, args := range [][]string{
 		{"preader", "ls", junk}, {"preader", "cat", junk, "/x"}, {"preader", "verify", junk},
@@ -532,7 +518,7 @@ func TestCommandOutput(t *testing.T) {
 		if res.code != 1 || res.stderr != want {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", args, res.code, res.stderr, want)
 		}
-		if fileSum(t, junk) != keep {
+		if sum(t, junk) != keep {
 			t.Fatalf("%v changed the foreign file", args)
 		}
 	}
@@ -570,7 +556,7 @@ func TestCommandOutput(t *testing.T) {
 	if w.code != 0 || last == 0 {
 		t.Fatalf("pwriter --keep-md: %+v", w)
 	}
-	keep = fileSum(t, kept)
+	keep = sum(t, kept)
 	res := run(t, "pwriter", "recover", kept)
 	want := fmt.Sprintf("%s: nothing to recover: its writer closed it at tick %d; 4 steps complete\n", kept, int(last))
 	if res.code != 0 || res.stdout != want || res.stderr != "" {
@@ -581,7 +567,7 @@ func TestCommandOutput(t *testing.T) {
 	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &rec) != nil || rec["needed"] != false || rec["closed"] != true || rec["steps_complete"] != 7.0 {
 		t.Errorf("recover --json of a closed file: %+v", res)
 	}
-	if fileSum(t, kept) != keep {
+	if sum(t, kept) != keep {
 		t.Error("recover of a closed file changed it")
 	}
 }
