@@ -144,22 +144,12 @@ func TestFollow(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.pw")
 	const steps = "25"
-	reader := exec.Command(prog, "follow", file, steps)
-	var rout bytes.Buffer
-	reader.Stdout, reader.Stderr = &rout, &rout
-	if err := reader.Start(); err != nil {
-		t.Fatal(err)
-	}
-	wout, werr := exec.Command(prog, "write", file, steps, "40", dir).CombinedOutput()
-	rerr := reader.Wait()
-	if werr != nil || rerr != nil {
-		t.Fatalf("writer: %v\n%s\nreader: %v\n%s", werr, wout, rerr, rout.String())
-	}
-	t.Log(strings.TrimSpace(rout.String()))
+	rout := followWhileWriting(t, exec.Command(prog, "follow", file, steps), prog, file, steps, dir)
+	t.Log(strings.TrimSpace(rout))
 	// The reader saw the file grow, not only its end.
 	var ticks, views int
-	if _, err := fmtSscanf(rout.String(), &ticks, &views); err != nil || views < 3 {
-		t.Fatalf("the reader saw new steps in %d ticks (want >= 3): %s", views, rout.String())
+	if _, err := fmtSscanf(rout, &ticks, &views); err != nil || views < 3 {
+		t.Fatalf("the reader saw new steps in %d ticks (want >= 3): %s", views, rout)
 	}
 }
 
@@ -172,7 +162,16 @@ func TestFollowCollective(t *testing.T) {
 	file := filepath.Join(dir, "c.pw")
 	const steps = "15"
 	env := []string{"PW_NATS_URL=" + natsServer(t), "PWTEST_ENV_RANKS=1"}
-	reader := ctest.MPIRun(t, 2, env, prog, "follow", file, steps)
+	rout := followWhileWriting(t, ctest.MPIRun(t, 2, env, prog, "follow", file, steps), prog, file, steps, dir)
+	if n := strings.Count(rout, "followed "+steps+" steps"); n != 2 {
+		t.Fatalf("%d of 2 reader ranks followed %s steps:\n%s", n, steps, rout)
+	}
+}
+
+// followWhileWriting starts reader, writes steps steps of file with the C
+// writer meanwhile, and returns the reader's output once both succeeded.
+func followWhileWriting(t *testing.T, reader *exec.Cmd, prog, file, steps, dir string) string {
+	t.Helper()
 	var rout bytes.Buffer
 	reader.Stdout, reader.Stderr = &rout, &rout
 	if err := reader.Start(); err != nil {
@@ -181,11 +180,9 @@ func TestFollowCollective(t *testing.T) {
 	wout, werr := exec.Command(prog, "write", file, steps, "40", dir).CombinedOutput()
 	rerr := reader.Wait()
 	if werr != nil || rerr != nil {
-		t.Fatalf("writer: %v\n%s\nreaders: %v\n%s", werr, wout, rerr, rout.String())
+		t.Fatalf("writer: %v\n%s\nreader: %v\n%s", werr, wout, rerr, rout.String())
 	}
-	if n := strings.Count(rout.String(), "followed "+steps+" steps"); n != 2 {
-		t.Fatalf("%d of 2 reader ranks followed %s steps:\n%s", n, steps, rout.String())
-	}
+	return rout.String()
 }
 
 // TestPwriterThroughC: a file written by pwriter reads through the C

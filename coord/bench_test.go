@@ -57,11 +57,9 @@ func follow(b *testing.B, path string, stop <-chan struct{}) (wait func() int) {
 	}
 }
 
-// BenchmarkAppendsRR: the RFC's round robin, serial: one op is one pass of
-// one-element appends over 1,000 datasets, with a reader following.
-func BenchmarkAppendsRR(b *testing.B) {
-	const datasets = 1000
-	path := filepath.Join(b.TempDir(), "rr.pw")
+// rrWriter creates the round-robin file at path: one writer with 100 ms
+// ticks and datasets extensible 1-D int32 datasets.
+func rrWriter(b *testing.B, path string, datasets int) (*coord.Writer, []*coord.Dataset) {
 	w, err := coord.Create(path, coord.Config{TickLen: 100 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
@@ -74,12 +72,14 @@ func BenchmarkAppendsRR(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	stop := make(chan struct{})
-	wait := follow(b, path, stop)
+	return w, ds
+}
+
+// appendPasses makes passes round-robin passes of one-element appends
+// (Extend, then WriteSlab) over ds, then ends the tick.
+func appendPasses(b *testing.B, w *coord.Writer, ds []*coord.Dataset, passes int) {
 	val := []byte{1, 2, 3, 4}
-	b.ResetTimer()
-	start := time.Now()
-	for pass := range uint64(b.N) {
+	for pass := range uint64(passes) {
 		for _, d := range ds {
 			if err := d.Extend(pass + 1); err != nil {
 				b.Fatal(err)
@@ -92,6 +92,19 @@ func BenchmarkAppendsRR(b *testing.B) {
 	if err := w.EndTick(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkAppendsRR: the RFC's round robin, serial: one op is one pass of
+// one-element appends over 1,000 datasets, with a reader following.
+func BenchmarkAppendsRR(b *testing.B) {
+	const datasets = 1000
+	path := filepath.Join(b.TempDir(), "rr.pw")
+	w, ds := rrWriter(b, path, datasets)
+	stop := make(chan struct{})
+	wait := follow(b, path, stop)
+	b.ResetTimer()
+	start := time.Now()
+	appendPasses(b, w, ds, b.N)
 	secs := time.Since(start).Seconds()
 	b.StopTimer()
 	close(stop)

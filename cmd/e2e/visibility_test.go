@@ -73,6 +73,16 @@ func TestVisibilityInTicks(t *testing.T) {
 	visibility(t, 1, 1000, "10ms", "", "")
 }
 
+// natsURL starts an embedded NATS server for the test and returns its URL.
+func natsURL(t *testing.T) string {
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv.URL()
+}
+
 // TestVisibilityAnnounced: the same with tick announcements: writer and
 // readers share a NATS server (--nats), the writer announces every tick
 // and the readers wake on them, ticking by themselves only every 100 ms
@@ -83,12 +93,8 @@ func TestVisibilityAnnounced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process run")
 	}
-	srv, err := natsd.Start(natsd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	visibility(t, 1, 300, "10ms", srv.URL(), "100ms")
+	url := natsURL(t)
+	visibility(t, 1, 300, "10ms", url, "100ms")
 }
 
 // TestVisibilityAnnouncementsLost: readers listen on the server, the
@@ -99,12 +105,8 @@ func TestVisibilityAnnouncementsLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process run")
 	}
-	srv, err := natsd.Start(natsd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	visibility(t, 1, 300, "10ms", srv.URL(), "5ms", "--no-announce")
+	url := natsURL(t)
+	visibility(t, 1, 300, "10ms", url, "5ms", "--no-announce")
 }
 
 // TestVisibilityParallelWriter: the same with a 2-rank writer, which can
@@ -224,14 +226,10 @@ func TestWatchJobAnnouncesOnGivenServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process run")
 	}
-	srv, err := natsd.Start(natsd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	url := natsURL(t)
 	path := filepath.Join(t.TempDir(), "job.pw")
 	start := time.Now()
-	res := run(t, "pwriter", "run", "--json", "--watch", "1", "--nats", srv.URL(), "--workload", "rr", "--datasets", "4",
+	res := run(t, "pwriter", "run", "--json", "--watch", "1", "--nats", url, "--workload", "rr", "--datasets", "4",
 		"--elems", "3", "--steps", "200", "--step-delay", "10ms", "--tick", "10ms", path)
 	polls := time.Since(start)/(100*time.Millisecond) + 1
 	if res.code != 0 {
