@@ -17,6 +17,14 @@ type Dataset struct {
 	idx   chunkIndex // opened on first use
 	stale bool       // reader: the header's page was evicted, reload before use
 	gen   uint64     // reader: File.catGen when the catalog entry was read
+	// Kept across calls so that a call allocates nothing: the header's
+	// encoder for writeObjectLazy (made once), the runs of the last slab,
+	// and a writer's last chunk record looked up (a writer's records never
+	// change once set: a chunk gets its space once, when the shape grows).
+	enc   func() []byte
+	runs  []run
+	last  Record
+	lastC uint64 // linear number of the chunk of last; last.Size == 0: none
 }
 
 // Info describes a dataset in a listing.
@@ -144,7 +152,7 @@ func (ds *Dataset) sync() error {
 	if ds.h != nil {
 		delete(f.headers, ds.at.page)
 	}
-	ds.at, ds.h, ds.idx, ds.stale, ds.gen = at, h, nil, false, f.catGen
+	ds.at, ds.h, ds.idx, ds.last, ds.stale, ds.gen = at, h, nil, Record{}, false, f.catGen
 	f.headers[at.page] = ds
 	return nil
 }
@@ -235,7 +243,8 @@ func (ds *Dataset) Extend(n uint64) error {
 	if err := ds.ready(); err != nil {
 		return err
 	}
-	shape := clip(ds.h.shape)
+	var buf [MaxRank]uint64
+	shape := append(buf[:0], ds.h.shape...)
 	shape[0] = n
 	return ds.Resize(shape)
 }
@@ -254,7 +263,8 @@ func (ds *Dataset) Resize(shape []uint64) error {
 	}
 	for i := range shape {
 		if shape[i] < h.shape[i] || shape[i] > h.max[i] {
-			return fmt.Errorf("resize %q to %v: must lie between the shape %v and the max shape %v: %w", ds.path, shape, h.shape, h.max, ErrBadSpec)
+			// clip: shape itself must not escape (Extend's is on its stack).
+			return fmt.Errorf("resize %q to %v: must lie between the shape %v and the max shape %v: %w", ds.path, clip(shape), h.shape, h.max, ErrBadSpec)
 		}
 	}
 	if err := f.checkSpace(h, shape); err != nil {
@@ -275,10 +285,10 @@ func (f *File) checkSpace(h *header, shape []uint64) error {
 	n := header{shape: shape, chunk: h.chunk}
 	total := n.shapeChunks()
 	if total == Unlimited || total > maxFixedChunk {
-		return fmt.Errorf("shape %v in chunks %v has too many chunks: %w", shape, h.chunk, ErrBadSpec)
+		return fmt.Errorf("shape %v in chunks %v has too many chunks: %w", clip(shape), h.chunk, ErrBadSpec)
 	}
 	if hi, bytes := bits.Mul64(total, h.chunkBytes()); hi != 0 || bytes/uint64(f.sb.PageSize) > maxPages(f.sb.PageSize)-f.al.eoa {
-		return fmt.Errorf("shape %v needs more space than a file can address: %w", shape, ErrBadSpec)
+		return fmt.Errorf("shape %v needs more space than a file can address: %w", clip(shape), ErrBadSpec)
 	}
 	return nil
 }
@@ -286,10 +296,13 @@ func (f *File) checkSpace(h *header, shape []uint64) error {
 // resize sets the shape, rewrites the header in place (its size does not
 // change) and allocates the new chunks.
 func (ds *Dataset) resize(shape []uint64) error {
-	old := ds.h.shape
-	ds.h.shape = clip(shape)
-	enc := func() []byte { return ds.h.encode() }
-	if err := ds.f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), enc); err != nil {
+	var buf [MaxRank]uint64
+	old := append(buf[:0], ds.h.shape...)
+	copy(ds.h.shape, shape) // same rank (checked); h.shape is the header's own
+	if ds.enc == nil {
+		ds.enc = func() []byte { return ds.h.encode() }
+	}
+	if err := ds.f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), ds.enc); err != nil {
 		return err
 	}
 	return ds.allocChunks(old, shape)
@@ -300,7 +313,8 @@ func (ds *Dataset) resize(shape []uint64) error {
 func (ds *Dataset) allocChunks(old, shape []uint64) error {
 	h := ds.h
 	r := len(shape)
-	oldN, newN := make([]uint64, r), make([]uint64, r)
+	var oldB, newB, cB [MaxRank]uint64 // r <= MaxRank: no allocation
+	oldN, newN := oldB[:r], newB[:r]
 	firstOnly := true
 	for i := range shape {
 		oldN[i], newN[i] = ceilDiv(old[i], h.chunk[i]), ceilDiv(shape[i], h.chunk[i])
@@ -315,7 +329,7 @@ func (ds *Dataset) allocChunks(old, shape []uint64) error {
 	if err != nil {
 		return err
 	}
-	c := make([]uint64, r)
+	c := cB[:r]
 	if firstOnly {
 		c[0] = oldN[0]
 	}
@@ -327,7 +341,7 @@ func (ds *Dataset) allocChunks(old, shape []uint64) error {
 		}
 		if !inOld {
 			if err := idx.Set(h.linear(c), Record{Addr: ds.f.al.allocRaw(size), Size: size}); err != nil {
-				return fmt.Errorf("chunk %v: %w", c, err)
+				return fmt.Errorf("chunk %v: %w", clip(c), err)
 			}
 		}
 		for i := r - 1; i >= 0; i-- {

@@ -75,7 +75,11 @@ func (ds *Dataset) ReadSlab(start, count []uint64, buf []byte) error {
 type run struct{ slab, chunk, n uint64 }
 
 // slab checks a box against the shape and calls do for each chunk it
-// touches, in row-major chunk order, with the runs of bytes to move.
+// touches, in row-major chunk order, with the runs of bytes to move. It
+// allocates nothing once ds.runs has grown to the box's needs: the
+// per-dimension values live on the stack (rank <= MaxRank), and errors
+// format copies of start, count and the chunk coordinates so that these
+// do not escape.
 func (ds *Dataset) slab(start, count []uint64, data []byte, do func(r Record, runs []run, p []byte) error) error {
 	h := ds.h
 	r := len(h.shape)
@@ -86,16 +90,16 @@ func (ds *Dataset) slab(start, count []uint64, data []byte, do func(r Record, ru
 	total := es
 	for i := range start {
 		if count[i] > h.shape[i] || start[i] > h.shape[i]-count[i] {
-			return fmt.Errorf("slab of %q: start %v count %v beyond shape %v: %w", ds.path, start, count, h.shape, ErrBadSpec)
+			return fmt.Errorf("slab of %q: start %v count %v beyond shape %v: %w", ds.path, clip(start), clip(count), h.shape, ErrBadSpec)
 		}
 		var hi uint64
 		hi, total = bits.Mul64(total, count[i])
 		if hi != 0 {
-			return fmt.Errorf("slab of %q: count %v too large: %w", ds.path, count, ErrBadSpec)
+			return fmt.Errorf("slab of %q: count %v too large: %w", ds.path, clip(count), ErrBadSpec)
 		}
 	}
 	if uint64(len(data)) != total {
-		return fmt.Errorf("slab of %q: %d bytes for count %v of %v, want %d: %w", ds.path, len(data), count, h.typ, total, ErrBadSpec)
+		return fmt.Errorf("slab of %q: %d bytes for count %v of %v, want %d: %w", ds.path, len(data), clip(count), h.typ, total, ErrBadSpec)
 	}
 	if total == 0 {
 		return nil
@@ -104,26 +108,27 @@ func (ds *Dataset) slab(start, count []uint64, data []byte, do func(r Record, ru
 	if err != nil {
 		return err
 	}
+	var b [7][MaxRank]uint64
 	// Chunk coordinate ranges [first, last] per dimension.
-	first, last := make([]uint64, r), make([]uint64, r)
+	first, last := b[0][:r], b[1][:r]
 	for i := range start {
 		first[i], last[i] = start[i]/h.chunk[i], (start[i]+count[i]-1)/h.chunk[i]
 	}
 	// Byte strides of the slab and of a chunk.
-	slabStride, chunkStride := make([]uint64, r), make([]uint64, r)
+	slabStride, chunkStride := b[2][:r], b[3][:r]
 	slabStride[r-1], chunkStride[r-1] = es, es
 	for i := r - 2; i >= 0; i-- {
 		slabStride[i] = slabStride[i+1] * count[i+1]
 		chunkStride[i] = chunkStride[i+1] * h.chunk[i+1]
 	}
 	size := h.chunkBytes()
-	c := clip(first)
-	lo, hi := make([]uint64, r), make([]uint64, r)
-	var runs []run
+	c := b[4][:r]
+	copy(c, first)
+	lo, hi := b[5][:r], b[6][:r]
 	for {
-		rec, err := idx.Get(h.linear(c))
+		rec, err := ds.record(idx, h.linear(c))
 		if err != nil {
-			return fmt.Errorf("dataset %q: chunk %v: %w", ds.path, c, err)
+			return fmt.Errorf("dataset %q: chunk %v: %w", ds.path, clip(c), err)
 		}
 		if err := ds.checkRecord(rec, size, c); err != nil {
 			return err
@@ -133,8 +138,8 @@ func (ds *Dataset) slab(start, count []uint64, data []byte, do func(r Record, ru
 			lo[i] = max(start[i], c[i]*h.chunk[i])
 			hi[i] = min(start[i]+count[i], (c[i]+1)*h.chunk[i])
 		}
-		runs = boxRuns(runs[:0], lo, hi, start, c, h.chunk, slabStride, chunkStride)
-		if err := do(rec, runs, data); err != nil {
+		ds.runs = boxRuns(ds.runs[:0], lo, hi, start, c, h.chunk, slabStride, chunkStride)
+		if err := do(rec, ds.runs, data); err != nil {
 			return err
 		}
 		// Next chunk, row-major.
@@ -151,12 +156,26 @@ func (ds *Dataset) slab(start, count []uint64, data []byte, do func(r Record, ru
 	}
 }
 
+// record is chunk lin's record: a writer's last one if it is that chunk's
+// (a writer's records never change once set), else the index's.
+func (ds *Dataset) record(idx chunkIndex, lin uint64) (Record, error) {
+	if ds.last.Size != 0 && ds.lastC == lin {
+		return ds.last, nil
+	}
+	rec, err := idx.Get(lin)
+	if err == nil && !ds.f.ro && rec.Size != 0 {
+		ds.last, ds.lastC = rec, lin
+	}
+	return rec, err
+}
+
 // boxRuns lists the runs of the box [lo, hi) (one per position of every
 // dimension but the last, merged where contiguous), with slab offsets relative to start and chunk
 // offsets relative to the chunk c.
 func boxRuns(runs []run, lo, hi, start, c, chunk, slabStride, chunkStride []uint64) []run {
 	r := len(lo)
-	x := clip(lo)
+	var xb [MaxRank]uint64
+	x := append(xb[:0], lo...)
 	n := (hi[r-1] - lo[r-1]) * slabStride[r-1]
 	for {
 		var so, co uint64
@@ -190,7 +209,7 @@ func (ds *Dataset) checkRecord(rec Record, size uint64, c []uint64) error {
 	end := f.eoa() * uint64(f.sb.PageSize)
 	if rec.Addr < uint64(f.sb.PageSize) || rec.Size != size || rec.Addr > end || rec.Size > end-rec.Addr {
 		return corrupt.Errorf("dataset %q: chunk %v record {addr %d, size %d}: want size %d inside [%d, %d)",
-			ds.path, c, rec.Addr, rec.Size, size, f.sb.PageSize, end)
+			ds.path, clip(c), rec.Addr, rec.Size, size, f.sb.PageSize, end)
 	}
 	return nil
 }
