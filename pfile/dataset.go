@@ -22,6 +22,7 @@ type Dataset struct {
 	// and a writer's last chunk record looked up (a writer's records never
 	// change once set: a chunk gets its space once, when the shape grows).
 	enc   func() []byte
+	lazy  uint64 // DeferSeal: File.seals+1 while the header is in File.dirty, encoded by enc
 	runs  []run
 	last  Record
 	lastC uint64 // linear number of the chunk of last; last.Size == 0: none
@@ -299,11 +300,16 @@ func (ds *Dataset) resize(shape []uint64) error {
 	var buf [MaxRank]uint64
 	old := append(buf[:0], ds.h.shape...)
 	copy(ds.h.shape, shape) // same rank (checked); h.shape is the header's own
-	if ds.enc == nil {
-		ds.enc = func() []byte { return ds.h.encode() }
-	}
-	if err := ds.f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), ds.enc); err != nil {
-		return err
+	if f := ds.f; !f.deferSeal || ds.lazy != f.seals+1 {
+		// Once in dirty as enc, the header needs no new entry until the
+		// next Seal: enc encodes the shape as it is then.
+		if ds.enc == nil {
+			ds.enc = func() []byte { return ds.h.encode() }
+		}
+		if err := f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), ds.enc); err != nil {
+			return err
+		}
+		ds.lazy = f.seals + 1
 	}
 	return ds.allocChunks(old, shape)
 }
@@ -418,6 +424,7 @@ func (ds *Dataset) SetAttr(name string, v Value) error {
 // else moves it to a new, larger entry and repoints the catalog.
 func (ds *Dataset) rewriteHeader() error {
 	f := ds.f
+	ds.lazy = 0 // the entry in dirty is replaced (or moved) below
 	p := ds.h.encode()
 	np := pagesFor(len(p), f.sb.PageSize)
 	if np <= int(ds.at.npages) {

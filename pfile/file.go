@@ -72,6 +72,7 @@ type File struct {
 	dirty      map[uint64]dirtyObject
 	dirtyPages int // pages of the objects in dirty
 	deferSeal  bool
+	seals      uint64              // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
 	nodes      map[uint64]*node    // decoded catalog nodes by page
 	dsets      map[string]*Dataset // datasets handed out, by path
 	headers    map[uint64]*Dataset // the same, by header page (for Evicted)
@@ -475,6 +476,7 @@ func (f *File) sealObject(page uint64, o dirtyObject) error {
 // writes the same images in the same order. Nothing to do without
 // DeferSeal. A failure fails the file (memory is ahead of the pages).
 func (f *File) Seal() error {
+	f.seals++
 	if len(f.dirty) == 0 {
 		return nil
 	}

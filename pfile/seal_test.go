@@ -2,6 +2,8 @@ package pfile
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -72,5 +74,109 @@ func TestDeferSealEvicted(t *testing.T) {
 		if err := ds.ReadSlab([]uint64{5}, []uint64{1}, b); err != nil || b[0] != byte(i) || b[1] != 5 {
 			t.Fatalf("dataset %d row 5: %v %v", i, b, err)
 		}
+	}
+}
+
+// TestDeferSealHeaderRewrites: with DeferSeal, a header changed by Extend
+// (kept unsealed, encoded at Seal) and by SetAttr (encoded at once, moved
+// to larger pages when it outgrows its own) in any order between seals is
+// sealed as it last was: after every Seal the image in the page buffer
+// decodes to the header in memory, and the reopened file holds the last
+// shape and every attribute.
+func TestDeferSealHeaderRewrites(t *testing.T) {
+	path := tempPath(t, "rewrite.pw")
+	h := createFile(t, path, Options{PageSize: 512, DeferSeal: true})
+	ds, err := h.f.CreateDataset("/r", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := uint64(0)
+	extend := func() {
+		t.Helper()
+		rows++
+		if err := ds.Extend(rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attr := func(name string, n int) {
+		t.Helper()
+		if err := ds.SetAttr(name, StringValue(strings.Repeat("x", n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sealed := func() {
+		t.Helper()
+		if err := h.f.Seal(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := h.f.loadHeader(ds.at) // nothing unsealed: from the page buffer
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, ds.h) {
+			t.Fatalf("sealed header %+v, in memory %+v", got, ds.h)
+		}
+	}
+	start := ds.at
+	extend()
+	attr("a", 8)
+	extend() // after an in-place SetAttr in the same interval
+	sealed()
+	extend()
+	attr("b", 900) // moves the header
+	if ds.at == start {
+		t.Fatal("the header did not move: the test needs a larger attribute")
+	}
+	extend() // after a move in the same interval
+	sealed()
+	attr("c", 8)
+	extend()
+	extend()
+	sealed()
+	extend() // sealed by Close
+	h.close(t)
+	r := mustOpen(t, path, true)
+	got, err := r.f.Dataset("/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shape, err := got.Shape(); err != nil || shape[0] != rows {
+		t.Fatalf("reopened with shape %v (%v), want %d rows", shape, err, rows)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if _, ok, err := got.Attr(name); !ok || err != nil {
+			t.Fatalf("attribute %q: found %v, %v", name, ok, err)
+		}
+	}
+}
+
+// TestAppendAllocations: a one-element append (Extend, then WriteSlab)
+// within a chunk allocates nothing per call with DeferSeal, but for the
+// chunk cache's amortised growth: its per-dimension values live on the
+// stack and the header is encoded at Seal. About 9 allocations per append
+// before; fewer than one allows for the cache.
+func TestAppendAllocations(t *testing.T) {
+	h := createFile(t, tempPath(t, "allocs.pw"), Options{DeferSeal: true})
+	defer h.close(t)
+	ds, err := h.f.CreateDataset("/a", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{1 << 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := uint64(0)
+	val := []byte{1, 2, 3, 4}
+	var start, count [1]uint64
+	appendOne := func() {
+		rows++
+		if err := ds.Extend(rows); err != nil {
+			t.Fatal(err)
+		}
+		start[0], count[0] = rows-1, 1
+		if err := ds.WriteSlab(start[:], count[:], val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOne() // allocates the chunk
+	if n := testing.AllocsPerRun(1000, appendOne); n >= 1 {
+		t.Fatalf("%.2f allocations per append", n)
 	}
 }
