@@ -164,9 +164,12 @@ func (f *File) loadNode(page uint64) (*node, error) {
 	return n, nil
 }
 
+// writeNode writes n at page. With DeferSeal it is encoded at Seal: a
+// leaf that takes many entries between seals (a dataset created per call)
+// is encoded once, not once per entry.
 func (f *File) writeNode(page uint64, n *node) error {
 	f.nodes[page] = n
-	return f.writeObject(magicCatalog, page, 1, n.encode())
+	return f.writeObjectLazy(magicCatalog, page, 1, n.encode)
 }
 
 // lookup finds path's header reference.
