@@ -71,7 +71,7 @@ func (n *node) size() int {
 }
 
 func (n *node) encode() []byte {
-	var e enc
+	e := enc{b: make([]byte, 0, n.size())}
 	if n.leaf {
 		e.u8(1)
 	} else {

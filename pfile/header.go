@@ -177,8 +177,19 @@ func (h *header) findAttr(name string) (int, bool) {
 	return i, i < len(h.attrs) && h.attrs[i].name == name
 }
 
+// size is the length of h's encoding.
+func (h *header) size() int {
+	n := 2 + len(h.path) + 1 + 4 + 1 + 24*len(h.shape) + 1 + 8 + 4
+	for _, a := range h.attrs {
+		n += 2 + len(a.name) + 1 + 4 + 4 + len(a.val.Data)
+	}
+	return n
+}
+
+// encode encodes h into one allocation of its size: a writer encodes
+// every changed header at every end of tick.
 func (h *header) encode() []byte {
-	var e enc
+	e := enc{b: make([]byte, 0, h.size())}
 	e.str16(h.path)
 	e.u8(uint8(h.typ.Kind))
 	e.u32(uint32(h.typ.Len))
