@@ -280,6 +280,54 @@ func TestSyncEndsTickAtStep(t *testing.T) {
 	}
 }
 
+// TestSyncWaitsForPublicationCost: a step's end of tick is measured, and
+// the next step waits until twice that long after it started however short
+// MinTickInterval is; the due timer then wakes the timer goroutine, which
+// publishes the waiting step at once even though its ticker (a quarter of
+// the minute-long tick) would not fire for 15 s.
+func TestSyncWaitsForPublicationCost(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.pw")
+	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Millisecond})
+	defer func() {
+		close(a.w.stop)
+		<-a.w.stopped
+		a.w.abandon()
+	}()
+	sync := func(n uint64) {
+		t.Helper()
+		if err := a.x.Extend(n); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(1)
+	time.Sleep(5 * time.Millisecond) // past MinTickInterval and twice this end of tick
+	before := a.w.Stats().LastTick
+	sync(2)
+	first := a.w.Stats().LastTick
+	a.w.mu.Lock()
+	cost := a.w.stepCost
+	a.w.stepCost = time.Second // as if that publication had taken a second
+	a.w.mu.Unlock()
+	if first != before+1 || cost <= 0 {
+		t.Fatalf("Sync past the interval: tick %d after %d, cost %v; want the tick ended and its cost measured", first, before, cost)
+	}
+	time.Sleep(5 * time.Millisecond)
+	sync(3)
+	if got := a.w.Stats().LastTick; got != first {
+		t.Fatalf("Sync 5 ms after an end of tick that took 1 s ended the tick at once (tick %d after %d)", got, first)
+	}
+	deadline := time.Now().Add(10 * time.Second) // well before the timer's own 15 s period
+	for a.w.Stats().LastTick == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the step waiting for the publication's cost was not published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestReusedImageIsLag: a metadata page image that fails its checksum
 // while the writer is max_lag ahead may be reused space: the read reports
 // ErrLagging; with the writer not ahead it is corruption.

@@ -43,17 +43,23 @@ type Writer struct {
 	due   time.Time           // when the open tick expires (zero: manual ticks)
 	// dueTimer fires at due and stores the open tick's number + 1 in
 	// expired: a call checks an atomic, not the clock (time.Now costs
-	// about as much as a whole append on some virtual machines).
+	// about as much as a whole append on some virtual machines). It also
+	// wakes the timer goroutine, which ends the tick if no call does: a
+	// step made due early waits for no poll.
 	dueTimer *time.Timer
 	expired  atomic.Uint64
-	// Ends of tick caused by steps (Sync), at least MinTickInterval apart.
-	stepEnd  time.Time   // when the last one ran
-	stepWait bool        // a step made the open tick due early: its end counts as one
-	sync     syncState   // parallel writers only
-	err      error       // sticky: after an I/O or collective failure the writer only closes
-	done     bool        // Close has run
-	final    bool        // the data file is closed: its raw data and last metadata are written
-	fence    *fencedFile // w.data: the data file, checked against fencing and cuts
+	wake     chan struct{} // one pending wake-up of the timer goroutine
+	// Ends of tick caused by steps (Sync): at least MinTickInterval apart,
+	// and at least twice as far apart as the last one took (stepDue).
+	stepEnd  time.Time     // when the last one started
+	stepCost time.Duration // how long the last one took to publish (rank 0)
+	stepNow  bool          // the tick ending now is a step's
+	stepWait bool          // a step made the open tick due early: its end counts as one
+	sync     syncState     // parallel writers only
+	err      error         // sticky: after an I/O or collective failure the writer only closes
+	done     bool          // Close has run
+	final    bool          // the data file is closed: its raw data and last metadata are written
+	fence    *fencedFile   // w.data: the data file, checked against fencing and cuts
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   WriterStats // Pagebuf: as of the last Stats call that got mu
@@ -113,7 +119,7 @@ func startWriter(ctx context.Context, path string, cfg Config, create bool) (*Wr
 		return nil, err
 	}
 	w := &Writer{cfg: cfg, path: path, log: cfg.Logger.With(zap.String("file", path)),
-		rank: cfg.rank(), size: cfg.size(), dsets: map[string]*Dataset{}}
+		rank: cfg.rank(), size: cfg.size(), dsets: map[string]*Dataset{}, wake: make(chan struct{}, 1)}
 	// Rank 0 creates or checks the files, then tells the others what it found.
 	var id [16]byte
 	var ps int
@@ -551,17 +557,21 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 }
 
 // stepDue says, at a step boundary (on rank 0), whether the tick ends
-// there: when the last end of tick a step caused is MinTickInterval ago or
-// more. If not, the tick becomes due when it is, so that the step waits no
-// longer. Ends of tick by expiry do not count: one just before a step
+// there: when the last end of tick a step caused started MinTickInterval
+// ago or more, and at least twice as long ago as it took to publish. If
+// not, the tick becomes due when it is, so that the step waits no longer.
+// The second rule keeps publishing steps to at most half the writer's time,
+// and spreads the ticks out when ends of tick slow down - on a loaded
+// machine, where readers are slow too and need the longer window to read a
+// snapshot. Ends of tick by expiry do not count: one just before a step
 // boundary must not hold the step back.
 func (w *Writer) stepDue(now time.Time) bool {
 	if w.due.IsZero() {
 		return false
 	}
-	next := w.stepEnd.Add(w.cfg.MinTickInterval)
+	next := w.stepEnd.Add(max(w.cfg.MinTickInterval, stepCostShare*w.stepCost))
 	if !now.Before(next) {
-		w.stepEnd = now
+		w.stepEnd, w.stepNow = now, true
 		return true
 	}
 	if next.Before(w.due) {
@@ -570,6 +580,10 @@ func (w *Writer) stepDue(now time.Time) bool {
 	}
 	return false
 }
+
+// stepCostShare: the ends of tick steps cause start at least this many
+// times their publication's duration apart (stepDue).
+const stepCostShare = 2
 
 // endTickLocked ends the open tick on every rank: a sync point that ends
 // the tick for a parallel writer, the writer end of tick for one rank.
@@ -670,7 +684,11 @@ func (w *Writer) publishTick() error {
 	}
 	now := time.Now()
 	if w.stepWait {
-		w.stepEnd, w.stepWait = now, false
+		w.stepEnd = start
+	}
+	if w.stepNow || w.stepWait {
+		w.stepCost = now.Sub(start)
+		w.stepNow, w.stepWait = false, false
 	}
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
 		w.setDue(now.Add(w.cfg.TickLen))
@@ -690,28 +708,34 @@ func (w *Writer) setDue(t time.Time) {
 		// Only forward: a late timer of an older tick changes nothing.
 		for {
 			cur := w.expired.Load()
-			if cur >= mark || w.expired.CompareAndSwap(cur, mark) {
+			if cur >= mark {
 				return
 			}
+			if w.expired.CompareAndSwap(cur, mark) {
+				break
+			}
+		}
+		select {
+		case w.wake <- struct{}{}:
+		default:
 		}
 	})
 }
 
 // timer runs on rank 0 between the application's calls: it ends expired
-// ticks of a one-rank writer (those a Sync made due early too, hence the
-// period of at most MinTickInterval), and keeps the heartbeat going when
-// it cannot (a parallel writer between sync points, or a long call in
-// progress).
+// ticks of a one-rank writer (woken by the due timer, so those a Sync made
+// due early end on time too), and keeps the heartbeat going when it cannot
+// (a parallel writer between sync points, or a long call in progress).
 func (w *Writer) timer() {
 	defer close(w.stopped)
-	period := min(w.cfg.TickLen/4, w.cfg.MinTickInterval)
-	t := time.NewTicker(max(period, time.Millisecond))
+	t := time.NewTicker(max(w.cfg.TickLen/4, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-w.stop:
 			return
 		case <-t.C:
+		case <-w.wake:
 		}
 		if w.size == 1 && !w.cfg.ManualTicks && w.mu.TryLock() {
 			if w.usable() == nil && !time.Now().Before(w.due) {
