@@ -144,6 +144,12 @@ func (r *Reader) startListening() {
 	r.listen = l
 }
 
+// News reports whether the writer announced a tick newer than the one the
+// reader adopted: a reader busy with a snapshot can Tick at once rather
+// than finish first. Without announcements it is always false. It does not
+// take the reader's lock.
+func (r *Reader) News() bool { return r.listen.news() }
+
 // Announced reports whether the reader listens to tick announcements.
 func (r *Reader) Announced() bool { return r.listen != nil }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"pwstore/internal/tool/workload"
 )
@@ -135,4 +136,78 @@ func readOrLag(r *Reader, layout []workload.Dataset, steps uint64) (int, error) 
 		}
 	}
 	return failed, nil
+}
+
+// TestAutomaticReaderTicksWhenBehind: a reader with automatic ticks whose
+// own tick is far from due (a minute) ticks at its next call once a page
+// load found the writer half of max_lag ahead - rather than read on until
+// it lags - and then reads the newest snapshot.
+func TestAutomaticReaderTicksWhenBehind(t *testing.T) {
+	const maxLag = 4
+	path := filepath.Join(t.TempDir(), "behind.pw")
+	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	layout := workload.Params{Kind: workload.RR, Datasets: 4, Elems: 3}.Defaults().Layout(1)
+	ds := make([]*Dataset, len(layout))
+	for i, d := range layout {
+		if ds[i], err = w.CreateDataset(d.Path, specOf(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := uint64(0)
+	step := func() {
+		t.Helper()
+		for i, d := range layout {
+			appendStep(t, ds[i], d, steps)
+		}
+		steps++
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	r, err := OpenReader(path, Config{TickLen: time.Minute, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Views of two datasets read in turn: with a one-page cache, every
+	// call loads a page.
+	views := make([]*View, 2)
+	for i := range views {
+		if views[i], err = r.Dataset(layout[i].Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	shape := func() uint64 {
+		t.Helper()
+		s, err := views[calls%2].Shape()
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls++
+		return s[0]
+	}
+	rows := shape()
+	step() // one tick behind: reads go on in the held snapshot
+	if got := shape(); got != rows {
+		t.Fatalf("one tick behind, the reader moved from %d rows to %d", rows, got)
+	}
+	step() // half of max_lag behind: the next page load notices
+	if got := shape(); got != rows {
+		t.Fatalf("a read moved the reader from %d rows to %d before a page load found it behind", rows, got)
+	}
+	if lag, err := r.Lag(); err != nil || lag != maxLag/2 {
+		t.Fatalf("lag %d (%v), want %d", lag, err, maxLag/2)
+	}
+	if got, want := shape(), 3*layout[0].Rows; got != want {
+		t.Fatalf("after a page load found the reader half of max_lag behind, it reads %d rows, want %d (the newest tick)", got, want)
+	}
+	if lag, err := r.Lag(); err != nil || lag != 0 {
+		t.Fatalf("lag %d (%v) after the automatic tick, want 0", lag, err)
+	}
 }

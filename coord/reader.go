@@ -41,6 +41,11 @@ type Reader struct {
 	ended  bool      // the writer closed (or the file was recovered): data file alone
 	moved  time.Time // when the adopted tick last changed (monotonic)
 	due    time.Time // next automatic tick (one-rank readers without ManualTicks)
+	// behind: at the last page load the writer was half of max_lag or
+	// more ahead; an automatic reader then ticks at its next call rather
+	// than when due, so that fast ticks (steps published at Sync) do not
+	// leave it max_lag behind between two of its ticks.
+	behind bool
 	closed bool
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
@@ -250,7 +255,9 @@ func (r *Reader) checkLag() error {
 	if err != nil {
 		return fmt.Errorf("%s: writer tick: %w", r.path, err)
 	}
-	if lag := wt - min(wt, r.idx.tick()); lag > r.maxLag-1 {
+	lag := wt - min(wt, r.idx.tick())
+	r.behind = lag >= r.maxLag/2
+	if lag > r.maxLag-1 {
 		return fmt.Errorf("%s: reader at tick %d, writer at %d: %d ticks behind, more than max lag %d - 1; call Tick more often or raise max lag: %w",
 			r.path, r.idx.tick(), wt, lag, r.maxLag, ErrLagging)
 	}
@@ -277,12 +284,13 @@ func (r *Reader) scheduleTick() {
 }
 
 // enter is run by every read call of a one-rank reader: tick when due, or
-// at once when a newer tick was announced.
+// at once when a newer tick was announced or the last page load found the
+// writer half of max_lag ahead.
 func (r *Reader) enter() error {
 	if r.closed {
 		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
-	if r.due.IsZero() || (time.Now().Before(r.due) && !r.listen.news()) {
+	if r.due.IsZero() || (time.Now().Before(r.due) && !r.listen.news() && !r.behind) {
 		return nil
 	}
 	_, err := r.tickLocked(context.Background()) // one rank: no wait for others
@@ -315,6 +323,7 @@ func (r *Reader) TickContext(ctx context.Context) (TickInfo, error) {
 
 func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 	defer r.scheduleTick()
+	r.behind = false
 	if r.size > 1 {
 		return r.collectiveTick(ctx, false)
 	}
