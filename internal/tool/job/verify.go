@@ -91,12 +91,14 @@ func verify(path string, cfg coord.Config) (VerifyResult, error) {
 	}
 	steps, _ := val.Int()
 	res.Steps = int(steps)
-	w := &watcher{r: r, size: 1, layout: p.Defaults().Layout(1)}
+	w := &watcher{r: r, size: 1}
+	w.setLayout(p.Defaults().Layout(1))
 	if len(infos) != len(w.layout) {
 		return res, fmt.Errorf("%d datasets, the %s workload has %d", len(infos), p.Kind, len(w.layout))
 	}
 	for s := range uint64(steps) {
-		if err := w.checkStep(s); err != nil {
+		part := 0
+		if _, err := w.checkStep(s, &part, false); err != nil {
 			return res, err
 		}
 		for _, d := range w.layout {

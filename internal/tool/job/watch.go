@@ -72,9 +72,13 @@ type watcher struct {
 	rank    int
 	size    int
 	layout  []workload.Dataset
-	total   int      // steps the writer will write
-	seen    int      // steps verified
-	rows    []uint64 // rows seen per dataset: extents never shrink
+	data    []workload.Dataset // the layout but the time dataset (wall-clock values)
+	total   int                // steps the writer will write
+	shown   int                // complete steps in the adopted snapshot: their latency is measured
+	seen    int                // steps verified: step seen is the next
+	part    int                // datasets of step seen verified so far
+	rows    []uint64           // rows seen per dataset: extents never shrink
+	recheck bool               // an older step is to be verified again (once per snapshot)
 	lat     []float64
 	sum     WatchSummary
 	onTick  func(WatchTick)
@@ -83,6 +87,9 @@ type watcher struct {
 	fullEvery int
 	afterTick func(*coord.Reader, coord.TickInfo) error
 	buf       []byte // read buffer of the checks, reused (a plane is 4 MB)
+
+	wait   time.Duration // longest pause between ticks: the poll, or the fallback with announcements
+	ticked time.Time     // when the last tick ran
 }
 
 // Watch follows path with a reader (one rank of a collective reader when
@@ -111,7 +118,8 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 			wait = DefaultFallback
 		}
 	}
-	err = w.run(wait)
+	w.wait = wait
+	err = w.run()
 	w.sum.LatP50, w.sum.LatP99 = stats.Percentile(w.lat, 50), stats.Percentile(w.lat, 99)
 	for _, l := range w.lat {
 		w.sum.LatMax = max(w.sum.LatMax, l)
@@ -124,9 +132,12 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 	return w.sum, err
 }
 
-// run ticks, verifies and waits - for an announcement, or at most wait -
-// until the writer closes.
-func (w *watcher) run(wait time.Duration) error {
+// run ticks, verifies and waits - for an announcement, or at most w.wait -
+// until the writer closes. A one-rank watcher whose verification takes
+// longer than w.wait, or that hears of a newer tick meanwhile, ticks first
+// (so that its latency is not the time verification takes, and it never
+// lags far behind the writer) and then goes on where it stopped.
+func (w *watcher) run() error {
 	lastMove := time.Now()
 	for n := 1; ; n++ {
 		tick := w.r.Tick
@@ -137,6 +148,7 @@ func (w *watcher) run(wait time.Duration) error {
 		if err != nil {
 			return err
 		}
+		w.ticked = time.Now()
 		if w.afterTick != nil {
 			if err := w.afterTick(w.r, info); err != nil {
 				return err
@@ -151,7 +163,15 @@ func (w *watcher) run(wait time.Duration) error {
 				writerTick = info.Tick + lag
 			}
 		}
-		steps, lat, verr := w.verify(adopted)
+		steps, lat, verr := w.shown, 0.0, error(nil)
+		if info.Changed || w.layout == nil {
+			steps, lat, verr = w.adopted(adopted)
+		}
+		busy := false
+		if verr == nil {
+			// After the writer closed there is nothing newer to adopt.
+			busy, verr = w.verify(w.comm == nil && !info.Ended)
+		}
 		stop := 0
 		if verr == nil && info.Ended {
 			stop = 1
@@ -168,7 +188,9 @@ func (w *watcher) run(wait time.Duration) error {
 		if verr != nil {
 			return verr
 		}
-		w.sum.SnapshotsVerified++
+		if !busy {
+			w.sum.SnapshotsVerified++
+		}
 		if info.Changed {
 			w.sum.Ticks++
 			if w.onTick != nil && w.rank == 0 {
@@ -178,7 +200,9 @@ func (w *watcher) run(wait time.Duration) error {
 		if stop == 1 {
 			return nil
 		}
-		w.r.WaitTick(context.Background(), wait)
+		if !busy {
+			w.r.WaitTick(context.Background(), w.wait)
+		}
 	}
 }
 
@@ -203,9 +227,11 @@ func (w *watcher) agree(verr *error, stop *int) error {
 	return nil
 }
 
-// verify checks the adopted snapshot and returns the complete steps and the
-// write-to-visible latency (ms) of the newest new step (rank 0).
-func (w *watcher) verify(adopted time.Time) (int, float64, error) {
+// adopted checks what a tick adopted - the complete steps never go back,
+// extents never shrink and hold every complete step - and returns the
+// complete steps and the write-to-visible latency (ms) of the newest new
+// step (rank 0).
+func (w *watcher) adopted(adopted time.Time) (int, float64, error) {
 	if w.layout == nil {
 		v, err := w.r.Dataset(workload.TimePath)
 		if errors.Is(err, coord.ErrNotFound) {
@@ -223,8 +249,8 @@ func (w *watcher) verify(adopted time.Time) (int, float64, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		w.layout, w.total = p.Defaults().Layout(1), total
-		w.rows = make([]uint64, len(w.layout))
+		w.setLayout(p.Defaults().Layout(1))
+		w.total = total
 	}
 	tv, err := w.r.Dataset(workload.TimePath)
 	if err != nil {
@@ -239,8 +265,20 @@ func (w *watcher) verify(adopted time.Time) (int, float64, error) {
 		return 0, 0, fmt.Errorf("%s: bad %s attribute", workload.TimePath, workload.StepsAttr)
 	}
 	steps := int(n)
-	if steps < w.seen {
-		return 0, 0, fmt.Errorf("complete steps went back from %d to %d", w.seen, steps)
+	if steps < w.shown {
+		return 0, 0, fmt.Errorf("complete steps went back from %d to %d", w.shown, steps)
+	}
+	// Latency first: it ends at adoption, and the checks below read.
+	var lat float64
+	if w.rank == 0 {
+		for s := w.shown; s < steps; s++ {
+			l, err := w.latency(tv, uint64(s), adopted)
+			if err != nil {
+				return 0, 0, err
+			}
+			w.lat = append(w.lat, l)
+			lat = l
+		}
 	}
 	for i, d := range w.layout {
 		v, err := w.r.Dataset(d.Path)
@@ -259,43 +297,53 @@ func (w *watcher) verify(adopted time.Time) (int, float64, error) {
 		}
 		w.rows[i] = shape[0]
 	}
-	// New steps in full, split across ranks, then one random older step
-	// again - unless verifying lets the writer get half of max_lag ahead:
-	// then the newest step is only spot-checked and the rest counted as
-	// unverified, so that the watcher catches up instead of falling max_lag
-	// behind and failing.
-	for s := w.seen; s < steps; s++ {
-		if w.late() {
-			w.sum.Unverified += steps - s
-			if err := w.spotCheck(uint64(steps - 1)); err != nil {
-				return 0, 0, err
-			}
-			break
-		}
-		if s%w.size == w.rank {
-			if err := w.checkStep(uint64(s)); err != nil {
-				return 0, 0, err
-			}
-		}
-	}
-	if w.seen > 0 && !w.late() {
-		if err := w.checkStep(uint64(rand.IntN(w.seen))); err != nil {
-			return 0, 0, err
-		}
-	}
-	var lat float64
-	if w.rank == 0 {
-		for s := w.seen; s < steps; s++ {
-			l, err := w.latency(tv, uint64(s), adopted)
-			if err != nil {
-				return 0, 0, err
-			}
-			w.lat = append(w.lat, l)
-			lat = l
-		}
-	}
-	w.seen = steps
+	w.shown, w.recheck = steps, true
 	return steps, lat, nil
+}
+
+// verify checks the steps adopted since the last verify in full, split
+// across ranks, then one random older step again after each new snapshot -
+// unless verifying lets
+// the writer get half of max_lag ahead: then the newest step is only
+// spot-checked and the rest counted as unverified, so that the watcher
+// catches up instead of falling max_lag behind and failing. With
+// interruptible it returns busy once a newer tick is announced or the next
+// tick is due, to adopt it and go on from where it stopped: a complete step
+// holds the same values in every later snapshot.
+func (w *watcher) verify(interruptible bool) (busy bool, err error) {
+	for ; w.seen < w.shown; w.seen, w.part = w.seen+1, 0 {
+		if w.late() {
+			w.sum.Unverified += w.shown - w.seen
+			w.seen, w.part = w.shown, 0
+			return false, w.spotCheck(uint64(w.shown - 1))
+		}
+		if w.seen%w.size != w.rank {
+			continue
+		}
+		if busy, err := w.checkStep(uint64(w.seen), &w.part, interruptible); busy || err != nil {
+			return busy, err
+		}
+	}
+	if w.seen == 0 || !w.recheck || w.late() {
+		return false, nil
+	}
+	part := 0
+	if busy, err := w.checkStep(uint64(rand.IntN(w.seen)), &part, interruptible); busy || err != nil {
+		return busy, err
+	}
+	w.recheck = false
+	return false, nil
+}
+
+// setLayout sets the layout of the workload being followed.
+func (w *watcher) setLayout(layout []workload.Dataset) {
+	w.layout = layout
+	w.rows = make([]uint64, len(layout))
+	for _, d := range layout {
+		if d.Path != workload.TimePath {
+			w.data = append(w.data, d)
+		}
+	}
 }
 
 // late reports whether the writer is half of max_lag or more ahead.
@@ -306,29 +354,30 @@ func (w *watcher) late() bool {
 
 // spotCheck verifies the first elements of step s of every dataset.
 func (w *watcher) spotCheck(s uint64) error {
-	return w.eachData(func(d workload.Dataset) error { return checkSlab(w.r, d, s, d.SpotSlab(s, 64), &w.buf) })
-}
-
-// checkStep verifies every element of step s of every dataset.
-func (w *watcher) checkStep(s uint64) error {
-	return w.eachData(func(d workload.Dataset) error {
-		sl, _ := d.RankSlab(s, 0, 1)
-		return checkSlab(w.r, d, s, sl, &w.buf)
-	})
-}
-
-// eachData calls fn for every dataset of the layout but the time dataset,
-// whose values are wall-clock times.
-func (w *watcher) eachData(fn func(workload.Dataset) error) error {
-	for _, d := range w.layout {
-		if d.Path == workload.TimePath {
-			continue
-		}
-		if err := fn(d); err != nil {
+	for _, d := range w.data {
+		if err := checkSlab(w.r, d, s, d.SpotSlab(s, 64), &w.buf); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkStep verifies every element of step s of every dataset from
+// dataset *part on, advancing *part. With interruptible it stops, busy,
+// before a dataset once a newer tick is announced or the next tick is due -
+// after at least one, so that it progresses however often ticks come.
+func (w *watcher) checkStep(s uint64, part *int, interruptible bool) (bool, error) {
+	for first := *part; *part < len(w.data); *part++ {
+		if interruptible && *part > first && (w.r.News() || time.Since(w.ticked) >= w.wait) {
+			return true, nil
+		}
+		d := w.data[*part]
+		sl, _ := d.RankSlab(s, 0, 1)
+		if err := checkSlab(w.r, d, s, sl, &w.buf); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // CheckSlab reads slab sl of step s of d through r and compares it with
