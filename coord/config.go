@@ -95,14 +95,15 @@ type Config struct {
 	TickBytes int64
 	// MinTickInterval is the shortest time between two ends of tick that
 	// steps cause: a Sync (the application's step boundary) ends the tick
-	// at once if the last end of tick a step caused is at least this long
-	// ago, and otherwise as soon as it is (default TickLen/4: 25 ms at the
-	// default tick; docs/DECISIONS.md, "Writer.Sync is the application's
-	// step boundary", says why). Expiries of the tick do not count. It keeps a fast
-	// loop of tiny steps from turning every Sync into an end of tick, which
-	// would write more metadata and shorten the time a reader may lag:
-	// MaxLag ticks may pass in MaxLag*MinTickInterval. A value of TickLen
-	// or more publishes steps only when the tick expires.
+	// at once if the last end of tick a step caused started at least this
+	// long ago - and at least twice as long ago as it took to publish - and
+	// otherwise as soon as it did (default TickLen/10: 10 ms at the default
+	// tick; docs/DECISIONS.md, "Writer.Sync is the application's step
+	// boundary", says why). Expiries of the tick do not count. It keeps a
+	// fast loop of tiny steps from turning every Sync into an end of tick,
+	// which would write more metadata and shorten the time a reader may
+	// lag: MaxLag ticks may pass in MaxLag*MinTickInterval. A value of
+	// TickLen or more publishes steps only when the tick expires.
 	MinTickInterval time.Duration
 	// Announce, if set, is a NATS connection for tick announcements: writer
 	// rank 0 publishes one after every end of tick, on AnnounceSubject of
@@ -190,7 +191,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 		c.SyncBytes = DefaultSyncBytes
 	}
 	if c.MinTickInterval == 0 {
-		c.MinTickInterval = c.TickLen / 4
+		c.MinTickInterval = c.TickLen / 10
 	}
 	if c.WriterGone == 0 {
 		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)

@@ -20,9 +20,9 @@
 // than wrong data.
 //
 // Sync marks an application step complete: the tick ends there at once,
-// unless the last end of tick a step caused is less than
-// Config.MinTickInterval ago (default a quarter tick), and then as soon as
-// it is - so a step is
+// unless the last end of tick a step caused started less than
+// Config.MinTickInterval ago (default a tenth of a tick) or less than
+// twice as long ago as it took, and then as soon as it did - so a step is
 // published when it is done, not when the timer next fires.
 //
 // # Tick announcements

@@ -100,7 +100,7 @@ func latencyTable(r *results, c config) string {
 			pr.Name, pr.LatP50, pr.LatP99, pr.LatMax, pr.LatP50/tick, pr.LatP99/tick, pr.LatMax/tick, pr.AppendsAll, pr.Load)
 	}
 	if rows > 0 {
-		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one is less than a quarter tick ago. HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
+		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one started less than a tenth of a tick ago, or less than twice as long ago as it took. HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
 	}
 	return sb.String()
 }
