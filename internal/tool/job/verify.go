@@ -97,8 +97,7 @@ func verify(path string, cfg coord.Config) (VerifyResult, error) {
 		return res, fmt.Errorf("%d datasets, the %s workload has %d", len(infos), p.Kind, len(w.layout))
 	}
 	for s := range uint64(steps) {
-		part := 0
-		if _, err := w.checkStep(s, &part, false); err != nil {
+		if err := w.checkStep(s); err != nil {
 			return res, err
 		}
 		for _, d := range w.layout {

@@ -77,6 +77,7 @@ type watcher struct {
 	shown   int                // complete steps in the adopted snapshot: their latency is measured
 	seen    int                // steps verified: step seen is the next
 	part    int                // datasets of step seen verified so far
+	ext     int                // datasets whose extent is checked in this pass (verify)
 	rows    []uint64           // rows seen per dataset: extents never shrink
 	recheck bool               // an older step is to be verified again (once per snapshot)
 	lat     []float64
@@ -227,10 +228,9 @@ func (w *watcher) agree(verr *error, stop *int) error {
 	return nil
 }
 
-// adopted checks what a tick adopted - the complete steps never go back,
-// extents never shrink and hold every complete step - and returns the
-// complete steps and the write-to-visible latency (ms) of the newest new
-// step (rank 0).
+// adopted checks what a tick adopted - the complete steps never go back -
+// and returns the complete steps and the write-to-visible latency (ms) of
+// the newest new step (rank 0).
 func (w *watcher) adopted(adopted time.Time) (int, float64, error) {
 	if w.layout == nil {
 		v, err := w.r.Dataset(workload.TimePath)
@@ -280,37 +280,59 @@ func (w *watcher) adopted(adopted time.Time) (int, float64, error) {
 			lat = l
 		}
 	}
-	for i, d := range w.layout {
-		v, err := w.r.Dataset(d.Path)
-		if err != nil {
-			return 0, 0, err
-		}
-		shape, err := v.Shape()
-		if err != nil {
-			return 0, 0, err
-		}
-		if shape[0] < w.rows[i] {
-			return 0, 0, fmt.Errorf("%s: extent shrank from %d to %d rows", d.Path, w.rows[i], shape[0])
-		}
-		if shape[0] < uint64(steps)*d.Rows {
-			return 0, 0, fmt.Errorf("%s: %d rows for %d complete steps", d.Path, shape[0], steps)
-		}
-		w.rows[i] = shape[0]
-	}
 	w.shown, w.recheck = steps, true
+	if w.ext == len(w.layout) {
+		w.ext = 0 // check every extent again in this snapshot (verify)
+	}
 	return steps, lat, nil
 }
 
-// verify checks the steps adopted since the last verify in full, split
-// across ranks, then one random older step again after each new snapshot -
-// unless verifying lets
+// checkExtent checks dataset i's extent in the adopted snapshot: it never
+// shrinks and holds every complete step.
+func (w *watcher) checkExtent(i int) error {
+	d := w.layout[i]
+	v, err := w.r.Dataset(d.Path)
+	if err != nil {
+		return err
+	}
+	shape, err := v.Shape()
+	if err != nil {
+		return err
+	}
+	if shape[0] < w.rows[i] {
+		return fmt.Errorf("%s: extent shrank from %d to %d rows", d.Path, w.rows[i], shape[0])
+	}
+	if shape[0] < uint64(w.shown)*d.Rows {
+		return fmt.Errorf("%s: %d rows for %d complete steps", d.Path, shape[0], w.shown)
+	}
+	w.rows[i] = shape[0]
+	return nil
+}
+
+// verify checks the adopted snapshot: every dataset's extent, then the
+// steps adopted since the last verify in full, split across ranks, then one
+// random older step again after each new snapshot - unless verifying lets
 // the writer get half of max_lag ahead: then the newest step is only
 // spot-checked and the rest counted as unverified, so that the watcher
 // catches up instead of falling max_lag behind and failing. With
-// interruptible it returns busy once a newer tick is announced or the next
-// tick is due, to adopt it and go on from where it stopped: a complete step
-// holds the same values in every later snapshot.
+// interruptible it returns busy before a dataset - after at least one, so
+// that it progresses however often ticks come - once a newer tick is
+// announced or the next tick is due, to adopt it and go on from where it
+// stopped: a complete step holds the same values in every later snapshot,
+// and an extent checked in a later one is checked against more steps.
 func (w *watcher) verify(interruptible bool) (busy bool, err error) {
+	done := 0
+	stop := func() bool {
+		return interruptible && done > 0 && (w.r.News() || time.Since(w.ticked) >= w.wait)
+	}
+	for ; w.ext < len(w.layout); w.ext, done = w.ext+1, done+1 {
+		if stop() {
+			return true, nil
+		}
+		if err := w.checkExtent(w.ext); err != nil {
+			return false, err
+		}
+	}
 	for ; w.seen < w.shown; w.seen, w.part = w.seen+1, 0 {
 		if w.late() {
 			w.sum.Unverified += w.shown - w.seen
@@ -320,16 +342,27 @@ func (w *watcher) verify(interruptible bool) (busy bool, err error) {
 		if w.seen%w.size != w.rank {
 			continue
 		}
-		if busy, err := w.checkStep(uint64(w.seen), &w.part, interruptible); busy || err != nil {
-			return busy, err
+		for ; w.part < len(w.data); w.part, done = w.part+1, done+1 {
+			if stop() {
+				return true, nil
+			}
+			if err := w.checkData(w.data[w.part], uint64(w.seen)); err != nil {
+				return false, err
+			}
 		}
 	}
 	if w.seen == 0 || !w.recheck || w.late() {
 		return false, nil
 	}
-	part := 0
-	if busy, err := w.checkStep(uint64(rand.IntN(w.seen)), &part, interruptible); busy || err != nil {
-		return busy, err
+	s := uint64(rand.IntN(w.seen))
+	for _, d := range w.data {
+		if stop() {
+			return true, nil // another older step after the next tick
+		}
+		if err := w.checkData(d, s); err != nil {
+			return false, err
+		}
+		done++
 	}
 	w.recheck = false
 	return false, nil
@@ -362,22 +395,20 @@ func (w *watcher) spotCheck(s uint64) error {
 	return nil
 }
 
-// checkStep verifies every element of step s of every dataset from
-// dataset *part on, advancing *part. With interruptible it stops, busy,
-// before a dataset once a newer tick is announced or the next tick is due -
-// after at least one, so that it progresses however often ticks come.
-func (w *watcher) checkStep(s uint64, part *int, interruptible bool) (bool, error) {
-	for first := *part; *part < len(w.data); *part++ {
-		if interruptible && *part > first && (w.r.News() || time.Since(w.ticked) >= w.wait) {
-			return true, nil
-		}
-		d := w.data[*part]
-		sl, _ := d.RankSlab(s, 0, 1)
-		if err := checkSlab(w.r, d, s, sl, &w.buf); err != nil {
-			return false, err
+// checkStep verifies every element of step s of every dataset.
+func (w *watcher) checkStep(s uint64) error {
+	for _, d := range w.data {
+		if err := w.checkData(d, s); err != nil {
+			return err
 		}
 	}
-	return false, nil
+	return nil
+}
+
+// checkData verifies every element of step s of d.
+func (w *watcher) checkData(d workload.Dataset, s uint64) error {
+	sl, _ := d.RankSlab(s, 0, 1)
+	return checkSlab(w.r, d, s, sl, &w.buf)
 }
 
 // CheckSlab reads slab sl of step s of d through r and compares it with
