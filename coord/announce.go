@@ -73,9 +73,16 @@ func (a *announcer) announce(tick uint64, at time.Time) {
 // reader's callers use them without the reader's lock.
 type listener struct {
 	sub     *nats.Subscription
-	heard   atomic.Uint64 // newest tick announced
-	adopted atomic.Uint64 // the reader's adopted tick, mirrored at every adoption
-	wake    chan struct{} // one pending wake-up: an announcement came
+	heard   atomic.Uint64                // newest tick announced
+	last    atomic.Pointer[announcement] // newest announcement: its tick and publication time together
+	adopted atomic.Uint64                // the reader's adopted tick, mirrored at every adoption
+	wake    chan struct{}                // one pending wake-up: an announcement came
+}
+
+// announcement is one announcement heard.
+type announcement struct {
+	tick uint64
+	at   time.Time // the writer's publication time
 }
 
 // listen subscribes to the announcements of file id. It waits until the
@@ -112,6 +119,8 @@ func (l *listener) hear(m *nats.Msg) {
 			break
 		}
 	}
+	// Messages of one subscription come one at a time: last follows heard.
+	l.last.Store(&announcement{tick: tick, at: time.Unix(0, int64(binary.LittleEndian.Uint64(m.Data[8:])))})
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -149,6 +158,22 @@ func (r *Reader) startListening() {
 // than finish first. Without announcements it is always false. It does not
 // take the reader's lock.
 func (r *Reader) News() bool { return r.listen.news() }
+
+// Heard returns the newest tick announced and the publication time the
+// writer announced with it (by the writer's clock); ok is false before any
+// announcement or without announcements. A reader that adopted that tick
+// can measure from it how long the announcement and its own tick took. It
+// does not take the reader's lock.
+func (r *Reader) Heard() (tick uint64, published time.Time, ok bool) {
+	if r.listen == nil {
+		return 0, time.Time{}, false
+	}
+	a := r.listen.last.Load()
+	if a == nil {
+		return 0, time.Time{}, false
+	}
+	return a.tick, a.at, true
+}
 
 // Announced reports whether the reader listens to tick announcements.
 func (r *Reader) Announced() bool { return r.listen != nil }

@@ -137,10 +137,17 @@ func TestAnnouncementsWakeReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	if _, _, ok := manual.Heard(); ok {
+		t.Fatal("Heard reports an announcement before any")
+	}
 	for range 5 {
+		before := time.Now()
 		tick := a.step()
 		if !manual.WaitTick(ctx, time.Minute) {
 			t.Fatalf("no announcement of tick %d within a minute", tick)
+		}
+		if got, at, ok := manual.Heard(); !ok || got != tick || at.Before(before) || at.After(time.Now()) {
+			t.Fatalf("Heard: tick %d published %v (%v), want tick %d published after %v", got, at, ok, tick, before)
 		}
 		info, err := manual.Tick()
 		if err != nil || info.Tick != tick {

@@ -72,35 +72,39 @@ func latencyTable(r *results, c config) string {
 		}
 		if rows == 0 {
 			p("## Latency: tick announcements on and off\n\n")
-			p("| run | announcements | ranks w/r | latency p50 / p99 / max ms | in ticks | published to adopted, ticks p50 / p99 / max | writer ticks | EOT p50 ms | appends/s or MB/s | load |\n")
-			p("|---|---|---|---|---|---|---|---|---|---|\n")
+			p("| run | announcements | ranks w/r | latency p50 / p99 / max ms | in ticks | published to adopted, ticks p50 / p99 / max | announced publication to adopted, ms p50 / p99 | writer ticks | EOT p50 ms | appends/s or MB/s | load |\n")
+			p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		}
 		rows++
 		if o.Error != "" {
-			p("| %s | %s | %d/%d | failed: %s | | | | | | %.1f |\n", o.Name, o.Announce, o.Writers, o.Readers, oneLine(o.Error), o.Load)
+			p("| %s | %s | %d/%d | failed: %s | | | | | | | %.1f |\n", o.Name, o.Announce, o.Writers, o.Readers, oneLine(o.Error), o.Load)
 			continue
 		}
 		rate := fmt.Sprintf("%.1f MB/s", o.MBPerS)
 		if o.Workload == "rr" {
 			rate = fmt.Sprintf("%.0f appends/s", o.Appends)
 		}
-		p("| %s | %s | %d/%d | %.1f / %.1f / %.1f | %.2f / %.2f / %.2f | %.0f / %.0f / %.0f | %.0f | %.2f | %s | %.1f |\n",
+		pub := "-"
+		if o.PubP50 > 0 {
+			pub = fmt.Sprintf("%.1f / %.1f", o.PubP50, o.PubP99)
+		}
+		p("| %s | %s | %d/%d | %.1f / %.1f / %.1f | %.2f / %.2f / %.2f | %.0f / %.0f / %.0f | %s | %.0f | %.2f | %s | %.1f |\n",
 			o.Name, o.Announce, o.Writers, o.Readers, o.LatP50, o.LatP99, o.LatMax, o.LatTP50, o.LatTP99, o.LatTMax,
-			o.VisP50, o.VisP99, o.VisMax, o.Ticks, o.EOTP50, rate, o.Load)
+			o.VisP50, o.VisP99, o.VisMax, pub, o.Ticks, o.EOTP50, rate, o.Load)
 	}
 	for _, pr := range r.PeerRuns {
 		if !strings.HasPrefix(pr.Name, "hdf5-lat-") {
 			continue
 		}
 		if pr.Error != "" {
-			p("| %s | HDF5 SWMR, polling | 1/1 | failed: %s | | | | | | %.1f |\n", pr.Name, oneLine(pr.Error), pr.Load)
+			p("| %s | HDF5 SWMR, polling | 1/1 | failed: %s | | | | | | | %.1f |\n", pr.Name, oneLine(pr.Error), pr.Load)
 			continue
 		}
-		p("| %s | HDF5 SWMR, polling | 1/1 | %.1f / %.1f / %.1f | %.2f / %.2f / %.2f | - | - | - | %.0f appends/s | %.1f |\n",
+		p("| %s | HDF5 SWMR, polling | 1/1 | %.1f / %.1f / %.1f | %.2f / %.2f / %.2f | - | - | - | - | %.0f appends/s | %.1f |\n",
 			pr.Name, pr.LatP50, pr.LatP99, pr.LatMax, pr.LatP50/tick, pr.LatP99/tick, pr.LatMax/tick, pr.AppendsAll, pr.Load)
 	}
 	if rows > 0 {
-		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one started less than a tenth of a tick ago, or less than twice as long ago as it took. HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
+		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one started less than a tenth of a tick ago, or less than twice as long ago as it took. Announced publication to adopted: from the publication time in a tick's announcement to the reader adopting that tick (the announcement's delivery, the reader's wait and its tick); the rest of the latency is the writer's (a step waiting for its end of tick, and the end of tick). HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
 	}
 	return sb.String()
 }

@@ -51,12 +51,16 @@ type ourRun struct {
 	LatTP50    float64 `json:"lat_ticks_p50"` // latency over the tick length
 	LatTP99    float64 `json:"lat_ticks_p99"`
 	LatTMax    float64 `json:"lat_ticks_max"`
-	VisP50     float64 `json:"vis_ticks_p50"`
-	VisP99     float64 `json:"vis_ticks_p99"`
-	VisMax     float64 `json:"vis_ticks_max"`
-	Verified   float64 `json:"snapshots_verified"`
-	ReadSteps  float64 `json:"steps_seen"`
-	Errors     float64 `json:"reader_errors"`
+	// PubP50, PubP99: from the writer's announced publication of a tick to
+	// the reader adopting it (ms; ticks the reader heard announced only).
+	PubP50    float64 `json:"pub_ms_p50,omitempty"`
+	PubP99    float64 `json:"pub_ms_p99,omitempty"`
+	VisP50    float64 `json:"vis_ticks_p50"`
+	VisP99    float64 `json:"vis_ticks_p99"`
+	VisMax    float64 `json:"vis_ticks_max"`
+	Verified  float64 `json:"snapshots_verified"`
+	ReadSteps float64 `json:"steps_seen"`
+	Errors    float64 `json:"reader_errors"`
 }
 
 // workloadSpec says what to run.
@@ -178,6 +182,7 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 		r.LatP50, r.LatP99, r.LatMax = num(rsum, "lat_ms_p50"), num(rsum, "lat_ms_p99"), num(rsum, "lat_ms_max")
 		r.Verified, r.ReadSteps, r.Errors = num(rsum, "snapshots_verified"), num(rsum, "steps"), num(rsum, "errors")
 		r.LatTP50, r.LatTP99, r.LatTMax = r.LatP50/r.TickMS, r.LatP99/r.TickMS, r.LatMax/r.TickMS
+		r.PubP50, r.PubP99 = num(rsum, "pub_ms_p50"), num(rsum, "pub_ms_p99")
 		if e, ok := rsum["error"].(string); ok && err == nil {
 			err = errors.New("reader: " + e)
 		}

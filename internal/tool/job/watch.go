@@ -24,6 +24,11 @@ type WatchTick struct {
 	// included: with WriterTick it measures visibility in the reader's own
 	// ticks, which does not depend on how the processes are scheduled.
 	ReaderTicks int `json:"reader_ticks"`
+	// PublishedMS: from the writer's publication of this tick, as its
+	// announcement says, to adoption - the reader's share of the latency
+	// (the announcement's delivery, the reader's wait and its tick); 0
+	// when the tick was not announced.
+	PublishedMS float64 `json:"published_ms,omitempty"`
 }
 
 // WatchSummary is the watcher's closing line (--json).
@@ -36,6 +41,9 @@ type WatchSummary struct {
 	LatP50            float64 `json:"lat_ms_p50"`
 	LatP99            float64 `json:"lat_ms_p99"`
 	LatMax            float64 `json:"lat_ms_max"`
+	// PubP50, PubP99: WatchTick.PublishedMS over the announced ticks.
+	PubP50 float64 `json:"pub_ms_p50,omitempty"`
+	PubP99 float64 `json:"pub_ms_p99,omitempty"`
 	// Unverified counts the steps this rank skipped to catch up: when it
 	// is half of max_lag behind, it verifies only the newest new step,
 	// rather than fall max_lag behind and stop.
@@ -81,6 +89,7 @@ type watcher struct {
 	rows    []uint64           // rows seen per dataset: extents never shrink
 	recheck bool               // an older step is to be verified again (once per snapshot)
 	lat     []float64
+	pub     []float64 // WatchTick.PublishedMS of the announced ticks (rank 0)
 	sum     WatchSummary
 	onTick  func(WatchTick)
 	timeout time.Duration
@@ -122,6 +131,9 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 	w.wait = wait
 	err = w.run()
 	w.sum.LatP50, w.sum.LatP99 = stats.Percentile(w.lat, 50), stats.Percentile(w.lat, 99)
+	if len(w.pub) > 0 {
+		w.sum.PubP50, w.sum.PubP99 = stats.Percentile(w.pub, 50), stats.Percentile(w.pub, 99)
+	}
 	for _, l := range w.lat {
 		w.sum.LatMax = max(w.sum.LatMax, l)
 	}
@@ -157,11 +169,16 @@ func (w *watcher) run() error {
 		}
 		adopted := time.Now()
 		var writerTick uint64
+		var pub float64
 		if info.Changed {
 			lastMove = adopted
 			if w.onTick != nil && w.rank == 0 {
 				lag, _ := w.r.Lag()
 				writerTick = info.Tick + lag
+			}
+			if heard, at, ok := w.r.Heard(); ok && heard == info.Tick && w.rank == 0 {
+				pub = float64(adopted.Sub(at)) / 1e6
+				w.pub = append(w.pub, pub)
 			}
 		}
 		steps, lat, verr := w.shown, 0.0, error(nil)
@@ -195,7 +212,7 @@ func (w *watcher) run() error {
 		if info.Changed {
 			w.sum.Ticks++
 			if w.onTick != nil && w.rank == 0 {
-				w.onTick(WatchTick{Tick: info.Tick, Steps: steps, LatencyMS: lat, WriterTick: writerTick, ReaderTicks: n})
+				w.onTick(WatchTick{Tick: info.Tick, Steps: steps, LatencyMS: lat, WriterTick: writerTick, ReaderTicks: n, PublishedMS: pub})
 			}
 		}
 		if stop == 1 {

@@ -83,6 +83,9 @@ func TestWatchAdoptsWhileVerifying(t *testing.T) {
 	if sum.Steps != steps || sum.Errors != 0 || sum.Unverified != 0 {
 		t.Fatalf("watcher verified %d of %d steps (%d unverified, %d errors)", sum.Steps, steps, sum.Unverified, sum.Errors)
 	}
+	if sum.PubP50 <= 0 {
+		t.Fatalf("no time from publication to adoption measured (pub_ms_p50 %v) though every step was announced", sum.PubP50)
+	}
 	if sum.SnapshotsVerified >= sum.Ticks {
 		t.Fatalf("%d snapshots verified in full of %d adopted: the watcher finished verifying before adopting the announced tick", sum.SnapshotsVerified, sum.Ticks)
 	}
