@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,7 +292,8 @@ func TestSyncEndsTickAtStep(t *testing.T) {
 // the next step waits until twice that long after it started however short
 // MinTickInterval is; the due timer then wakes the timer goroutine, which
 // publishes the waiting step at once even though its ticker (a quarter of
-// the minute-long tick) would not fire for 15 s.
+// the minute-long tick) would not fire for 15 s - also while Stats, which
+// only tries the writer's lock, is called all the time.
 func TestSyncWaitsForPublicationCost(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.pw")
 	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Millisecond})
@@ -300,7 +302,7 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 		<-a.w.stopped
 		a.w.abandon()
 	}()
-	sync := func(n uint64) {
+	boundary := func(n uint64) {
 		t.Helper()
 		if err := a.x.Extend(n); err != nil {
 			t.Fatal(err)
@@ -309,10 +311,10 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sync(1)
+	boundary(1)
 	time.Sleep(5 * time.Millisecond) // past MinTickInterval and twice this end of tick
 	before := a.w.Stats().LastTick
-	sync(2)
+	boundary(2)
 	first := a.w.Stats().LastTick
 	a.w.mu.Lock()
 	cost := a.w.stepCost
@@ -322,10 +324,24 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 		t.Fatalf("Sync past the interval: tick %d after %d, cost %v; want the tick ended and its cost measured", first, before, cost)
 	}
 	time.Sleep(5 * time.Millisecond)
-	sync(3)
+	boundary(3)
 	if got := a.w.Stats().LastTick; got != first {
 		t.Fatalf("Sync 5 ms after an end of tick that took 1 s ended the tick at once (tick %d after %d)", got, first)
 	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				a.w.Stats()
+			}
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second) // well before the timer's own 15 s period
 	for a.w.Stats().LastTick == first {
 		if time.Now().After(deadline) {

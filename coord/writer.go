@@ -730,18 +730,32 @@ func (w *Writer) timer() {
 	defer close(w.stopped)
 	t := time.NewTicker(max(w.cfg.TickLen/4, time.Millisecond))
 	defer t.Stop()
+	// retry fires after a wake-up that found mu taken - by Stats, say,
+	// which ends no tick; a call in progress ends the tick itself when it
+	// returns - until the ticker fires.
+	var retry <-chan time.Time
 	for {
+		woken := false
 		select {
 		case <-w.stop:
 			return
 		case <-t.C:
+			retry = nil
 		case <-w.wake:
+			woken = true
+		case <-retry:
+			woken = true
 		}
-		if w.size == 1 && !w.cfg.ManualTicks && w.mu.TryLock() {
-			if w.usable() == nil && !time.Now().Before(w.due) {
-				w.endTickLocked(context.Background(), "timer") // one rank; a failure is sticky and reported by the next call
+		if w.size == 1 && !w.cfg.ManualTicks {
+			if w.mu.TryLock() {
+				retry = nil
+				if w.usable() == nil && !time.Now().Before(w.due) {
+					w.endTickLocked(context.Background(), "timer") // one rank; a failure is sticky and reported by the next call
+				}
+				w.mu.Unlock()
+			} else if woken {
+				retry = time.After(time.Millisecond)
 			}
-			w.mu.Unlock()
 		}
 		if err := w.pub.heartbeat(w.cfg.TickLen); err != nil {
 			w.log.Warn("heartbeat failed", zap.Error(err))
