@@ -78,6 +78,14 @@ func (p *publisher) lastTick() uint64 {
 	return p.md.Tick()
 }
 
+// finalise publishes the finalising status (same index, next tick).
+func (p *publisher) finalise() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = time.Now()
+	return p.md.Finalise(p.now())
+}
+
 // close publishes the closed status and removes the file unless keep.
 func (p *publisher) close(keep bool) error {
 	p.mu.Lock()

@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"errors"
 	"fmt"
 
 	"pwstore/pfile"
@@ -14,13 +15,23 @@ type View struct {
 }
 
 // read runs fn under the reader's lock, after an automatic tick if due.
+// If fn loaded a page that the writer's Close may have written early
+// (errFinal), nothing fn read is kept (the page buffer never took that
+// page, and fn's results are overwritten): the reader moves to the final
+// tick and runs fn again, whole. Once there it cannot meet errFinal again.
 func (r *Reader) read(fn func() error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.enter(); err != nil {
 		return public(err)
 	}
-	return public(fn())
+	err := fn()
+	if errors.Is(err, errFinal) {
+		if _, err = r.catchUp(); err == nil {
+			err = fn()
+		}
+	}
+	return public(err)
 }
 
 // Datasets lists every dataset of the adopted snapshot, sorted by path.

@@ -208,7 +208,7 @@ func (r *Reader) openFollower(m adoptMsg) error {
 		return fmt.Errorf("rank %d: open %s: %w", r.rank, r.path, err)
 	}
 	r.data = data
-	if m.Header.Status == mdfile.StatusOpen {
+	if m.Header.Status.Live() {
 		md, err := mdfile.Open(r.cfg.FS, r.cfg.MDPath, mdfile.ReaderOptions{Logger: r.log, Wait: time.Millisecond})
 		if err != nil {
 			return fmt.Errorf("rank %d: %s: metadata file: %w", r.rank, r.path, err)
@@ -227,7 +227,7 @@ func (r *Reader) build(h mdfile.Header, entries []mdfile.Entry) error {
 	}
 	ps := int(h.PageSize)
 	r.back = &snapshotBackend{data: dataBackend{f: r.data, ps: int64(ps)}, md: r.md, idx: r.idx}
-	r.ended = h.Status != mdfile.StatusOpen
+	r.ended = !h.Status.Live()
 	if !r.ended {
 		r.back.lagCheck = r.checkLag
 	}
@@ -244,16 +244,28 @@ func (r *Reader) build(h mdfile.Header, entries []mdfile.Entry) error {
 	return nil
 }
 
-// checkLag runs after every page the reader loads: if the writer is now
+// checkLag runs after every page the reader loads. If the writer is now
 // max_lag or more ticks ahead of the adopted snapshot, the page may come
-// from space already reused, so the read must not be trusted.
+// from space already reused, so the read must not be trusted (ErrLagging).
+// If the writer has marked the file finalising (or closed it, or recovery
+// consumed it) since the adopted tick, the page may be one its Close wrote
+// early, newer than the adopted snapshot: errFinal, upon which read drops
+// the call's work, moves to the final tick and runs the call again. A page
+// loaded before the mark was written is right for the adopted tick, since
+// the writer writes nothing early before the mark; this check reads the
+// header after the page, so a page written early is always seen with the
+// mark (one node's page cache orders them, as it orders the lag check).
 func (r *Reader) checkLag() error {
 	if r.md == nil {
 		return nil
 	}
-	wt, err := r.md.WriterTick()
+	h, err := r.md.WriterHeader()
 	if err != nil {
 		return fmt.Errorf("%s: writer tick: %w", r.path, err)
+	}
+	wt := h.Tick
+	if h.Status != mdfile.StatusOpen && r.idx.header.Status == mdfile.StatusOpen && wt > r.idx.tick() {
+		return fmt.Errorf("%s: reader at tick %d, writer %s at tick %d: %w", r.path, r.idx.tick(), h.Status, wt, errFinal)
 	}
 	lag := wt - min(wt, r.idx.tick())
 	r.behind = lag >= r.maxLag/2
@@ -262,6 +274,38 @@ func (r *Reader) checkLag() error {
 			r.path, r.idx.tick(), wt, lag, r.maxLag, ErrLagging)
 	}
 	return nil
+}
+
+// errFinal: a page was loaded under an older tick after the writer marked
+// the file finalising (checkLag). Never returned to the application.
+var errFinal = errors.New("the writer is finalising the file: move to its final tick")
+
+// catchUp moves this rank alone to the writer's newest tick after
+// errFinal. That tick is final: after the finalising mark the writer
+// publishes only the closed mark, whose snapshot has the same contents.
+// So ranks of a collective reader that catch up on their own all end on
+// the same contents; until their next Tick (which brings every rank
+// there) a rank that caught up may see newer contents than one that did
+// not. mu held.
+func (r *Reader) catchUp() (TickInfo, error) {
+	var m adoptMsg
+	if r.rank == 0 {
+		var err error
+		if m, err = r.load(false); err != nil {
+			return TickInfo{Tick: r.idx.tick()}, err
+		}
+	} else {
+		snap, err := r.md.Load()
+		if err != nil {
+			return TickInfo{Tick: r.idx.tick()}, fmt.Errorf("%s: load the final snapshot: %w", r.path, err)
+		}
+		m = adoptMsg{Base: r.idx.tick(), Header: snap.Header, Full: true, Entries: snap.Entries()}
+	}
+	info, err := r.adopt(m)
+	if err == nil {
+		r.log.Info("moved to the final tick", zap.Uint64("tick", info.Tick), zap.Int("rank", r.rank))
+	}
+	return info, err
 }
 
 // release closes what an open attempt opened.
@@ -348,7 +392,7 @@ func (r *Reader) load(full bool) (adoptMsg, error) {
 		return adoptMsg{}, fmt.Errorf("%s: load snapshot: %w", r.path, err)
 	}
 	if snap.Tick() == r.snap.Tick() {
-		if snap.Header.Status == mdfile.StatusOpen && time.Since(r.moved) > r.cfg.WriterGone {
+		if snap.Header.Status.Live() && time.Since(r.moved) > r.cfg.WriterGone {
 			return adoptMsg{}, fmt.Errorf("%s: no heartbeat for %v since tick %d (written %s); if the writer crashed, run `pwriter recover %s`: %w",
 				r.path, time.Since(r.moved).Round(time.Millisecond), snap.Tick(), snap.Header.Heartbeat.Format(time.RFC3339Nano), r.path, ErrWriterGone)
 		}
@@ -403,11 +447,16 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	if r.listen != nil {
 		r.listen.adopted.Store(m.Header.Tick)
 	}
-	if m.Header.Status != mdfile.StatusOpen {
+	if !m.Header.Status.Live() {
 		r.ended, r.back.lagCheck = true, nil
 	}
 	info.Ended = r.ended
 	if err := r.pf.Refresh(); err != nil {
+		if errors.Is(err, errFinal) {
+			// The writer finalised since the load: the superblock just read
+			// may be newer than this tick.
+			return r.catchUp()
+		}
 		return info, fmt.Errorf("%s: tick %d: %w", r.path, m.Header.Tick, err)
 	}
 	r.log.Debug("end of tick", zap.Uint64("tick", info.Tick), zap.Int("pages_evicted", len(evicted)),

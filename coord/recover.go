@@ -59,7 +59,7 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if !cfg.ForceRecover && h.Status == mdfile.StatusOpen {
+	if !cfg.ForceRecover && h.Status.Live() {
 		if err := writerDead(path, cfg, h); err != nil {
 			return Recovered{}, err
 		}
@@ -78,7 +78,7 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	if err := ours(path, cfg.MDPath, data, rc); err != nil {
 		return Recovered{}, err
 	}
-	if h.Status != mdfile.StatusOpen {
+	if !h.Status.Live() {
 		return Recovered{Tick: h.Tick}, removeMD(cfg)
 	}
 	out := Recovered{Tick: h.Tick, Needed: true}

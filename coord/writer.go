@@ -241,9 +241,9 @@ func (w *Writer) existingMD() error {
 	}
 	defer r.Close()
 	h := r.Current().Header
-	if h.Status == mdfile.StatusOpen {
-		return fmt.Errorf("%s: metadata file %s says a writer is open (tick %d, heartbeat %s); if none runs, run `pwriter recover %s`: %w",
-			w.path, w.cfg.MDPath, h.Tick, h.Heartbeat.Format(time.RFC3339), w.path, ErrNeedsRecovery)
+	if h.Status.Live() {
+		return fmt.Errorf("%s: metadata file %s says a writer is %s (tick %d, heartbeat %s); if none runs, run `pwriter recover %s`: %w",
+			w.path, w.cfg.MDPath, h.Status, h.Tick, h.Heartbeat.Format(time.RFC3339), w.path, ErrNeedsRecovery)
 	}
 	return errStaleMD
 }
@@ -852,11 +852,14 @@ func (w *Writer) waitTick(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// Close publishes the final tick, waits until every metadata page is in the
-// data file, syncs it (with Durable only), marks the metadata file closed and removes it
-// (unless KeepMD). Collective. Close is idempotent: a second Close, or one
-// made concurrently, waits for the first and returns its result; every
-// other call after Close returns ErrClosed.
+// Close publishes the final tick, marks the metadata file finalising,
+// writes every metadata page still held back into the data file at once,
+// syncs it (with Durable only), marks the metadata file closed and removes
+// it (unless KeepMD): about one end of tick plus the write back, no wait
+// for max_lag ticks (see the package doc, "Closing"). Collective. Close is
+// idempotent: a second Close, or one made concurrently, waits for the
+// first and returns its result; every other call after Close returns
+// ErrClosed.
 func (w *Writer) Close() error { return w.CloseContext(context.Background()) }
 
 // CloseContext is Close whose waits (for the other ranks, and for ticks to
@@ -877,7 +880,7 @@ func (w *Writer) close(ctx context.Context) error {
 	defer w.mu.Unlock()
 	err := w.closeLocked(ctx)
 	if w.dueTimer != nil {
-		w.dueTimer.Stop() // the drain restarted it
+		w.dueTimer.Stop() // the last end of tick restarted it
 	}
 	w.done = true
 	if cerr := w.data.Close(); err == nil && cerr != nil {
@@ -891,6 +894,21 @@ func (w *Writer) close(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// finalise runs on rank 0 once the last tick is published: it marks the
+// metadata file finalising and only then writes every page the buffer
+// still delays. A reader on an older tick that loads one of those pages
+// finds the mark when it checks the header after the load, and moves to
+// the final tick before it uses anything (Reader's checkLag). mu held.
+func (w *Writer) finalise() error {
+	if err := w.pub.finalise(); err != nil {
+		return fmt.Errorf("%s: mark the metadata file finalising: %w", w.path, err)
+	}
+	if err := w.pb.WriteAll(); err != nil {
+		return fmt.Errorf("%s: write back: %w", w.path, err)
+	}
+	return nil
 }
 
 func (w *Writer) closeLocked(ctx context.Context) error {
@@ -908,8 +926,14 @@ func (w *Writer) closeLocked(ctx context.Context) error {
 		return w.fail(fmt.Errorf("%s: close data file: %w", w.path, err))
 	}
 	w.final = true
-	if err := w.drain(ctx, "close"); err != nil {
+	// The last tick: every change is in the metadata file.
+	if err := w.endTickLocked(ctx, "close"); err != nil {
 		return err
+	}
+	if w.rank == 0 {
+		if err := w.finalise(); err != nil {
+			return w.fail(err)
+		}
 	}
 	// Without Durable the contract is surviving a crash of the processes,
 	// which the page cache already gives: only durable mode pays an fsync.

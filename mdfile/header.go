@@ -13,10 +13,15 @@ import (
 // Frozen: on-disk constants of the metadata file header.
 const (
 	headerMagic = "PWMH" // Frozen: header signature.
-	// formatVersion is the version of header, index root, branch and index
-	// page. Version 1 stored whole page images at page-aligned places;
-	// version 2 stores them without their zero tail at byte offsets.
+	// formatVersion is the version of index root, branch and index page.
+	// Version 1 stored whole page images at page-aligned places; version 2
+	// stores them without their zero tail at byte offsets.
 	formatVersion = 2 // Frozen: this format.
+	// headerVersion is the version of a header slot. Version 3 adds
+	// status finalising, which a version 2 reader must not take for a bad
+	// slot and skip (it would then read pages written early under it):
+	// the version tells it to refuse the file.
+	headerVersion = 3 // Frozen: this header format.
 	// HeaderSize is the encoded size of one header slot in bytes.
 	HeaderSize = 104 // Frozen: header slot length.
 	// headerSlots is the number of header slots, at byte offsets 0 and
@@ -39,7 +44,17 @@ const (
 	StatusOpen     Status = 1 // Frozen: a writer is (or was, if it crashed) publishing.
 	StatusClosed   Status = 2 // Frozen: the writer closed cleanly; the data file is complete.
 	StatusConsumed Status = 3 // Frozen: recovery copied the index into the data file.
+	// StatusFinalising (header version 3): the writer published its last
+	// tick and now writes every page it still held back into the data file
+	// at once. A reader on an older tick must not trust a data-file page it
+	// loads from now on (see the package doc, "Finalising").
+	StatusFinalising Status = 4 // Frozen.
 )
+
+// Live says whether a writer is, or was when it crashed, still at work:
+// open or finalising. The data file may then lack pages the index holds,
+// so the file needs its writer or recovery.
+func (s Status) Live() bool { return s == StatusOpen || s == StatusFinalising }
 
 func (s Status) String() string {
 	switch s {
@@ -49,6 +64,8 @@ func (s Status) String() string {
 		return "closed"
 	case StatusConsumed:
 		return "consumed"
+	case StatusFinalising:
+		return "finalising"
 	}
 	return "unknown"
 }
@@ -85,7 +102,7 @@ func (h *Header) Encode(b []byte) {
 	b = b[:HeaderSize]
 	copy(b[0:4], headerMagic)
 	le := binary.LittleEndian
-	le.PutUint32(b[4:], formatVersion)
+	le.PutUint32(b[4:], headerVersion)
 	le.PutUint32(b[8:], h.PageSize)
 	le.PutUint32(b[12:], uint32(h.Status))
 	le.PutUint64(b[16:], h.Tick)
@@ -114,8 +131,8 @@ func DecodeHeader(b []byte) (Header, error) {
 		return h, corrupt.Errorf("mdfile header: signature %q: %w", b[0:4], ErrBadMagic)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(b[4:]); v != formatVersion {
-		return h, fmt.Errorf("mdfile header: version %d, this reader knows %d: %w", v, formatVersion, ErrBadVersion)
+	if v := le.Uint32(b[4:]); v != headerVersion {
+		return h, fmt.Errorf("mdfile header: version %d, this reader knows %d: %w", v, headerVersion, ErrBadVersion)
 	}
 	if sum, want := xxhash.Sum64(b[:96]), le.Uint64(b[96:]); sum != want {
 		return h, corrupt.Errorf("mdfile header: checksum %#x, stored %#x: %w", sum, want, ErrBadChecksum)
@@ -140,7 +157,7 @@ func (h *Header) check() error {
 	if !validPageSize(uint64(h.PageSize)) {
 		return corrupt.Errorf("mdfile header: page size %d: %w", h.PageSize, ErrBadField)
 	}
-	if h.Status < StatusOpen || h.Status > StatusConsumed {
+	if h.Status < StatusOpen || h.Status > StatusFinalising {
 		return corrupt.Errorf("mdfile header: status %d: %w", h.Status, ErrBadField)
 	}
 	if h.Tick == 0 {

@@ -483,11 +483,19 @@ func readImage(f io.ReaderAt, ps uint64, e Entry, p []byte) error {
 // WriterTick peeks at the headers and returns the newest valid tick: how
 // far a snapshot lags is WriterTick() - snapshot.Tick().
 func (r *Reader) WriterTick() (uint64, error) {
+	h, err := r.WriterHeader()
+	return h.Tick, err
+}
+
+// WriterHeader peeks at the headers and returns the newest valid one
+// (one 1 KiB read): its tick, and its status, which says whether the
+// writer is finalising.
+func (r *Reader) WriterHeader() (Header, error) {
 	hs, err := r.readHeaders()
 	if err != nil {
-		return 0, err
+		return Header{}, err
 	}
-	return hs[0].h.Tick, nil
+	return hs[0].h, nil
 }
 
 // CheckLag fails with ErrTooFarBehind when snap is more than max_lag - 1

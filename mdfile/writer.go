@@ -101,6 +101,7 @@ type Writer struct {
 	stats     Stats
 	err       error // sticky: an I/O failure leaves the writer unusable
 	closed    bool
+	final     bool // Finalise published status finalising: only Close may follow
 	hdr       [HeaderSize]byte
 	buf       []byte // gathers adjacent pieces into one write; kept across ticks
 }
@@ -193,6 +194,8 @@ func (w *Writer) usable(tick uint64) error {
 		return ErrClosed
 	case w.err != nil:
 		return fmt.Errorf("mdfile: writer failed earlier: %w", w.err)
+	case w.final:
+		return fmt.Errorf("mdfile: tick %d after the file was marked finalising: %w", tick, ErrClosed)
 	case tick <= w.tick:
 		return fmt.Errorf("tick %d after %d: %w", tick, w.tick, ErrTickOrder)
 	}
@@ -492,6 +495,35 @@ func (w *Writer) Heartbeat(tick uint64, now time.Time) error {
 		w.err = err
 	}
 	return err
+}
+
+// Finalise publishes the next tick with the current index and status
+// finalising: one header (synced in durable mode). The caller has
+// published its last changes; once Finalise returns it may write every
+// page it still held back into the data file, since a reader on an older
+// tick checks the header after each page it loads and, finding it
+// finalising, drops the page and moves to this tick (see the package
+// doc). Only Close may follow. On failure the file stays for recovery,
+// which treats finalising as open.
+func (w *Writer) Finalise(now time.Time) error {
+	tick := w.tick + 1
+	if err := w.usable(tick); err != nil {
+		return err
+	}
+	if w.slot < 0 {
+		return fmt.Errorf("mdfile: finalise before the first tick: %w", ErrTickOrder)
+	}
+	w.stats.LastBytes = 0
+	err := w.Check()
+	if err == nil {
+		err = w.writeHeader(tick, StatusFinalising, true, now)
+	}
+	if err != nil {
+		w.err = err
+		return err
+	}
+	w.final = true
+	return nil
 }
 
 // Close publishes a last tick with status closed and an empty index (the

@@ -47,6 +47,7 @@ type Buffer struct {
 	cover map[uint64]uint64 // page inside a multi-page entry, not its first -> first page
 
 	cur     uint64             // the open tick (SWMRWriter)
+	final   bool               // WriteAll ran: delays no longer apply (SWMRWriter)
 	indexed map[uint64]*record // pages in the metadata-file index, by page (SWMRWriter)
 	due     map[uint64][]uint64
 	freed   []uint64            // pages freed while indexed, to leave the index at end of tick
@@ -436,7 +437,7 @@ func (b *Buffer) canWrite(e *entry) bool {
 	if b.cfg.Follower || e.onTick {
 		return false
 	}
-	return b.cfg.Mode != SWMRWriter || e.writeAt <= b.cur
+	return b.cfg.Mode != SWMRWriter || b.final || e.writeAt <= b.cur
 }
 
 // writeBack writes e's image to the Backend and marks it clean; the caller

@@ -52,6 +52,11 @@
 // or inside EndTick(t) (before index t is published) under the same rule.
 // The coordinator must publish index t before it calls the buffer again.
 //
+// WriteAll ends the delays: once the writer has published its last tick
+// and told readers that it is finalising (coord's Close, see the mdfile
+// package doc), every dirty entry is written back at once, and every later
+// write back too.
+//
 // The buffer trusts fresh=true only as far as it knows nothing better: an
 // entry it loaded, wrote back, or holds in the index is treated by what it
 // knows. For a page it holds no trace of, fresh=true must be true.
