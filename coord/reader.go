@@ -59,6 +59,9 @@ type ReaderStats struct {
 	Ticks   uint64 // snapshots adopted
 	Evicted uint64 // pages evicted because a new index changed them
 	Full    uint64 // ticks this rank adopted from a full index (collective)
+	// Final counts the moves to the final tick on meeting a finalising
+	// writer (a call rerun, or a tick whose load was overtaken).
+	Final   uint64
 	Pagebuf pagebuf.Stats
 }
 
@@ -303,6 +306,9 @@ func (r *Reader) catchUp() (TickInfo, error) {
 	}
 	info, err := r.adopt(m)
 	if err == nil {
+		r.statsMu.Lock()
+		r.stats.Final++
+		r.statsMu.Unlock()
 		r.log.Info("moved to the final tick", zap.Uint64("tick", info.Tick), zap.Int("rank", r.rank))
 	}
 	return info, err
