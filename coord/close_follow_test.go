@@ -1,6 +1,8 @@
 package coord
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"pwstore/collective"
+	"pwstore/internal/infra/natsd"
 	"pwstore/internal/tool/workload"
 	"pwstore/pfile"
 )
@@ -74,25 +78,60 @@ type seen struct{ tick, steps uint64 }
 // closes after a random number of ticks, at a random moment of its
 // readers' reads. Three readers with one-page buffers (every read loads
 // from the files), each up to max_lag - 1 ticks behind, read the whole
-// file in one call over and over, before, during and after the close.
-// Every call must read exactly the state of one published tick (the
-// adopted one, or the final one once Close marked the file finalising):
-// never a mix, never a wrong value; and no call fails.
+// file in one call over and over, before, during and after the close;
+// once as three independent readers, once as the three ranks of one
+// collective reader (which tick together, and may each move to the final
+// tick alone). Every call must read exactly the state of one published
+// tick (the adopted one, or the final one once Close marked the file
+// finalising): never a mix, never a wrong value; and no call fails.
 func TestReadersFollowRandomClose(t *testing.T) {
 	const maxLag = 4
-	final := uint64(0) // moves to the final tick over all runs
-	for seed := range uint64(8) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			final += followRandomClose(t, seed, maxLag)
+	for _, coll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("collective=%v", coll), func(t *testing.T) {
+			final := uint64(0) // moves to the final tick over all runs
+			for seed := range uint64(8) {
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					final += followRandomClose(t, seed, maxLag, coll)
+				})
+			}
+			t.Logf("%d moves to the final tick in 8 runs", final)
+			if final == 0 {
+				t.Fatal("no reader ever met a finalising writer: the test missed the case")
+			}
 		})
-	}
-	t.Logf("%d moves to the final tick in 8 runs", final)
-	if final == 0 {
-		t.Fatal("no reader ever met a finalising writer: the test missed the case")
 	}
 }
 
-func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
+// collectiveComms opens n ranks of one job on a fresh embedded server.
+func collectiveComms(t *testing.T, n int) []collective.Comm {
+	t.Helper()
+	srv, err := natsd.Start(natsd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	comms := make([]collective.Comm, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Go(func() {
+			comms[r], errs[r] = collective.Open(context.Background(), collective.Config{
+				Job: "readers", Rank: r, Size: n, URL: srv.URL(), Timeout: 20 * time.Second})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, c := range comms {
+			c.Close()
+		}
+	})
+	return comms
+}
+
+func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint64 {
 	rng := rand.New(rand.NewPCG(seed, 17))
 	path := filepath.Join(t.TempDir(), "close.pw")
 	p := workload.Params{Kind: workload.RR, Datasets: 6, Elems: 5}.Defaults()
@@ -117,9 +156,24 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
 		}
 	}
 	readers := make([]*Reader, 3)
-	for i := range readers {
-		if readers[i], err = OpenReader(path, Config{ManualTicks: true, CachePages: 1}); err != nil {
+	if coll {
+		comms := collectiveComms(t, len(readers))
+		errs := make([]error, len(readers))
+		var wg sync.WaitGroup
+		for i := range readers {
+			wg.Go(func() {
+				readers[i], errs[i] = OpenReader(path, Config{ManualTicks: true, CachePages: 1, Comm: comms[i]})
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			t.Fatal(err)
+		}
+	} else {
+		for i := range readers {
+			if readers[i], err = OpenReader(path, Config{ManualTicks: true, CachePages: 1}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 
@@ -133,7 +187,6 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
 			defer wg.Done()
 			rr := rand.New(rand.NewPCG(seed, uint64(i)))
 			for {
-				after := closed.Load()
 				tick, n, err := readWhole(r, layout)
 				if err != nil {
 					errs[i] = fmt.Errorf("reader %d: %w", i, err)
@@ -145,7 +198,8 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
 					errs[i] = fmt.Errorf("reader %d: lag: %w", i, err)
 					return
 				}
-				if !after && lag < maxLag-2 && rr.IntN(3) > 0 {
+				// Ranks of a collective reader tick together, every round.
+				if !coll && !closed.Load() && lag < maxLag-2 && rr.IntN(3) > 0 {
 					continue
 				}
 				info, err := r.Tick()
@@ -153,7 +207,7 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
 					errs[i] = fmt.Errorf("reader %d: tick: %w", i, err)
 					return
 				}
-				if after && info.Ended {
+				if info.Ended {
 					if tick, n, err = readWhole(r, layout); err != nil {
 						errs[i] = fmt.Errorf("reader %d, file ended: %w", i, err)
 					}
@@ -197,12 +251,12 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64) uint64 {
 		last = max(last, tick)
 	}
 	moves := uint64(0)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	for i, r := range readers {
 		moves += r.Stats().Final
 		r.Close()
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
 		for _, o := range obs[i] {
 			want, ok := stepsAt[o.tick]
 			if !ok && o.tick > last {

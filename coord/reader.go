@@ -461,7 +461,13 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		if errors.Is(err, errFinal) {
 			// The writer finalised since the load: the superblock just read
 			// may be newer than this tick.
-			return r.catchUp()
+			final, err := r.catchUp()
+			if r.size > 1 {
+				// The ranks report what they adopted together, so that they
+				// agree on Ended; this one is ahead until the next Tick.
+				return info, err
+			}
+			return final, err
 		}
 		return info, fmt.Errorf("%s: tick %d: %w", r.path, m.Header.Tick, err)
 	}
