@@ -116,12 +116,12 @@ type Config struct {
 	// SyncBytes: a parallel writer enters a sync point every SyncBytes of
 	// dirty metadata (default 256 KiB).
 	SyncBytes int64
-	// DrainWait bounds how long Flush and Close wait, in all, for ticks to
-	// expire while they drain the delayed writes (at most max_lag + 1
-	// ticks); past it they end the remaining ticks back to back, so Close
-	// takes at most about DrainWait whatever the tick length (default
-	// DefaultDrainWait). A reader that falls max_lag ticks behind meanwhile
-	// gets ErrLagging, never reused space.
+	// DrainWait bounds how long Flush waits, in all, for ticks to expire
+	// while it drains the delayed writes (at most max_lag + 1 ticks); past
+	// it the remaining ticks end back to back, so Flush takes at most about
+	// DrainWait whatever the tick length (default DefaultDrainWait). A
+	// reader that falls max_lag ticks behind meanwhile gets ErrLagging,
+	// never reused space. Close does not drain (see "Closing").
 	DrainWait time.Duration
 	// OnPublish, if set, is called on rank 0 after every tick it publishes,
 	// with the writer's lock held: it must not call the writer.

@@ -46,6 +46,23 @@
 // reader: every rank calls Tick together, rank 0 loads the new index and
 // broadcasts it (or its delta), and all ranks adopt the same tick.
 //
+// # Closing
+//
+// Close publishes the last tick, marks the metadata file finalising (one
+// header), writes every metadata page still delayed into the data file at
+// once, then marks it closed and removes it: one end of tick plus the
+// write back, where waiting out the delays took up to max_lag ticks. A
+// reader on an older tick checks the header after every page it loads;
+// once it sees the mark it does not trust the page (it may be newer than
+// its tick), moves to the final tick and reruns the call, whole: the
+// application sees no error, only its snapshot move as at an automatic
+// tick. So a reader with ManualTicks may move to the final tick without
+// calling Tick; each rank of a collective reader moves alone (the final
+// tick is the same for all), and until their next Tick ranks may differ
+// between their old tick and the final one; TickInfo stays the same on
+// every rank. The mdfile package doc gives the protocol and why it is
+// safe. Flush still waits the delays out, since the file stays open.
+//
 // # Crashes
 //
 // The data file plus the last valid index of the metadata file always

@@ -81,6 +81,11 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	if !h.Status.Live() {
 		return Recovered{Tick: h.Tick}, removeMD(cfg)
 	}
+	// Readers still on an older tick must not trust the pages written
+	// next without moving to the recovered tick first.
+	if err := rc.MarkFinalising(); err != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	}
 	out := Recovered{Tick: h.Tick, Needed: true}
 	for _, e := range rc.Snapshot.Entries() {
 		img := make([]byte, e.Length)

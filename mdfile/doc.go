@@ -31,9 +31,12 @@
 // finds both before it knows P):
 //
 //	 0  4  magic "PWMH"
-//	 4  4  version (2; a reader refuses any other with ErrBadVersion)
+//	 4  4  header version (3; a reader refuses any other with
+//	       ErrBadVersion: version 2 had no status 4, and a version 2
+//	       reader must not take a finalising slot for a bad one)
 //	 8  4  page size P
-//	12  4  status: 1 writer open, 2 closed cleanly, 3 consumed by recovery
+//	12  4  status: 1 writer open, 2 closed cleanly, 3 consumed by
+//	       recovery, 4 finalising (see Finalising)
 //	16  8  tick (>= 1)
 //	24  8  index tick: tick at which the index was last changed (<= tick);
 //	       a heartbeat publishes a new tick naming the same index
@@ -163,5 +166,52 @@
 // on every read.
 //
 // Recovery (OpenForRecovery) takes the newest header whose index and
-// every image verify; MarkConsumed then publishes status consumed.
+// every image verify; MarkFinalising publishes it again as finalising
+// before recovery writes the images into the data file, MarkConsumed
+// then publishes status consumed.
+//
+// # Finalising
+//
+// A writer delays each page it changes max_lag ticks before writing it
+// into the data file, because a reader on a tick before the change reads
+// that page from the data file (its index does not list it) and must get
+// the image of its own tick. Waiting out those ticks at close cost up to
+// max_lag ticks (a second at the defaults). Instead a closing writer:
+//
+//  1. publishes its last tick T as usual (every change in this file);
+//  2. publishes tick T+1 with the same index and status finalising
+//     (Writer.Finalise: one header, synced in durable mode);
+//  3. only then writes every page it still delays into the data file, at
+//     once; each is the image T's index lists;
+//  4. syncs the data file (durable mode), publishes T+2 closed with an
+//     empty index (Writer.Close) and removes this file.
+//
+// A reader checks the newest header after every page it loads, for lag.
+// If that header is not open (finalising, closed or consumed) and newer
+// than the reader's tick, while the reader's own tick is open, the page
+// may be one written in step 3: the reader drops it and whatever the call
+// read, adopts the newest tick and runs the call again. Why that is safe:
+//
+//   - A page loaded before step 2 is visible is right for the reader's
+//     tick: nothing is written early before the mark (the order is the
+//     writer's, and step 3 starts after the header write returns).
+//   - A page loaded after an early write is seen with the mark: the reader
+//     reads the header after the page, and a write it saw followed the
+//     header write. Reads and writes go through one node's page cache,
+//     whose order every process sees: the assumption the lag check
+//     already makes.
+//   - The newest tick (T+1, T+2) is final: its contents are T's. At T+1
+//     the index still lists every page written early (a page leaves the
+//     index only once written back), so the reader takes them from this
+//     file; pages the index does not list were not written. At T+2 (after
+//     the data file holds everything) the data file alone is right. A
+//     reader on T+1 or later never needs to move again.
+//   - The call reruns whole, so it never mixes pages of two ticks; pages
+//     the reader kept from before are those of its own tick, evicted
+//     where the new index changed them, as at any tick.
+//
+// A writer that dies in step 3 leaves status finalising, which counts as
+// open (Status.Live): recovery watches its heartbeat, then writes T's index
+// into the data file as for any crash. The early writes wrote the same
+// images, so nothing is lost and nothing differs.
 package mdfile

@@ -123,11 +123,52 @@ func TestRecoverFinalising(t *testing.T) {
 	if h := rc.Snapshot.Header; h.Status != StatusFinalising || h.Tick != 2 || rc.Snapshot.Len() != 20 {
 		t.Fatalf("recovered %+v with %d entries", h, rc.Snapshot.Len())
 	}
+	if err := rc.MarkFinalising(); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := Newest(vfs.OS, path); err != nil || h.Tick != 2 {
+		t.Fatalf("a second finalising mark was written: %+v, %v", h, err)
+	}
 	if err := rc.MarkConsumed(); err != nil {
 		t.Fatal(err)
 	}
 	h, err := Newest(vfs.OS, path)
 	if err != nil || h.Status != StatusConsumed || h.Tick != 3 {
+		t.Fatalf("after MarkConsumed: %+v, %v", h, err)
+	}
+}
+
+// TestRecoveryMarksFinalising: recovery of an open file publishes, before
+// it writes anything into the data file, the recovered index again under
+// status finalising, then consumed after it.
+func TestRecoveryMarksFinalising(t *testing.T) {
+	path := mdPath(t)
+	w := mustCreate(t, vfs.OS, path, WriterOptions{PageSize: 512, MaxLag: 3})
+	if err := w.Update(1, []Image{{Page: 3, Data: testImage(3, 1, 1, 512)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Update(2, []Image{{Page: 4, Data: testImage(4, 2, 1, 512)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Abandon()
+	r := mustOpen(t, path)
+	defer r.Close()
+	rc, err := OpenForRecovery(vfs.OS, path, ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := rc.MarkFinalising(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.WriterHeader()
+	if err != nil || h.Status != StatusFinalising || h.Tick != 3 || h.IndexTick != 2 || h.Entries != 2 {
+		t.Fatalf("after MarkFinalising: %+v, %v", h, err)
+	}
+	if err := rc.MarkConsumed(); err != nil {
+		t.Fatal(err)
+	}
+	if h, err = r.WriterHeader(); err != nil || h.Status != StatusConsumed || h.Tick != 4 {
 		t.Fatalf("after MarkConsumed: %+v, %v", h, err)
 	}
 }
