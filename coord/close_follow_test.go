@@ -162,7 +162,7 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 		var wg sync.WaitGroup
 		for i := range readers {
 			wg.Go(func() {
-				readers[i], errs[i] = OpenReader(path, Config{ManualTicks: true, CachePages: 1, Comm: comms[i]})
+				readers[i], errs[i] = OpenReader(path, Config{ManualTicks: true, CachePages: 1, Comm: comms[i], WriterGone: time.Minute})
 			})
 		}
 		wg.Wait()
@@ -171,7 +171,7 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 		}
 	} else {
 		for i := range readers {
-			if readers[i], err = OpenReader(path, Config{ManualTicks: true, CachePages: 1}); err != nil {
+			if readers[i], err = OpenReader(path, Config{ManualTicks: true, CachePages: 1, WriterGone: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -181,10 +181,13 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 	var wg sync.WaitGroup
 	obs := make([][]seen, len(readers))
 	errs := make([]error, len(readers))
+	done := make([]atomic.Bool, len(readers))
+	iters := make([]atomic.Uint64, len(readers)) // whole reads done
 	for i, r := range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer done[i].Store(true)
 			rr := rand.New(rand.NewPCG(seed, uint64(i)))
 			for {
 				tick, n, err := readWhole(r, layout)
@@ -193,6 +196,7 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 					return
 				}
 				obs[i] = append(obs[i], seen{tick, n})
+				iters[i].Add(1)
 				lag, err := r.Lag()
 				if err != nil {
 					errs[i] = fmt.Errorf("reader %d: lag: %w", i, err)
@@ -218,14 +222,31 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 		}()
 	}
 
-	rounds := 1 + rng.IntN(20)
-	for range rounds {
-		// Let no reader fall max_lag behind: that is ErrLagging, not this test.
-		for _, r := range readers {
-			for lag, err := r.Lag(); lag > maxLag-2 && err == nil; lag, err = r.Lag() {
-				time.Sleep(50 * time.Microsecond)
+	// Before each end of tick (Close's too), let no reader fall max_lag
+	// behind (that is ErrLagging, not this test): every reader has read
+	// twice since the last one (so a collective reader has ticked since,
+	// to a tick rank 0 loaded after it) and lags at most max_lag - 2.
+	var since []uint64
+	throttle := func() {
+		for i, r := range readers {
+			for !done[i].Load() {
+				lag, err := r.Lag()
+				if err == nil && lag <= maxLag-2 && (since == nil || iters[i].Load() >= since[i]+2) {
+					break
+				}
+				time.Sleep(100 * time.Microsecond)
 			}
 		}
+	}
+	ended := func() { // after each end of tick
+		since = since[:0]
+		for i := range readers {
+			since = append(since, iters[i].Load())
+		}
+	}
+	rounds := 1 + rng.IntN(20)
+	for range rounds {
+		throttle()
 		mu.Lock()
 		steps++
 		mu.Unlock()
@@ -235,7 +256,9 @@ func followRandomClose(t *testing.T, seed uint64, maxLag uint64, coll bool) uint
 		if err := w.EndTick(); err != nil {
 			t.Fatal(err)
 		}
+		ended()
 	}
+	throttle()
 	time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
