@@ -28,8 +28,8 @@ type ourRun struct {
 	Load     float64 `json:"load"` // 1-minute load average at the start
 	Wall     float64 `json:"wall_s"`
 	// PubMBPerS is bytes over the time from launching the writer to the
-	// tick that published its last step, i.e. without Close (which waits
-	// up to max_lag ticks for delayed writes, then fsyncs the data file).
+	// tick that published its last step, i.e. without Close (one more tick,
+	// the finalising mark and the delayed metadata pages written at once).
 	PubMBPerS  float64 `json:"published_mb_per_s"`
 	PubAppends float64 `json:"published_appends_per_s"` // rr: the same, in appends
 	CloseS     float64 `json:"close_s"`                 // last step published to the writer's summary line
