@@ -46,6 +46,70 @@ func TestFlushDrainIsBounded(t *testing.T) {
 	}
 }
 
+// TestCloseEndsOneTick: with hour-long ticks and the largest max lag, and
+// pages of a reopened file whose writes wait max_lag ticks, Close ends one
+// tick (then marks the file finalising and closed: two more headers) and
+// leaves a file that verifies, read by a reader that followed the writer
+// and by one opened after.
+func TestCloseEndsOneTick(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow.pw")
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createSmall(t, w, "/a")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Open(path, Config{TickLen: time.Hour, MaxLag: MaxMaxLag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a, err := w.Dataset("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAttr("x", IntValue(1)); err != nil {
+		t.Fatal(err)
+	}
+	createSmall(t, w, "/b")
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	before, last := w.Stats().Ticks, w.Stats().LastTick
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	if st.Ticks != before+1 || st.Pagebuf.DelayedWrites == 0 {
+		t.Fatalf("close ended %d ticks (%d delayed writes), want 1 and some", st.Ticks-before, st.Pagebuf.DelayedWrites)
+	}
+	info, err := r.Tick()
+	if err != nil || !info.Ended || info.Tick != last+3 {
+		t.Fatalf("reader after close: %+v, %v; want ended at tick %d (last, finalising, closed)", info, err, last+3)
+	}
+	after, err := OpenReader(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	for i, rd := range []*Reader{r, after} {
+		if err := rd.Check(); err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+		for _, p := range []string{"/a", "/b"} {
+			if err := checkSmall(rd, p); err != nil {
+				t.Fatalf("reader %d: %v", i, err)
+			}
+		}
+	}
+}
+
 // TestMaxLagBounded: a max lag above MaxMaxLag is a configuration error
 // and creates nothing.
 func TestMaxLagBounded(t *testing.T) {

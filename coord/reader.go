@@ -444,6 +444,12 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		}
 	}
 	evicted := r.pb.Invalidate(changed)
+	if !m.Header.Status.Live() && !r.ended {
+		// The closed (or consumed) index is empty, so the delta leaves out
+		// pages changed since the previous tick that its index did not
+		// list either: this buffer may hold older images of them.
+		evicted = append(evicted, r.pb.InvalidateAll()...)
+	}
 	info.Evicted = len(evicted)
 	r.statsMu.Lock()
 	r.stats.Ticks++

@@ -23,3 +23,17 @@ func (b *Buffer) WriteAll() error {
 	}
 	return err
 }
+
+// InvalidateAll drops every clean entry (Invalidate of all of them) and
+// returns their first pages: for a reader whose next snapshot cannot say
+// which pages changed since its last (a writer's closed mark, whose index
+// is empty).
+func (b *Buffer) InvalidateAll() []uint64 {
+	var pages []uint64
+	for e := b.all.head; e != nil; e = e.idx.next {
+		if !e.dirty {
+			pages = append(pages, e.page)
+		}
+	}
+	return b.Invalidate(pages)
+}

@@ -78,3 +78,25 @@ func TestWriteAllRefuses(t *testing.T) {
 		t.Fatalf("WriteAll with a failing backend: %v", err)
 	}
 }
+
+// TestInvalidateAll drops every clean entry, multi-page ones too, tells
+// the hook, and keeps dirty ones.
+func TestInvalidateAll(t *testing.T) {
+	be := newMem(ps)
+	b := newBuf(t, Config{MaxPages: 10, Mode: Plain}, be)
+	mustRead(t, b, 1, 1)
+	mustRead(t, b, 4, 2)
+	mustWrite(t, b, 8, img(ps, 8, 1, 1), false)
+	var hooked []uint64
+	b.SetEvictHook(func(p []uint64) { hooked = append(hooked, p...) })
+	gone := b.InvalidateAll()
+	if len(gone) != 2 || len(hooked) != 2 {
+		t.Fatalf("dropped %v, hook told %v; want pages 1 and 4", gone, hooked)
+	}
+	if err := b.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.DirtyEntries != 1 || st.Entries != 1 {
+		t.Fatalf("dirty entries after InvalidateAll: %+v", st)
+	}
+}

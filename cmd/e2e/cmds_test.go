@@ -249,7 +249,8 @@ func TestInterruptClosesCleanly(t *testing.T) {
 }
 
 // TestSecondSignalKills (issue 12 item 7): a second signal while the writer
-// closes (here a long close: max_lag 10 ticks of 300 ms) ends it at once,
+// stops (here a long stop: the first comes as a step of 128 MB of planes
+// begins, and the writer finishes that step before it closes) ends it at once,
 // by the signal - one rank, and the local launcher, whose ranks die with
 // it; recovery (which refuses a writer that still heartbeats) then brings
 // the file back as after any crash.
@@ -257,8 +258,11 @@ func TestSecondSignalKills(t *testing.T) {
 	for _, extra := range [][]string{nil, {"--np", "2"}} {
 		t.Run(fmt.Sprint("ranks ", extra), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "twice.pw")
-			args := append([]string{"run", "--json", "--workload", "rr", "--datasets", "4", "--steps", "100000", "--step-delay", "5ms", "--tick", "300ms"}, extra...)
+			args := append([]string{"run", "--json", "--workload", "planes", "--datasets", "8", "--side", "2000", "--steps", "100000", "--tick", "300ms"}, extra...)
 			cmd, stderr, wait := startStepping(t, append(args, path)...)
+			// The first step was just published: let the second begin, so
+			// that the writer has a step to finish after the first signal.
+			time.Sleep(20 * time.Millisecond)
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -268,9 +272,9 @@ func TestSecondSignalKills(t *testing.T) {
 			var signaled bool
 			go func() { code, signaled = wait(); close(ended) }()
 			// Signal again until it ends: the first signal may not have
-			// been taken yet when the next comes, but the close lasts
-			// about 3 s.
-			tick := time.NewTicker(100 * time.Millisecond)
+			// been taken yet when the next comes, but the stop lasts as
+			// long as a step.
+			tick := time.NewTicker(10 * time.Millisecond)
 			defer tick.Stop()
 			for waiting := true; waiting; {
 				select {
