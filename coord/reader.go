@@ -46,6 +46,10 @@ type Reader struct {
 	// than when due, so that fast ticks (steps published at Sync) do not
 	// leave it max_lag behind between two of its ticks.
 	behind bool
+	// told: the tick the last Tick reported (or the one opened), so that
+	// Changed counts a move made between two Ticks too (an automatic tick,
+	// or a move to the final tick during a read).
+	told   uint64
 	closed bool
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
@@ -121,7 +125,7 @@ func openReader(ctx context.Context, path string, cfg Config) (*Reader, error) {
 	}
 	r.log.Info("file open", zap.String("role", "reader"), zap.Int("rank", r.rank), zap.Int("ranks", r.size),
 		zap.Uint64("tick", r.idx.tick()), zap.Bool("writer_closed", r.ended))
-	r.moved = time.Now()
+	r.moved, r.told = time.Now(), r.idx.tick()
 	r.scheduleTick()
 	r.startListening()
 	return r, nil
@@ -368,6 +372,10 @@ func (r *Reader) TickContext(ctx context.Context) (TickInfo, error) {
 		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
 	info, err := r.tickLocked(ctx)
+	if err == nil {
+		info.Changed = info.Tick != r.told
+		r.told = info.Tick
+	}
 	return info, public(err)
 }
 
