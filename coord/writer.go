@@ -342,6 +342,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 	pb, err := pagebuf.New(pagebuf.Config{
 		PageSize: ps, MaxPages: w.cfg.CachePages, Mode: pagebuf.SWMRWriter, MaxLag: w.cfg.MaxLag,
 		TickBytesLimit: w.cfg.TickBytes, Leader: w.size > 1 && w.rank == 0, Follower: w.rank != 0,
+		NoStream: w.size == 1,
 	}, dataBackend{f: w.data, ps: int64(ps)})
 	if err != nil {
 		return fmt.Errorf("%s: page buffer: %w", w.path, err)

@@ -321,18 +321,22 @@ func (b *Buffer) notify(pages []uint64) {
 }
 
 func (b *Buffer) stream(page uint64, data []byte) {
+	b.streamBytes += int64(len(data))
+	if b.cfg.NoStream {
+		return
+	}
 	var a [8]byte
 	for i := range a {
 		a[i] = byte(page >> (8 * i))
 	}
 	b.digest.Write(a[:])
 	b.digest.Write(data)
-	b.streamBytes += int64(len(data))
 }
 
 // Stream returns the running xxhash64 digest of the dirty-metadata stream
 // (for each Write since the last ResetStream: the page address as 8
 // little-endian bytes, then the image) and the number of image bytes in it.
+// With Config.NoStream the digest is that of nothing.
 func (b *Buffer) Stream() (digest uint64, bytes int64) {
 	return b.digest.Sum64(), b.streamBytes
 }

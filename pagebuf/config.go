@@ -55,6 +55,10 @@ type Config struct {
 	// Leader marks rank 0 of a parallel writer: it remembers the pages it
 	// writes back so TakeWritten can report them.
 	Leader bool
+	// NoStream skips the stream digest (Stream then reports the bytes
+	// only): a one-rank writer has no other rank to compare it with, and
+	// hashing every image it writes was a third of its end-of-tick hashing.
+	NoStream bool
 }
 
 // ErrConfig is wrapped by every configuration error New returns.

@@ -113,4 +113,11 @@ func TestStreamDigest(t *testing.T) {
 	if d, n := b.Stream(); d != xxhash.Sum64(nil) || n != 0 {
 		t.Fatalf("after reset: %x %d", d, n)
 	}
+	b = newBuf(t, Config{MaxPages: 10, Mode: SWMRWriter, MaxLag: 3, NoStream: true}, newMem(ps))
+	for _, w := range writes {
+		mustWrite(t, b, w.page, bytes.Clone(w.data), true)
+	}
+	if d, n := b.Stream(); d != xxhash.Sum64(nil) || n != n1 {
+		t.Fatalf("NoStream: digest %x (want that of nothing), bytes %d (want %d)", d, n, n1)
+	}
 }

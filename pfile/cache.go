@@ -8,23 +8,30 @@ import (
 	"pwstore/vfs"
 )
 
-// chunkCache holds the chunks this rank has written and not yet written
-// back (chunks over half its limit, and writes of whole chunks, bypass it). For each it keeps the chunk's bytes and the byte ranges written,
-// and writes back only those ranges: ranks writing disjoint elements of one
-// chunk never overwrite each other's bytes. Reads merge the file's bytes
-// with the cached ranges; nothing is cached for reading, so a reader
-// always sees the data file's current bytes.
+// chunkCache holds the bytes this rank has written to chunks and not yet
+// written back (chunks over half its limit, and writes of whole chunks,
+// bypass it). For each chunk it keeps the written bytes, from the lowest to
+// the highest written offset, and the byte ranges written, and writes back
+// only those ranges: ranks writing disjoint elements of one chunk never
+// overwrite each other's bytes. Reads merge the file's bytes with the cached
+// ranges; nothing is cached for reading, so a reader always sees the data
+// file's current bytes.
 type chunkCache struct {
-	limit  int                     // bytes of chunk buffers before the oldest are written back
-	bytes  int                     // bytes of chunk buffers held
+	limit  int                     // bytes held before the oldest chunks are written back
+	bytes  int                     // bytes held (the chunks' buffers)
 	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
 	order  []uint64                // chunk offsets, oldest first
 }
 
+// cachedChunk is what the cache holds of one chunk. buf covers chunk bytes
+// [base, base+len(buf)), not the whole chunk: a one-element append to a
+// 4 KiB chunk holds 4 bytes, not a fresh 4 KiB buffer every tick. Bytes of
+// buf outside dirty are never read.
 type cachedChunk struct {
 	addr  uint64
+	base  uint64
 	buf   []byte
-	dirty []span // written ranges of buf: sorted, disjoint, not touching
+	dirty []span // written ranges of the chunk: sorted, disjoint, not touching
 }
 
 // span is the byte range [lo, hi).
@@ -52,17 +59,31 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	}
 	ch, ok := c.chunks[r.Addr]
 	if !ok {
-		if err := c.makeRoom(raw, int(r.Size)); err != nil {
-			return err
-		}
-		ch = &cachedChunk{addr: r.Addr, buf: make([]byte, r.Size)}
+		ch = &cachedChunk{addr: r.Addr, base: off}
 		c.chunks[r.Addr] = ch
 		c.order = append(c.order, r.Addr)
-		c.bytes += len(ch.buf)
 	}
-	copy(ch.buf[off:], p)
+	c.bytes += ch.hold(off, p)
 	ch.mark(span{off, off + uint64(len(p))})
-	return nil
+	// Past the limit the oldest chunks go, possibly this one (p is in it).
+	return c.makeRoom(raw)
+}
+
+// hold copies p to byte off of the chunk, growing buf to cover it, and
+// returns the bytes buf grew by.
+func (ch *cachedChunk) hold(off uint64, p []byte) int {
+	n := len(ch.buf)
+	if off < ch.base {
+		buf := make([]byte, ch.base-off+uint64(n))
+		copy(buf[ch.base-off:], ch.buf)
+		ch.buf, ch.base = buf, off
+	}
+	if end, top := off+uint64(len(p)), ch.base+uint64(len(ch.buf)); end > top {
+		// Appends grow buf at its end, amortised by append.
+		ch.buf = append(ch.buf, make([]byte, end-top)...)
+	}
+	copy(ch.buf[off-ch.base:], p)
+	return len(ch.buf) - n
 }
 
 // mark adds s to the written ranges, merging neighbours.
@@ -93,7 +114,7 @@ func (c *chunkCache) overlay(addr, off uint64, p []byte) {
 	for _, s := range ch.dirty {
 		lo, hi := max(s.lo, off), min(s.hi, end)
 		if lo < hi {
-			copy(p[lo-off:hi-off], ch.buf[lo:hi])
+			copy(p[lo-off:hi-off], ch.buf[lo-ch.base:hi-ch.base])
 		}
 	}
 }
@@ -109,8 +130,10 @@ func (c *chunkCache) drop(addr uint64) {
 	c.order = slices.DeleteFunc(c.order, func(a uint64) bool { return a == addr })
 }
 
-func (c *chunkCache) makeRoom(raw vfs.File, need int) error {
-	for len(c.order) > 0 && c.bytes+need > c.limit {
+// makeRoom writes back the oldest chunks while the cache holds more than
+// its limit.
+func (c *chunkCache) makeRoom(raw vfs.File) error {
+	for len(c.order) > 0 && c.bytes > c.limit {
 		if err := c.writeBack(raw, c.order[0]); err != nil {
 			return err
 		}
@@ -122,7 +145,7 @@ func (c *chunkCache) makeRoom(raw vfs.File, need int) error {
 func (c *chunkCache) writeBack(raw vfs.File, addr uint64) error {
 	ch := c.chunks[addr]
 	for _, s := range ch.dirty {
-		if _, err := raw.WriteAt(ch.buf[s.lo:s.hi], int64(addr+s.lo)); err != nil {
+		if _, err := raw.WriteAt(ch.buf[s.lo-ch.base:s.hi-ch.base], int64(addr+s.lo)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", addr, err)
 		}
 	}
