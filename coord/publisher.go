@@ -39,7 +39,7 @@ func newPublisher(cfg Config, id [16]byte, takeover bool, data vfs.File, log *za
 func (p *publisher) update(res pagebuf.TickResult) (mdfile.Stats, error) {
 	images := make([]mdfile.Image, len(res.Changes))
 	for i, c := range res.Changes {
-		images[i] = mdfile.Image{Page: c.Page, Data: c.Image}
+		images[i] = mdfile.Image{Page: c.Page, Data: c.Image, Zeros: c.Zeros}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -219,4 +220,88 @@ func forgeEntry(t *testing.T, w *Writer, path string, page uint64, edit func(*En
 	h.RootChecksum = xxhash.Sum64(rb)
 	h.Encode(hb[:])
 	put(uint64(w.slot*slotStride), hb[:])
+}
+
+// zeroTail is the number of zero bytes that end p.
+func zeroTail(p []byte) int {
+	n := len(p)
+	for n > 0 && p[n-1] == 0 {
+		n--
+	}
+	return len(p) - n
+}
+
+// TestZeroRunAfter: told that any part of the zeros ending an image are
+// zeros, the writer finds the run zeroRun finds.
+func TestZeroRunAfter(t *testing.T) {
+	imgs := [][]byte{}
+	for _, c := range storedCases() {
+		imgs = append(imgs, c.img)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		b := make([]byte, 512)
+		for range rng.IntN(12) {
+			b[rng.IntN(512)] = byte(rng.IntN(255) + 1)
+		}
+		imgs = append(imgs, b)
+	}
+	for i, img := range imgs {
+		h, tl := zeroRun(img)
+		for z := 0; z <= zeroTail(img); z++ {
+			if h2, tl2 := zeroRunAfter(img, z); h2 != h || tl2 != tl {
+				t.Fatalf("image %d, %d zeros vouched: %d + %d bytes, zeroRun %d + %d", i, z, h2, tl2, h, tl)
+			}
+		}
+	}
+}
+
+// TestVouchedZeros: an update that vouches for the zeros ending its images
+// indexes the same entries (stored lengths, checksums) as one that does
+// not, and they read back whole; a count beyond the image is refused.
+func TestVouchedZeros(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var plain, vouched []Image
+	for i := range 40 {
+		b := make([]byte, 512*(1+i%2))
+		for j := range rng.IntN(300) {
+			b[j] = byte(rng.IntN(255) + 1)
+		}
+		if i%5 == 0 {
+			b[len(b)-1] = 9 // a checksum at the end: no zero tail
+		}
+		plain = append(plain, Image{Page: uint64(4 * i), Data: b})
+		vouched = append(vouched, Image{Page: uint64(4 * i), Data: b, Zeros: rng.IntN(zeroTail(b) + 1)})
+	}
+	entries := func(imgs []Image) []Entry {
+		path := mdPath(t)
+		w := mustCreate(t, vfs.OS, path, WriterOptions{PageSize: 512, ReservedPages: 4})
+		if err := w.Update(1, imgs, nil); err != nil {
+			t.Fatal(err)
+		}
+		r := mustOpen(t, path)
+		var out []Entry
+		for _, img := range imgs {
+			e, ok := r.Current().Find(img.Page)
+			if !ok {
+				t.Fatalf("page %d not in the index", img.Page)
+			}
+			got := make([]byte, len(img.Data))
+			if err := r.ReadImage(e, got); err != nil || !bytes.Equal(got, img.Data) {
+				t.Fatalf("page %d read back wrong (%v)", img.Page, err)
+			}
+			e.Offset = 0
+			out = append(out, e)
+		}
+		return out
+	}
+	if a, b := entries(plain), entries(vouched); !slices.Equal(a, b) {
+		t.Fatalf("entries differ:\n%+v\n%+v", a, b)
+	}
+	w := mustCreate(t, vfs.OS, mdPath(t), WriterOptions{PageSize: 512, ReservedPages: 4})
+	for _, z := range []int{-1, 513} {
+		if err := w.Update(1, []Image{{Page: 1, Data: make([]byte, 512), Zeros: z}}, nil); !errors.Is(err, ErrBadUpdate) {
+			t.Errorf("%d zeros vouched of 512 bytes: %v", z, err)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"pwstore/internal/storage/corrupt"
+	"pwstore/internal/storage/zerosum"
 	"pwstore/vfs"
 )
 
@@ -25,6 +26,10 @@ import (
 type Image struct {
 	Page uint64
 	Data []byte
+	// Zeros is how many bytes at the end of Data are zeros, as the caller
+	// vouches (0: none known): they are then neither read nor searched.
+	// The image stored and its checksum are the same as without it.
+	Zeros int
 }
 
 // WriterOptions configure Create. Zero values take the defaults.
@@ -204,9 +209,10 @@ func (w *Writer) usable(tick uint64) error {
 
 // change is one requested index change; data == nil removes the page.
 type change struct {
-	page uint64
-	data []byte
-	ent  Entry
+	page  uint64
+	data  []byte
+	zeros int // the last zeros bytes of data are zeros
+	ent   Entry
 }
 
 // Update publishes tick: the changed images replace (or add) their
@@ -233,9 +239,15 @@ func (w *Writer) Update(tick uint64, changed []Image, removed []uint64) error {
 	// and the tick's space placed (place sets them).
 	for i := range ops {
 		if op := &ops[i]; op.data != nil {
-			head, tail := zeroRun(op.data)
+			head, tail := zeroRunAfter(op.data, op.zeros)
+			var sum uint64
+			if tail == 0 {
+				sum = zerosum.Sum64(op.data[:head], len(op.data)-head)
+			} else {
+				sum = xxhash.Sum64(op.data)
+			}
 			op.ent = Entry{Page: op.page, Length: uint64(len(op.data)), Stored: uint64(head + tail), Tail: uint64(tail),
-				Checksum: xxhash.Sum64(op.data)}
+				Checksum: sum}
 		}
 	}
 	branches, superseded, err := w.merge(ops)
@@ -265,7 +277,10 @@ func (w *Writer) plan(changed []Image, removed []uint64) ([]change, error) {
 		if img.Page > maxPage-n/w.ps {
 			return nil, fmt.Errorf("image of page %d: %d pages overflow: %w", img.Page, n/w.ps, ErrBadUpdate)
 		}
-		ops = append(ops, change{page: img.Page, data: img.Data})
+		if img.Zeros < 0 || uint64(img.Zeros) > n {
+			return nil, fmt.Errorf("image of page %d: %d of its %d bytes vouched zeros: %w", img.Page, img.Zeros, n, ErrBadUpdate)
+		}
+		ops = append(ops, change{page: img.Page, data: img.Data, zeros: img.Zeros})
 	}
 	for _, p := range removed {
 		ops = append(ops, change{page: p})
@@ -319,6 +334,30 @@ func zeroRun(img []byte) (head, tail int) {
 		e++
 	}
 	return s, len(img) - e
+}
+
+// zeroRunAfter is zeroRun for an image whose last z bytes are known to be
+// zeros: the same run (the zeros that end the page, widened back), found
+// without reading them.
+func zeroRunAfter(img []byte, z int) (head, tail int) {
+	n := len(img)
+	if z < 8 || n%8 != 0 {
+		return zeroRun(img)
+	}
+	le := binary.LittleEndian
+	s := n - z
+	for s%8 != 0 && img[s-1] == 0 {
+		s--
+	}
+	if s%8 == 0 {
+		for s >= 8 && le.Uint64(img[s-8:s]) == 0 {
+			s -= 8
+		}
+		for s > 0 && img[s-1] == 0 {
+			s--
+		}
+	}
+	return s, 0
 }
 
 // piece is bytes to write at a metadata-file byte offset.

@@ -172,6 +172,13 @@ func (b *Buffer) Read(page uint64, npages int) ([]byte, error) {
 // and has not published it. An error wrapping a Backend error means writing
 // back another entry to make room failed; this Write has still taken effect.
 func (b *Buffer) Write(page uint64, data []byte, fresh bool) error {
+	return b.WriteUsed(page, data, len(data), fresh)
+}
+
+// WriteUsed is Write for an image whose bytes from used on are all zeros,
+// as the caller vouches: the end of tick hands that on (Change.Zeros), so
+// the metadata file need not read the zeros to find or checksum them.
+func (b *Buffer) WriteUsed(page uint64, data []byte, used int, fresh bool) error {
 	if b.cfg.Mode == SWMRReader {
 		return fmt.Errorf("%w: write at page %d", ErrReadOnly, page)
 	}
@@ -194,7 +201,7 @@ func (b *Buffer) Write(page uint64, data []byte, fresh bool) error {
 			b.resize(e, n)
 		}
 	}
-	e.data = data
+	e.data, e.zeros = data, len(data)-min(max(used, 0), len(data))
 	if !fresh {
 		e.inFile = true
 	}

@@ -3,6 +3,7 @@ package pagebuf
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrInvariant is wrapped by every failure CheckInvariants reports.
@@ -120,6 +121,9 @@ func (b *Buffer) checkPlace(e *entry) error {
 	}
 	if e.onTick && !e.dirty {
 		return bad("clean on the tick list")
+	}
+	if e.zeros < 0 || e.zeros > len(e.data) || slices.ContainsFunc(e.data[len(e.data)-e.zeros:], func(c byte) bool { return c != 0 }) {
+		return bad(fmt.Sprintf("the last %d of %d bytes were vouched zeros, and are not", e.zeros, len(e.data)))
 	}
 	switch {
 	case b.cfg.Mode == SWMRReader:

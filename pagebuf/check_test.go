@@ -46,6 +46,7 @@ func TestCheckInvariantsCatches(t *testing.T) {
 		"broken back link": func(b *Buffer) { b.all.tail.idx.prev = nil },
 		"unindexed dirty":  func(b *Buffer) { clear(b.indexed) },
 		"delay past lag":   func(b *Buffer) { b.dwl.tail.writeAt = b.cur + 10 },
+		"vouched zeros":    func(b *Buffer) { b.dwl.tail.zeros = 8 },
 	} {
 		b := setup()
 		damage(b)

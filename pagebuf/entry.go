@@ -5,6 +5,9 @@ type entry struct {
 	page   uint64
 	npages int
 	data   []byte // owned by the buffer; replaced, never modified in place
+	// zeros is how many bytes at the end of data the writer vouched are
+	// zeros (WriteUsed), handed on with the change (Change.Zeros).
+	zeros int
 
 	dirty  bool
 	inFile bool // a version exists in the data file (loaded, written back, or fresh=false)

@@ -14,6 +14,9 @@ type Change struct {
 	// Image is the entry's image at the end of the tick. It is shared with
 	// the buffer, which never modifies it: the caller must not either.
 	Image []byte
+	// Zeros is how many bytes at the end of Image are zeros, as the
+	// writer of the image vouched (WriteUsed); 0 when not known.
+	Zeros int
 }
 
 // TickResult is what the end of a tick hands the coordinator.
@@ -48,7 +51,7 @@ func (b *Buffer) EndTick(tick uint64) (res TickResult, err error) {
 	res.Changes = make([]Change, 0, b.tick.len)
 	for e := b.tick.head; e != nil; {
 		next := e.tick.next
-		res.Changes = append(res.Changes, Change{Page: e.page, NPages: e.npages, Image: e.data})
+		res.Changes = append(res.Changes, Change{Page: e.page, NPages: e.npages, Image: e.data, Zeros: e.zeros})
 		rec := b.indexed[e.page]
 		if rec == nil {
 			rec = &record{safeFrom: e.writeAt}

@@ -130,3 +130,40 @@ func TestFreshWrittenAfterPublication(t *testing.T) {
 		t.Fatalf("a fresh entry counted as delayed: %d", st.DelayedWrites)
 	}
 }
+
+// TestChangeZeros: the zeros WriteUsed vouches for reach the end of tick
+// with the change; a later Write, which vouches for none, clears them.
+func TestChangeZeros(t *testing.T) {
+	b := newBuf(t, Config{MaxPages: 10, Mode: SWMRWriter, MaxLag: 3}, newMem(ps))
+	used := func(page uint64, n int) {
+		p := make([]byte, ps)
+		copy(p, bytes.Repeat([]byte{9}, n))
+		if err := b.WriteUsed(page, p, n, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used(1, ps/4)
+	used(2, ps)
+	mustWrite(t, b, 3, img(ps, 3, 1, 1), true)
+	res, err := b.EndTick(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, c := range res.Changes {
+		got = append(got, c.Zeros)
+	}
+	if want := []int{ps - ps/4, 0, 0}; !slices.Equal(got, want) {
+		t.Fatalf("zeros %v, want %v", got, want)
+	}
+	mustWrite(t, b, 1, img(ps, 1, 1, 2), false)
+	if res, err = b.EndTick(2); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Zeros != 0 {
+		t.Fatalf("after Write: %+v", res.Changes)
+	}
+}

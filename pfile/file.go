@@ -19,6 +19,10 @@ type Pages interface {
 	// ownership of data. fresh: this package allocated the space and has
 	// not written it since, so no older snapshot can reach it.
 	Write(page uint64, data []byte, fresh bool) error
+	// WriteUsed is Write for an image whose bytes from used on are zeros
+	// (an object's image after its payload), which the page buffer hands
+	// on so that nothing reads the zeros again.
+	WriteUsed(page uint64, data []byte, used int, fresh bool) error
 	// Free drops the entry at page without writing it (its space was freed).
 	Free(page uint64, npages int)
 }
@@ -465,7 +469,7 @@ func (f *File) sealObject(page uint64, o dirtyObject) error {
 		return err
 	}
 	img := seal(o.magic, page, o.np, p, f.sb.PageSize)
-	if err := f.pages.Write(page, img, o.fresh); err != nil {
+	if err := f.pages.WriteUsed(page, img, objHeaderSize+len(p), o.fresh); err != nil {
 		return fmt.Errorf("write %q object at page %d: %w", o.magic[:], page, err)
 	}
 	return nil

@@ -152,7 +152,10 @@ func (m memPages) Read(page uint64, npages int) ([]byte, error) {
 }
 
 func (m memPages) Write(uint64, []byte, bool) error { return ErrReadOnly }
-func (m memPages) Free(uint64, int)                 {}
+func (m memPages) WriteUsed(uint64, []byte, int, bool) error {
+	return ErrReadOnly
+}
+func (m memPages) Free(uint64, int) {}
 
 // memFile is a read-only vfs.File over bytes.
 type memFile struct{ b []byte }

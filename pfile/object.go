@@ -6,6 +6,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"pwstore/internal/storage/corrupt"
+	"pwstore/internal/storage/zerosum"
 )
 
 // Every metadata object other than the superblock is framed the same way
@@ -38,7 +39,13 @@ func seal(magic [4]byte, self uint64, np int, payload []byte, pageSize int) []by
 	binary.LittleEndian.PutUint32(img[12:], uint32(np))
 	binary.LittleEndian.PutUint64(img[16:], self)
 	copy(img[objHeaderSize:], payload)
-	binary.LittleEndian.PutUint64(img[24:], objSum(img))
+	// objSum's value, without reading the zeros after the payload.
+	used := objHeaderSize + len(payload)
+	d := zerosum.New()
+	d.Write(img[:24])
+	d.Write(img[objHeaderSize:used])
+	d.Zeros(len(img) - used)
+	binary.LittleEndian.PutUint64(img[24:], d.Sum64())
 	return img
 }
 
