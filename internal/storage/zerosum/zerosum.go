@@ -62,8 +62,16 @@ func (d *Digest) Write(p []byte) {
 		d.stripe(d.mem[:])
 		d.n = 0
 	}
-	for ; len(p) >= 32; p = p[32:] {
-		d.stripe(p)
+	if len(p) >= 32 {
+		le := binary.LittleEndian
+		v0, v1, v2, v3 := d.v[0], d.v[1], d.v[2], d.v[3]
+		for ; len(p) >= 32; p = p[32:] {
+			v0 = round(v0, le.Uint64(p[0:8]))
+			v1 = round(v1, le.Uint64(p[8:16]))
+			v2 = round(v2, le.Uint64(p[16:24]))
+			v3 = round(v3, le.Uint64(p[24:32]))
+		}
+		d.v = [4]uint64{v0, v1, v2, v3}
 	}
 	d.n = copy(d.mem[:], p)
 }
