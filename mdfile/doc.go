@@ -95,7 +95,9 @@
 // word (the zeros that end the page, or those before the nonzero words
 // that end it) and stores what precedes it and what follows it, back to
 // back; an all-zero page stores nothing. Readers need not know how the
-// run was chosen. A reader reads the S bytes, moves the
+// run was chosen. (A caller that knows how many zeros end an image says
+// so, Image.Zeros: the writer then finds the run and the checksum without
+// reading them, and stores the same bytes.) A reader reads the S bytes, moves the
 // tail to the end of its buffer, zero-fills between and checks the whole
 // page against the entry's checksum. A stored length that cannot be right is corruption:
 // longer than the image (the decoder refuses it), stored bytes that do

@@ -72,7 +72,11 @@
 // MarkClean names them, and never evict a dirty entry. Stream gives the
 // running xxhash64 digest of the dirty-metadata stream (page address as 8
 // little-endian bytes, then the image, for each Write) that the sync points
-// compare between ranks.
+// compare between ranks; a one-rank writer turns it off (NoStream).
+//
+// WriteUsed is Write with the writer's word that the image is zeros from
+// some byte on; the end of tick hands the count on (Change.Zeros) so that
+// the metadata file neither reads nor searches those zeros.
 //
 // # Reservation for raw data
 //
