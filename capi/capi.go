@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"math/bits"
 	"os"
 	"slices"
@@ -264,24 +263,7 @@ func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
 	if err != nil {
 		return fail(err)
 	}
-	return status(d.extend(uint64(n0)))
-}
-
-// extend sets the first dimension to n0 and keeps the row count.
-func (d *datasetObj) extend(n0 uint64) error {
-	d.rows.mu.Lock()
-	defer d.rows.mu.Unlock()
-	return d.extendLocked(n0)
-}
-
-// extendLocked is extend with d.rows.mu held.
-func (d *datasetObj) extendLocked(n0 uint64) error {
-	if err := d.d.Extend(n0); err != nil {
-		d.rows.known = false // it may have grown on some ranks and not others
-		return err
-	}
-	d.rows.n = max(d.rows.n, n0) // an extend never shrinks
-	return nil
+	return status(d.d.Extend(uint64(n0)))
 }
 
 // box checks a slab's arguments and returns start, count and the bytes it
@@ -333,37 +315,24 @@ func pw_dataset_append(ds C.pw_handle, n C.uint64_t, buf unsafe.Pointer, buflen 
 	if err != nil {
 		return fail(err)
 	}
-	r := d.rows
-	r.mu.Lock() // an append of another thread waits: each gets rows of its own
-	defer r.mu.Unlock()
-	if !r.known {
-		shape, err := d.d.Shape()
-		if err != nil {
-			return fail(err)
-		}
-		r.n, r.known = shape[0], true
-	}
-	n0, rows := r.n, uint64(n)
-	if rows > math.MaxUint64-n0 {
-		return fail(argf("append %d rows to %d: too many", rows, n0))
-	}
-	box := make([]uint64, 2*d.rank) // start, count
-	start, count := box[:d.rank], box[d.rank:]
-	start[0], count[0] = n0, rows
-	copy(count[1:], d.inner)
-	size := 0
+	var data []byte
 	if buf != nil {
-		if size, err = slabBytes(d.typ, count, buflen); err != nil {
-			return fail(err)
+		// The rows' bytes, from the cached row shape: no slice per call.
+		hi, need := bits.Mul64(uint64(d.typ.Size()), uint64(n))
+		for _, x := range d.inner {
+			var h uint64
+			h, need = bits.Mul64(need, x)
+			hi |= h
 		}
+		if hi != 0 {
+			return fail(argf("append %d rows of %v of %v: too many bytes", n, d.inner, d.typ))
+		}
+		if need > uint64(buflen) {
+			return fail(argf("buffer of %d bytes too small: %d rows of %v of %v need %d", buflen, n, d.inner, d.typ, need))
+		}
+		data = unsafe.Slice((*byte)(buf), need)
 	}
-	if err := d.extendLocked(n0 + rows); err != nil {
-		return fail(err)
-	}
-	if buf == nil || rows == 0 {
-		return C.PW_OK
-	}
-	return status(d.d.WriteSlab(start, count, unsafe.Slice((*byte)(buf), size)))
+	return status(d.d.Append(uint64(n), data))
 }
 
 //export pw_dataset_read
@@ -560,20 +529,24 @@ func attrNames(ds C.pw_handle) ([]string, error) {
 	if err := checkOpen(o); err != nil {
 		return nil, err
 	}
-	v, ok := o.(*viewObj)
-	if !ok {
-		return nil, argf("listing attributes needs a reader's dataset handle (coord's writer Dataset has no listing)")
+	var attrs []coord.Attr
+	switch o := o.(type) {
+	case *datasetObj:
+		attrs, err = o.d.Attrs()
+	case *viewObj:
+		var view *coord.View
+		if view, err = o.reader.r.Dataset(o.path); err == nil {
+			attrs, err = view.Attrs()
+		}
 	}
-	view, err := v.reader.r.Dataset(v.path)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := view.Attrs()
 	names := make([]string, len(attrs))
 	for i, a := range attrs {
 		names[i] = a.Name
 	}
-	return names, err
+	return names, nil
 }
 
 //export pw_attr_count

@@ -46,35 +46,8 @@ type fileObj struct {
 	res    resources
 	closed atomic.Bool
 
-	mu    sync.Mutex            // guards specs and rows
+	mu    sync.Mutex            // guards specs
 	specs map[string]coord.Spec // the file's listing by path; nil until needed, and after a create
-	rows  map[string]*rowCount  // the row counts of the datasets opened, by path
-}
-
-// rowsOf returns the row count shared by every handle of the dataset path.
-func (f *fileObj) rowsOf(path string) *rowCount {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r := f.rows[path]
-	if r == nil {
-		if f.rows == nil {
-			f.rows = map[string]*rowCount{}
-		}
-		r = &rowCount{}
-		f.rows[path] = r
-	}
-	return r
-}
-
-// rowCount is the first dimension of a writer's dataset, shared by every
-// handle of the dataset, so that pw_dataset_append knows where to append
-// without asking the dataset (which costs as much as the crossing it
-// saves). Only pw_dataset_extend and pw_dataset_append change it, under
-// mu; the other ranks of a job extend to the same sizes.
-type rowCount struct {
-	mu    sync.Mutex // guards n and known; held across the extend (and append's write) that changes them
-	n     uint64
-	known bool // n holds; false until first read, and after an extend that failed
 }
 
 // readerObj is a reader with what its configuration opened for it.
@@ -89,19 +62,18 @@ type readerObj struct {
 }
 
 // datasetObj is a writer's dataset, with the type and rank every write
-// checks its buffer against, and the rows pw_dataset_append appends to.
+// checks its buffer against, and the shape of a row every append does.
 type datasetObj struct {
 	file  *fileObj
 	d     *coord.Dataset
 	typ   coord.Type
 	rank  int
-	inner []uint64  // the shape past the first dimension, which never changes
-	rows  *rowCount // the first dimension
+	inner []uint64 // the shape past the first dimension, which never changes
 }
 
 // newDataset is the object of a writer's dataset handle.
 func newDataset(f *fileObj, d *coord.Dataset, spec coord.Spec) *datasetObj {
-	return &datasetObj{file: f, d: d, typ: spec.Type, rank: len(spec.Shape), inner: slices.Clone(spec.Shape[1:]), rows: f.rowsOf(d.Path())}
+	return &datasetObj{file: f, d: d, typ: spec.Type, rank: len(spec.Shape), inner: slices.Clone(spec.Shape[1:])}
 }
 
 // viewObj is a reader's dataset: the reader and a path, resolved in the

@@ -177,7 +177,8 @@ int pw_attr_set_str(pw_handle ds, const char *key, const char *v);
  * PW_ERR_ARG if it is not a scalar of these kinds. */
 int pw_attr_get(pw_handle ds, const char *key, int *kind, int64_t *i, uint64_t *u, double *f,
                 char *s, size_t slen);
-/* How many attributes a dataset has, and the name of the i-th (sorted by name). */
+/* How many attributes a dataset (a writer's or a reader's) has, and the name of the i-th (sorted
+ * by name). */
 int pw_attr_count(pw_handle ds, size_t *n);
 int pw_attr_name(pw_handle ds, size_t i, char *buf, size_t buflen);
 

@@ -79,6 +79,24 @@ func (d *Dataset) ExtendContext(ctx context.Context, n uint64) error {
 	return d.w.collective(ctx, func() string { return fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n) }, func() error { return d.ds.Extend(n) })
 }
 
+// Append extends the first dimension by rows and writes those rows, whole
+// in the other dimensions, from data (row-major, little-endian): Extend
+// and WriteSlab in one call, which takes the writer's lock and checks the
+// tick once, and appends where the dataset ends without asking its shape.
+// Collective, as Extend: every rank appends the same rows; each writes its
+// own data, and a rank that owns none of the new rows passes nil and only
+// extends. Data of another length than the rows' bytes, or rows past the
+// max shape, is ErrInvalid, and then nothing is extended.
+func (d *Dataset) Append(rows uint64, data []byte) error {
+	return d.AppendContext(context.Background(), rows, data)
+}
+
+// AppendContext is Append whose wait for the other ranks, if it enters a
+// sync point, ends when ctx is done (the writer then fails).
+func (d *Dataset) AppendContext(ctx context.Context, rows uint64, data []byte) error {
+	return d.w.collective(ctx, func() string { return fmt.Sprintf("Append(%q, %d)", d.ds.Path(), rows) }, func() error { return d.ds.Append(rows, data) })
+}
+
 // SetAttr sets (adds or replaces) an attribute. Collective.
 func (d *Dataset) SetAttr(name string, v Value) error {
 	return d.SetAttrContext(context.Background(), name, v)
@@ -121,4 +139,15 @@ func (d *Dataset) Attr(name string) (Value, bool, error) {
 		return err
 	})
 	return v, ok, err
+}
+
+// Attrs returns every attribute, sorted by name.
+func (d *Dataset) Attrs() ([]Attr, error) {
+	var attrs []Attr
+	err := d.w.independent(func() error {
+		in, err := d.ds.Attrs()
+		attrs = coordAttrs(in)
+		return err
+	})
+	return attrs, err
 }

@@ -38,7 +38,7 @@
 // # Parallel writers and readers
 //
 // With Config.Comm, a Writer is one rank of N: every rank makes the same
-// metadata-changing calls (CreateDataset, Extend, SetAttr, EndTick, Flush,
+// metadata-changing calls (CreateDataset, Extend, Append, SetAttr, EndTick, Flush,
 // Close) with the same arguments, and writes the raw data it owns. Ranks
 // meet at sync points, where they prove their streams of dirty metadata
 // identical and rank 0 decides where ticks end; rank 0 alone writes the

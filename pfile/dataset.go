@@ -250,6 +250,45 @@ func (ds *Dataset) Extend(n uint64) error {
 	return ds.Resize(shape)
 }
 
+// Append grows the first dimension by rows and writes the new rows, whole
+// in the other dimensions, from data (row-major, as WriteSlab); nil data
+// only grows it. Collective, as Extend; the write is this rank's. Data of
+// any other length than the rows' bytes is ErrBadSpec, and then nothing
+// grows.
+func (ds *Dataset) Append(rows uint64, data []byte) error {
+	if err := ds.ready(); err != nil {
+		return err
+	}
+	h := ds.h
+	n0 := h.shape[0]
+	if rows > h.max[0] || n0 > h.max[0]-rows {
+		return fmt.Errorf("append %d rows to %q of %d: beyond the max shape %v: %w", rows, ds.path, n0, h.max, ErrBadSpec)
+	}
+	if data != nil {
+		hi, need := bits.Mul64(uint64(h.typ.Size()), rows)
+		for _, n := range h.shape[1:] {
+			var h2 uint64
+			h2, need = bits.Mul64(need, n)
+			hi |= h2
+		}
+		if hi != 0 || uint64(len(data)) != need {
+			return fmt.Errorf("append %d rows to %q: %d bytes of data for rows of %v of %v: %w", rows, ds.path, len(data), h.shape[1:], h.typ, ErrBadSpec)
+		}
+	}
+	shape := clip(h.shape)
+	shape[0] = n0 + rows
+	if err := ds.Resize(shape); err != nil {
+		return err
+	}
+	if data == nil || rows == 0 {
+		return nil
+	}
+	start := make([]uint64, len(shape))
+	start[0] = n0
+	shape[0] = rows // Resize kept a copy: shape is now the count
+	return ds.WriteSlab(start, shape, data)
+}
+
 // Resize grows any dimensions within the max shape (none may shrink) and
 // allocates the chunks the new shape covers. Collective: every rank makes
 // the same allocations, so raw writes never change metadata.

@@ -430,6 +430,26 @@ static int do_bad(const char *dir) {
   EXPECT(PW_ERR_ARG, pw_attr_get(ds, "name", &kind, NULL, NULL, NULL, NULL, 0));
   EXPECT(PW_ERR_NOT_FOUND, pw_attr_get(ds, "nope", &kind, NULL, NULL, NULL, NULL, 0));
   EXPECT(PW_ERR_ARG, pw_attr_set_f64(ds, NULL, 1));
+  /* a writer's dataset lists its attributes, sorted by name, like a reader's */
+  size_t na = 99;
+  char key[16];
+  EXPECT(PW_OK, pw_attr_count(ap, &na));
+  if (na != 0) {
+    fprintf(stderr, "FAIL: /ap has %zu attributes, want 0\n", na);
+    failures++;
+  }
+  EXPECT(PW_OK, pw_attr_set_i64(ds, "alpha", 1));
+  EXPECT(PW_OK, pw_attr_count(ds, &na));
+  EXPECT(PW_OK, pw_attr_name(ds, 1, key, sizeof key));
+  if (na != 2 || strcmp(key, "name") != 0) {
+    fprintf(stderr, "FAIL: /d has %zu attributes, the second \"%s\"; want 2, \"name\"\n", na, key);
+    failures++;
+  }
+  EXPECT(PW_ERR_ARG, pw_attr_name(ds, 2, key, sizeof key));
+  EXPECT(PW_ERR_ARG, pw_attr_name(ds, 0, small, 3));
+  EXPECT(PW_ERR_ARG, pw_attr_count(ds, NULL));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_attr_count(f, &na));
+  EXPECT(PW_ERR_BAD_HANDLE, pw_attr_name(f, 0, key, sizeof key));
   EXPECT(PW_ERR_ARG, pw_dataset_name(f, 99, small, sizeof small));
   char url[8];
   EXPECT(PW_ERR_ARG, pw_nats_serve("127.0.0.1:0", url, sizeof url));
@@ -443,6 +463,8 @@ static int do_bad(const char *dir) {
   EXPECT(PW_OK, pw_close(ap));
   EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_append(ap, 1, rows, sizeof rows));
   EXPECT(PW_ERR_CLOSED, pw_dataset_info(ds, &type, &nd, shape8));
+  EXPECT(PW_ERR_CLOSED, pw_attr_count(ds, &na));
+  EXPECT(PW_ERR_CLOSED, pw_attr_name(ds, 0, key, sizeof key));
   EXPECT(PW_OK, pw_close(ds));
   EXPECT(PW_ERR_BAD_HANDLE, pw_close(ds));
   EXPECT(PW_ERR_BAD_HANDLE, pw_dataset_read(ds, start, shape, buf, sizeof buf));
