@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pwstore/coord"
 )
 
 // cpuTime is the process's user plus system CPU time so far.
@@ -22,7 +24,15 @@ func cpuTime(b *testing.B) time.Duration {
 // 100 ms ended as they expire. Reports the process's CPU time per append,
 // ends of tick and their writes included (issue 17's "CPU per
 // one-element append").
-func BenchmarkAppendCPU(b *testing.B) {
+func BenchmarkAppendCPU(b *testing.B) { cpuPerAppend(b, appendPasses) }
+
+// BenchmarkAppendOneCallCPU: BenchmarkAppendCPU with one Append per
+// append, what libpwstore's pw_dataset_append calls.
+func BenchmarkAppendOneCallCPU(b *testing.B) { cpuPerAppend(b, appendCallPasses) }
+
+// cpuPerAppend runs passes over 1,000 and 10,000 datasets and reports the
+// CPU time per append and appends per second.
+func cpuPerAppend(b *testing.B, passes func(*testing.B, *coord.Writer, []*coord.Dataset, int)) {
 	for _, datasets := range []int{1000, 10000} {
 		b.Run(fmt.Sprint(datasets), func(b *testing.B) {
 			w, ds := rrWriter(b, filepath.Join(b.TempDir(), "rr.pw"), datasets)
@@ -31,7 +41,7 @@ func BenchmarkAppendCPU(b *testing.B) {
 			}
 			b.ResetTimer()
 			cpu0, wall0 := cpuTime(b), time.Now()
-			appendPasses(b, w, ds, b.N)
+			passes(b, w, ds, b.N)
 			cpu, wall := cpuTime(b)-cpu0, time.Since(wall0)
 			b.StopTimer()
 			n := float64(b.N * datasets)
@@ -41,5 +51,20 @@ func BenchmarkAppendCPU(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// appendCallPasses is appendPasses with one Append per append.
+func appendCallPasses(b *testing.B, w *coord.Writer, ds []*coord.Dataset, passes int) {
+	val := []byte{1, 2, 3, 4}
+	for range passes {
+		for _, d := range ds {
+			if err := d.Append(1, val); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := w.EndTick(); err != nil {
+		b.Fatal(err)
 	}
 }

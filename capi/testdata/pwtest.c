@@ -318,6 +318,21 @@ static void *thread_main(void *p) {
   return NULL;
 }
 
+/* Threads appending to one dataset: each append gets rows of its own. */
+struct append_arg {
+  pw_handle ds;
+  int32_t id;
+  int bad;
+};
+
+static void *append_main(void *p) {
+  struct append_arg *a = p;
+  int32_t two[2] = {a->id, a->id};
+  for (int i = 0; i < 100; i++)
+    if (pw_dataset_append(a->ds, 2, two, sizeof two) != PW_OK) a->bad++;
+  return NULL;
+}
+
 static int do_bad(const char *dir) {
   char path[4096], md[4096], junk[4096];
   snprintf(path, sizeof path, "%s/bad.pw", dir);
@@ -419,6 +434,37 @@ static int do_bad(const char *dir) {
             (unsigned long long)shape8[0], back[0], back[2], back[6], back[8]);
     failures++;
   }
+  /* 8 threads append 100 x 2 rows each to one dataset: 1,600 rows, each pair one thread's */
+  pw_handle shared;
+  uint64_t s0 = 0, sm = PW_UNLIMITED, sc = 64;
+  CHECK(pw_dataset_create(f, "/shared", PW_INT32, 1, &s0, &sm, &sc, &shared));
+  pthread_t ath[8];
+  struct append_arg aargs[8];
+  for (int i = 0; i < 8; i++) {
+    aargs[i] = (struct append_arg){shared, i + 1, 0};
+    pthread_create(&ath[i], NULL, append_main, &aargs[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(ath[i], NULL);
+    failures += aargs[i].bad;
+  }
+  int32_t all[1600], per[9] = {0};
+  uint64_t z1 = 0, n1 = 1600;
+  EXPECT(PW_OK, pw_dataset_info(shared, NULL, NULL, shape8));
+  EXPECT(PW_OK, pw_dataset_read(shared, &z1, &n1, all, sizeof all));
+  int torn = 0;
+  for (int i = 0; i < 1600; i += 2) {
+    if (all[i] < 1 || all[i] > 8 || all[i + 1] != all[i]) torn++;
+    else per[all[i]] += 2;
+  }
+  for (int i = 1; i <= 8; i++) torn += per[i] != 200;
+  if (shape8[0] != 1600 || torn) {
+    fprintf(stderr, "FAIL: 8 threads appending: %llu rows, %d bad pairs or counts\n", (unsigned long long)shape8[0], torn);
+    failures++;
+  } else {
+    printf("ok 8 threads x 100 appends of 2 rows\n");
+  }
+  CHECK(pw_close(shared));
   char small[4];
   EXPECT(PW_OK, pw_attr_set_str(ds, "name", "a longer text"));
   int kind;

@@ -1,13 +1,15 @@
 ! pwtest.f90 - the Fortran test of module pwstore (run by capi_test.go): writes a column-major
-! array and an extensible dataset, reads them back through the writer and a reader.
+! array and two extensible datasets (one through pwf_dataset_extend + pwf_dataset_write, one
+! through pwf_dataset_append), reads them back through the writer and a reader.
 !   pwtestf FILE      prints "fortran ok" on success, stops with a non-zero code otherwise
 program pwtestf
   use pwstore
   implicit none
   character(len=4096) :: path
-  integer(pw_handle_kind) :: f, a, g, r, ra, rg
+  integer(pw_handle_kind) :: f, a, g, p, r, ra, rg, rp
   real(c_double) :: arr(4, 3, 2), back(4, 3, 2)
   integer(c_int32_t) :: row(5), rows(5, 3)
+  real(c_double) :: two(2, 2), apps(2, 4)
   integer(c_int64_t) :: shape(8), tick, iv
   integer(c_int) :: typ, nd, kind
   real(c_double) :: fv
@@ -42,6 +44,18 @@ program pwtestf
     call check(pwf_dataset_write(g, [0_c_int64_t, int(s - 1, c_int64_t)], row), 'write row')
     call check(pwf_sync(f), 'sync')
   end do
+  ! Fortran shape (2, 0): rows of 2 appended along the last Fortran dimension.
+  call check(pwf_dataset_create(f, '/app', PW_FLOAT64, [2_c_int64_t, 0_c_int64_t], p, &
+    maxshape=[2_c_int64_t, PW_UNLIMITED], chunk=[2_c_int64_t, 3_c_int64_t]), 'create /app')
+  two = reshape([1d0, 2d0, 3d0, 4d0], [2, 2])
+  if (pwf_dataset_append(p, 3_c_int64_t, two) /= PW_ERR_ARG) stop 'append of 3 rows from 2: not PW_ERR_ARG'
+  call check(pwf_dataset_append(p, 2_c_int64_t, two), 'append 2 rows')
+  call check(pwf_dataset_append(p, 1_c_int64_t), 'append (extend only)')
+  call check(pwf_dataset_append(p, 1_c_int64_t, [5d0, 6d0]), 'append 1 row')
+  call check(pwf_dataset_info(p, typ, nd, shape), 'info /app')
+  if (nd /= 2 .or. shape(1) /= 2 .or. shape(2) /= 4) stop 'info of /app after appends: wrong'
+  if (pwf_dataset_append(a, 1_c_int64_t) /= PW_ERR_ARG) stop 'append to a fixed dataset: not PW_ERR_ARG'
+  call check(pwf_close(p), 'close /app')
   back = 0
   call check(pwf_dataset_read(a, [0_c_int64_t, 0_c_int64_t, 0_c_int64_t], back), 'read /a (writer)')
   if (any(back /= arr)) stop 'read back through the writer differs'
@@ -56,7 +70,7 @@ program pwtestf
   call check(pwf_reader_open(trim(path), r, cfg), 'reader open')
   call check(pwf_reader_tick(r, tick), 'tick')
   call check(pwf_dataset_count(r, n), 'count')
-  if (n /= 2) stop 'reader: not 2 datasets'
+  if (n /= 3) stop 'reader: not 3 datasets'
   call check(pwf_dataset_name(r, 1, name), 'name')
   if (name /= '/a') stop 'reader: first dataset not /a'
   call check(pwf_dataset_open(r, '/a', ra), 'open /a')
@@ -76,6 +90,11 @@ program pwtestf
     if (any(rows(:, s) /= [(s * 10 + i, i = 1, 5)])) stop 'read /grow differs'
   end do
   if (pwf_dataset_read(rg, [0_c_int64_t, 1_c_int64_t], rows) /= PW_ERR_ARG) stop 'box beyond the shape'
+  call check(pwf_dataset_open(r, '/app', rp), 'open /app')
+  apps = -1
+  call check(pwf_dataset_read(rp, [0_c_int64_t, 0_c_int64_t], apps), 'read /app')
+  if (any(apps /= reshape([1d0, 2d0, 3d0, 4d0, 0d0, 0d0, 5d0, 6d0], [2, 4]))) stop 'read /app differs'
+  call check(pwf_close(rp), 'close')
   call check(pwf_close(ra), 'close')
   call check(pwf_close(rg), 'close')
   call check(pwf_close(r), 'close reader')

@@ -575,6 +575,31 @@ class Dataset:
         _lib.call("pw_dataset_write", self._handle(), _lib.u64s(start), _lib.u64s(count),
                   data.ctypes.data, data.nbytes)
 
+    def append(self, data=None, *, rows=None):
+        """Append rows along the first dimension and write them in one call
+        (collective, as resize): data of shape (n, *shape[1:]) appends n
+        rows, data of shape shape[1:] (a scalar for a 1-D dataset) one row;
+        the values are converted to the dataset's dtype. ``append(rows=n)``
+        only grows by n rows (a rank that owns none of them). Returns the
+        index of the first new row."""
+        self.file._writer(f"{self.name}.append()")
+        shape = self.shape
+        if data is None:
+            if not isinstance(rows, numbers.Integral) or not 0 <= rows < _lib.UNLIMITED:
+                raise errors.ArgError(f"{self.name}: append without data needs rows=n, got {rows!r}")
+            _lib.call("pw_dataset_append", self._handle(), int(rows), None, 0)
+            return shape[0]
+        arr = np.ascontiguousarray(data, dtype=self.dtype)
+        if arr.shape == shape[1:]:
+            arr = arr.reshape((1,) + arr.shape)
+        if arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
+            raise errors.ArgError(f"{self.name}: cannot append data of shape {np.shape(data)} "
+                                  f"to shape {shape}: rows are {shape[1:]}")
+        if rows is not None and rows != arr.shape[0]:
+            raise errors.ArgError(f"{self.name}: rows={rows!r}, data has {arr.shape[0]}")
+        _lib.call("pw_dataset_append", self._handle(), arr.shape[0], arr.ctypes.data, arr.nbytes)
+        return shape[0]
+
     def resize(self, size, axis=None):
         """Grow the first (unlimited) dimension: ``resize(n)``,
         ``resize(n, axis=0)`` or ``resize((n, *rest))`` with rest the

@@ -65,6 +65,7 @@ _PROTOS = {
     "pw_dataset_open": [_H, _S, _HP],
     "pw_dataset_extend": [_H, _U64],
     "pw_dataset_write": [_H, c_u64p, c_u64p, _P, _SZ],
+    "pw_dataset_append": [_H, _U64, _P, _SZ],
     "pw_dataset_read": [_H, c_u64p, c_u64p, _P, _SZ],
     "pw_dataset_info": [_H, _IP, _IP, c_u64p],
     "pw_dataset_maxshape": [_H, c_u64p],

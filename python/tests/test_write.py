@@ -113,3 +113,35 @@ workload.write_ckpt(f, steps=3, datasets=1, elems=1, side=3)
     assert not os.path.exists(path + ".md")  # closed cleanly: no metadata file left
     out = run(tools.preader, "verify", path, "--json").stdout
     assert '"ok":true' in out and '"steps":3' in out, out
+
+
+def test_append_grows_and_writes_in_one_call(tmp_path, tools, clean_env):
+    path = str(tmp_path / "ap.pw")
+    with pwstore.File(path, "w", tick=0.05) as f:
+        d = f.create_dataset("/x", shape=(0, 3), maxshape=(None, 3), chunks=(2, 3), dtype="int16")
+        assert d.append(np.arange(6).reshape(2, 3)) == 0   # two rows
+        assert d.append([7, 8, 9]) == 2                    # one row, converted to int16
+        assert d.append(rows=1) == 3                       # grow only: the row stays zero
+        for bad in (np.zeros((2, 2)), np.zeros(4), np.zeros((1, 1, 3))):
+            with pytest.raises(pwstore.ArgError):
+                d.append(bad)
+        with pytest.raises(pwstore.ArgError):
+            d.append([1, 2, 3], rows=2)
+        with pytest.raises(pwstore.ArgError):
+            d.append()
+        assert d.shape == (4, 3)  # a refused append grows nothing
+        s = f.create_dataset("/s", shape=(0,), maxshape=(None,), chunks=(4,), dtype="float64")
+        for v in range(5):
+            s.append(v / 2)
+        fixed = f.create_dataset("/fixed", shape=(2,), dtype="int32")
+        with pytest.raises(pwstore.ArgError):
+            fixed.append(1)
+        d.attrs["units"] = "K"
+        d.attrs["step"] = 4
+        assert list(d.attrs) == ["step", "units"] and len(d.attrs) == 2  # a writer lists them too
+        f.sync()
+    shape, data = tools.cat(path, "/x")
+    assert shape == [4, 3] and data == [0, 1, 2, 3, 4, 5, 7, 8, 9, 0, 0, 0]
+    with pwstore.File(path) as f:
+        np.testing.assert_array_equal(f["/s"][...], [0, 0.5, 1, 1.5, 2])
+        assert dict(f["/x"].attrs) == {"step": 4, "units": "K"}

@@ -2,12 +2,15 @@
  * worker: D extensible 1-D int32 datasets (chunks of 1,024), P passes of a one-element append
  * (extend + write) to each, pw_sync after each pass.
  *
- *   rr FILE D P [append]   prints "appends A seconds S" for the passes (create and close
- *                          excluded); with "append", each append is one pw_dataset_append
+ *   rr FILE D P [append]   prints "appends A seconds S cpu C" for the passes (create and close
+ *                          excluded): wall seconds, and the process's CPU seconds (user +
+ *                          system, every thread); with "append", each append is one
+ *                          pw_dataset_append
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <pwstore.h>
@@ -19,6 +22,13 @@
       return 1;                                                              \
     }                                                                        \
   } while (0)
+
+/* cpu returns the process's user + system CPU seconds so far. */
+static double cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 int main(int argc, char **argv) {
   if (argc != 4 && !(argc == 5 && strcmp(argv[4], "append") == 0)) {
@@ -39,6 +49,7 @@ int main(int argc, char **argv) {
     CHECK(pw_dataset_create(f, name, PW_INT32, 1, &zero, &unl, &chunk, &ds[i]));
   }
   struct timespec t0, t1;
+  double c0 = cpu();
   clock_gettime(CLOCK_MONOTONIC, &t0);
   uint64_t one = 1;
   for (int pass = 0; pass < p; pass++) {
@@ -55,9 +66,11 @@ int main(int argc, char **argv) {
     CHECK(pw_sync(f));
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  double c1 = cpu();
   for (int i = 0; i < d; i++) CHECK(pw_close(ds[i]));
   CHECK(pw_close(f));
-  printf("appends %lld seconds %.6f\n", (long long)d * p, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+  printf("appends %lld seconds %.6f cpu %.6f\n", (long long)d * p,
+         (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, c1 - c0);
   free(ds);
   return 0;
 }

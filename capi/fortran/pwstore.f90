@@ -128,6 +128,13 @@ module pwstore
       integer(c_size_t), value :: buflen
       integer(c_int) :: pw_dataset_write
     end function
+    function pw_dataset_append(ds, n, buf, buflen) bind(C, name="pw_dataset_append")
+      import :: c_int, c_int64_t, c_ptr, c_size_t
+      integer(c_int64_t), value :: ds, n
+      type(c_ptr), value :: buf
+      integer(c_size_t), value :: buflen
+      integer(c_int) :: pw_dataset_append
+    end function
     function pw_dataset_read(ds, start, count, buf, buflen) bind(C, name="pw_dataset_read")
       import :: c_int, c_int64_t, c_ptr, c_size_t
       integer(c_int64_t), value :: ds
@@ -221,6 +228,14 @@ module pwstore
   end interface
   interface pwf_dataset_read
     module procedure read_f64, read_f32, read_i32, read_i64
+  end interface
+  ! Append n rows along the growing dimension (the last in Fortran order) from an array that
+  ! holds them whole in the other dimensions: buf(nz, ny, n) for a dataset of Fortran shape
+  ! (nz, ny, *). Without buf: extend by n only (a rank that owns none of the new rows).
+  ! Collective, as pwf_dataset_extend; a buf too small for n rows is PW_ERR_ARG and extends
+  ! nothing.
+  interface pwf_dataset_append
+    module procedure append_f64, append_f32, append_i32, append_i64, append_none
   end interface
   ! Set a scalar attribute: real(8), integer (stored as int64) or text.
   interface pwf_attr_set
@@ -494,6 +509,41 @@ contains
     integer(c_int64_t), allocatable :: s(:), c(:)
     call slab(ds, offset, shape(buf), count, s, c, ierr)
     if (ierr == PW_OK) ierr = pw_dataset_write(ds, s, c, c_loc(buf), int(size(buf) * 8, c_size_t))
+  end function
+
+  function append_f64(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    real(c_double), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append(ds, n, c_loc(buf), int(size(buf) * 8, c_size_t))
+  end function
+  function append_f32(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    real(c_float), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append(ds, n, c_loc(buf), int(size(buf) * 4, c_size_t))
+  end function
+  function append_i32(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer(c_int32_t), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append(ds, n, c_loc(buf), int(size(buf) * 4, c_size_t))
+  end function
+  function append_i64(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer(c_int64_t), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append(ds, n, c_loc(buf), int(size(buf) * 8, c_size_t))
+  end function
+  function append_none(ds, n) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer :: ierr
+    ierr = pw_dataset_append(ds, n, c_null_ptr, 0_c_size_t)
   end function
 
   function read_f64(ds, offset, buf, count) result(ierr)
