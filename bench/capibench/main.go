@@ -244,6 +244,10 @@ func run(d, p, runs int) error {
 	wall := func(s sample) float64 { return s.wall }
 	cpuOf := func(s sample) float64 { return s.cpu }
 	fmt.Printf("round robin %d datasets x %d passes, %d rounds (medians; us per append, passes only)\n", d, p, runs)
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// Other work on the machine moves single runs by more than the 10 % the target is about.
+		fmt.Printf("load average at the end %s on %d CPUs: above the CPUs, trust no single figure\n", strings.Fields(string(load))[0], runtime.NumCPU())
+	}
 	names := map[string]string{"go": "Go Extend+WriteSlab", "c": "C extend+write", "go-append": "Go Append", "c-append": "C pw_dataset_append"}
 	least := func(which string, pick func(sample) float64) float64 {
 		m := pick(got[which][0])
