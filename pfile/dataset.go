@@ -275,7 +275,8 @@ func (ds *Dataset) Append(rows uint64, data []byte) error {
 			return fmt.Errorf("append %d rows to %q: %d bytes of data for rows of %v of %v: %w", rows, ds.path, len(data), h.shape[1:], h.typ, ErrBadSpec)
 		}
 	}
-	shape := clip(h.shape)
+	var sbuf, cbuf [MaxRank]uint64 // on the stack, as Extend's
+	shape := append(sbuf[:0], h.shape...)
 	shape[0] = n0 + rows
 	if err := ds.Resize(shape); err != nil {
 		return err
@@ -283,9 +284,9 @@ func (ds *Dataset) Append(rows uint64, data []byte) error {
 	if data == nil || rows == 0 {
 		return nil
 	}
-	start := make([]uint64, len(shape))
+	start := cbuf[:len(shape)]
 	start[0] = n0
-	shape[0] = rows // Resize kept a copy: shape is now the count
+	shape[0] = rows // Resize copied it: shape is now the count
 	return ds.WriteSlab(start, shape, data)
 }
 

@@ -150,8 +150,8 @@ func TestDeferSealHeaderRewrites(t *testing.T) {
 	}
 }
 
-// TestAppendAllocations: a one-element append (Extend, then WriteSlab)
-// within a chunk allocates nothing per call with DeferSeal, but for the
+// TestAppendAllocations: a one-element append (Extend, then WriteSlab, or
+// one Append) within a chunk allocates nothing per call with DeferSeal, but for the
 // chunk cache's amortised growth: its per-dimension values live on the
 // stack and the header is encoded at Seal. About 9 allocations per append
 // before; fewer than one allows for the cache.
@@ -178,5 +178,13 @@ func TestAppendAllocations(t *testing.T) {
 	appendOne() // allocates the chunk
 	if n := testing.AllocsPerRun(1000, appendOne); n >= 1 {
 		t.Fatalf("%.2f allocations per append", n)
+	}
+	appendCall := func() { // the same through Append
+		if err := ds.Append(1, val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testing.AllocsPerRun(1000, appendCall); n >= 1 {
+		t.Fatalf("%.2f allocations per Append", n)
 	}
 }
