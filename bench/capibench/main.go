@@ -50,7 +50,7 @@ func main() {
 		return
 	}
 	d := flag.Int("d", 1000, "datasets")
-	p := flag.Int("p", 2000, "passes: enough that the ends of tick (one per 25 ms at most) average out")
+	p := flag.Int("p", 2000, "passes: enough that the ends of tick (many per second) average out")
 	runs := flag.Int("runs", 5, "rounds: runs of each kind")
 	flag.Parse()
 	if err := run(*d, *p, *runs); err != nil {
