@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -13,9 +14,18 @@ import (
 // them, with pages added, changed, removed, and the odd page named in two
 // lists) give the same entries as applying the lists one by one to a map,
 // and apply names exactly the pages of the delta, sorted.
+// Small leaves make the walk split leaves, empty them and cross them
+// on almost every tick.
 func TestIndexApplyMatchesMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{2, 3, 8, leafMax} {
+		t.Run(fmt.Sprintf("leaf=%d", size), func(t *testing.T) { testIndexApply(t, size) })
+	}
+}
+
+func testIndexApply(t *testing.T, leaf int) {
+	rng := rand.New(rand.NewPCG(1, uint64(leaf)))
 	x := newIndex()
+	x.leafMax = leaf
 	ref := map[uint64]mdfile.Entry{}
 	for tick := uint64(1); tick <= 300; tick++ {
 		var d mdfile.Delta
@@ -56,9 +66,10 @@ func TestIndexApplyMatchesMap(t *testing.T) {
 		if want := slices.Sorted(maps.Keys(named)); !slices.Equal(pages, want) {
 			t.Fatalf("tick %d: pages %v, want %v", tick, pages, want)
 		}
+		checkLeaves(t, x)
 		want := slices.SortedFunc(maps.Values(ref), cmpEntry)
 		if !slices.Equal(x.sorted(), want) {
-			t.Fatalf("tick %d: index has %d entries, the map %d, or they differ", tick, len(x.entries), len(want))
+			t.Fatalf("tick %d: index has %d entries, the map %d, or they differ", tick, x.len(), len(want))
 		}
 		for p := range uint64(400) {
 			got, ok := x.find(p)
@@ -76,6 +87,35 @@ func TestIndexApplyMatchesMap(t *testing.T) {
 	}
 }
 
+// checkLeaves checks the index's shape: leaves neither empty nor over
+// full, firsts their first pages, pages ascending across leaves, n their
+// total.
+func checkLeaves(t *testing.T, x *index) {
+	t.Helper()
+	if len(x.firsts) != len(x.leaves) {
+		t.Fatalf("%d leaves, %d first pages", len(x.leaves), len(x.firsts))
+	}
+	n, last := 0, int64(-1)
+	for i, l := range x.leaves {
+		if len(l) == 0 {
+			t.Fatalf("leaf %d is empty", i)
+		}
+		if len(l) > x.leafMax || x.firsts[i] != l[0].Page {
+			t.Fatalf("leaf %d: %d entries (max %d), first page %d, recorded %d", i, len(l), x.leafMax, l[0].Page, x.firsts[i])
+		}
+		for _, e := range l {
+			if int64(e.Page) <= last {
+				t.Fatalf("leaf %d: page %d after page %d", i, e.Page, last)
+			}
+			last = int64(e.Page)
+		}
+		n += len(l)
+	}
+	if n != x.len() {
+		t.Fatalf("%d entries in the leaves, %d counted", n, x.len())
+	}
+}
+
 func sortedUnique(es []mdfile.Entry) []mdfile.Entry {
 	slices.SortStableFunc(es, cmpEntry)
 	return slices.CompactFunc(es, func(a, b mdfile.Entry) bool { return a.Page == b.Page })
@@ -90,8 +130,14 @@ func TestIndexReplace(t *testing.T) {
 	if !slices.Equal(got, []uint64{3, 4, 5}) {
 		t.Fatalf("replace named %v, want [3 4 5]", got)
 	}
-	if _, ok := x.find(5); ok || x.tick() != 2 || len(x.entries) != 3 {
-		t.Fatalf("index after replace: tick %d, %+v", x.tick(), x.entries)
+	if _, ok := x.find(5); ok || x.tick() != 2 || x.len() != 3 {
+		t.Fatalf("index after replace: tick %d, %+v", x.tick(), x.sorted())
+	}
+	// Entries in any order, a page twice: the later one counts, as it
+	// did in a map.
+	x.reset(mdfile.Header{Tick: 3}, []mdfile.Entry{{Page: 7, Offset: 1}, {Page: 2, Offset: 1}, {Page: 7, Offset: 2}})
+	if e, ok := x.find(7); !ok || e.Offset != 2 || x.len() != 2 {
+		t.Fatalf("index after reset with a page twice: %+v", x.sorted())
 	}
 }
 

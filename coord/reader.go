@@ -486,7 +486,7 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		return info, fmt.Errorf("%s: tick %d: %w", r.path, m.Header.Tick, err)
 	}
 	r.log.Debug("end of tick", zap.Uint64("tick", info.Tick), zap.Int("pages_evicted", len(evicted)),
-		zap.Int("index_entries", len(r.idx.entries)), zap.Bool("writer_closed", r.ended))
+		zap.Int("index_entries", r.idx.len()), zap.Bool("writer_closed", r.ended))
 	return info, nil
 }
 

@@ -165,7 +165,7 @@ func (r *Reader) VerifyIndex() error {
 	full.reset(r.snap.Header, r.snap.Entries())
 	if got, want := r.idx.digest(), full.digest(); got != want {
 		return fmt.Errorf("%s: tick %d: index built from deltas (%d entries) differs from the full index (%d entries)",
-			r.path, r.idx.tick(), len(r.idx.entries), len(full.entries))
+			r.path, r.idx.tick(), r.idx.len(), full.len())
 	}
 	return nil
 }
