@@ -51,6 +51,8 @@ type Reader struct {
 	// or a move to the final tick during a read).
 	told   uint64
 	closed bool
+	tx     []byte   // rank 0: the last tick message sent, its room reused
+	rx     adoptMsg // other ranks: the last tick message received, its lists' room reused
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   ReaderStats // Pagebuf: as of the last Stats call that got mu
@@ -109,7 +111,7 @@ func openReader(ctx context.Context, path string, cfg Config) (*Reader, error) {
 		if err != nil {
 			first.Err, first.Code = err.Error(), errCode(err)
 		}
-		got, berr := bcastMsg(ctx, cfg.Comm, 0, first)
+		got, berr := bcastAdopt(ctx, cfg.Comm, first)
 		switch {
 		case berr != nil:
 			err = fmt.Errorf("%s: open: %w", path, berr)
