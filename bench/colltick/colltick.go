@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"pwstore/collective"
@@ -42,6 +43,11 @@ type Result struct {
 	P99      float64 `json:"p99_ms"`
 	Max      float64 `json:"max_ms"`
 	Rank0P50 float64 `json:"rank0_p50_ms"` // rank 0's own Tick call, for comparison
+	// CPU is the process's CPU time (user+sys: every rank, the NATS
+	// server, the Go runtime) from the start of a tick to its last rank's
+	// return, the median over the ticks: on a machine shared with other
+	// work it moves less than the wall time.
+	CPU float64 `json:"cpu_p50_ms"`
 }
 
 // Options size one measurement.
@@ -126,7 +132,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	res := Result{Ranks: o.Ranks, Target: o.Delta, Datasets: k, Iters: o.Iters, DeltaMin: -1}
-	var all, zero []float64
+	var all, zero, cpu []float64
 	sum := 0
 	for range o.Iters {
 		if err := ctx.Err(); err != nil {
@@ -144,10 +150,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.DeltaMin = d
 		}
 		res.DeltaMax = max(res.DeltaMax, d)
+		c0 := cpuTime()
 		took, took0, err := rs.tick()
 		if err != nil {
 			return Result{}, err
 		}
+		cpu = append(cpu, ms(cpuTime()-c0))
 		all = append(all, ms(took))
 		zero = append(zero, ms(took0))
 	}
@@ -158,10 +166,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Entries = prev.Len()
 	res.P50, res.P99, res.Max = stats.Percentile(all, 50), stats.Percentile(all, 99), slices.Max(all)
 	res.Rank0P50 = stats.Percentile(zero, 50)
+	res.CPU = stats.Percentile(cpu, 50)
 	return res, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // writer appends to datasets, one tick at a time.
 type writer struct {

@@ -43,6 +43,7 @@ func BenchmarkCollectiveTick(b *testing.B) {
 				b.ReportMetric(res.P50, "p50-ms")
 				b.ReportMetric(res.P99, "p99-ms")
 				b.ReportMetric(res.Rank0P50, "rank0-p50-ms")
+				b.ReportMetric(res.CPU, "cpu-p50-ms")
 				b.ReportMetric(res.Delta, "entries/tick")
 				b.ReportMetric(float64(res.Datasets), "datasets/tick")
 				b.ReportMetric(float64(res.DeltaMin), "min-entries")

@@ -268,9 +268,9 @@ func report(r *results, c config) string {
 
 	if len(r.Coll) > 0 || r.CollErr != "" {
 		p("## Collective reader tick\n\n")
-		p("| reader ranks | delta asked | delta measured (mean, min-max) | index entries | p50 ms | p99 ms | max ms | rank 0 p50 ms |\n|---|---|---|---|---|---|---|---|\n")
+		p("| reader ranks | delta asked | delta measured (mean, min-max) | index entries | p50 ms | p99 ms | max ms | rank 0 p50 ms | CPU p50 ms |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, x := range r.Coll {
-			p("| %d | %d | %.0f (%d-%d) | %d | %.2f | %.2f | %.2f | %.2f |\n", x.Ranks, x.Target, x.Delta, x.DeltaMin, x.DeltaMax, x.Entries, x.P50, x.P99, x.Max, x.Rank0P50)
+			p("| %d | %d | %.0f (%d-%d) | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", x.Ranks, x.Target, x.Delta, x.DeltaMin, x.DeltaMax, x.Entries, x.P50, x.P99, x.Max, x.Rank0P50, x.CPU)
 		}
 		if r.CollErr != "" {
 			p("\nFailed: %s\n", oneLine(r.CollErr))
