@@ -387,7 +387,7 @@ func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 	if r.size > 1 {
 		return r.collectiveTick(ctx, false)
 	}
-	m, err := r.load(false)
+	m, err := r.load(false, nil)
 	if err != nil {
 		return TickInfo{Tick: r.idx.tick()}, err
 	}
@@ -395,17 +395,27 @@ func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 }
 
 // load is rank 0's half of a tick: the newest snapshot as a message for
-// the ranks (a delta from the adopted snapshot, or the full index).
-func (r *Reader) load(full bool) (adoptMsg, error) {
+// the ranks (a delta from the adopted snapshot, or the full index). pre,
+// if not nil, is a snapshot loaded a moment ago: it is used if the writer
+// has published nothing since.
+func (r *Reader) load(full bool, pre *mdfile.Snapshot) (adoptMsg, error) {
 	if r.ended || r.md == nil {
 		if full {
 			return r.fullMsg(), nil
 		}
 		return adoptMsg{Base: r.idx.tick(), Header: r.idx.header}, nil
 	}
-	snap, err := r.md.Load()
-	if err != nil {
-		return adoptMsg{}, fmt.Errorf("%s: load snapshot: %w", r.path, err)
+	snap := pre
+	if snap != nil {
+		if wt, err := r.md.WriterTick(); err != nil || wt != snap.Tick() {
+			snap = nil
+		}
+	}
+	if snap == nil {
+		var err error
+		if snap, err = r.md.Load(); err != nil {
+			return adoptMsg{}, fmt.Errorf("%s: load snapshot: %w", r.path, err)
+		}
 	}
 	if snap.Tick() == r.snap.Tick() {
 		if snap.Header.Status.Live() && time.Since(r.moved) > r.cfg.WriterGone {

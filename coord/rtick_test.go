@@ -2,6 +2,7 @@ package coord
 
 import (
 	"encoding/binary"
+	"math"
 	"reflect"
 	"testing"
 
@@ -28,7 +29,10 @@ func TestAdoptMsgRoundTrip(t *testing.T) {
 		t.Fatalf("round trip changed the message:\n%+v\n%+v", m, got)
 	}
 	// The lists' room is reused; a shorter message leaves nothing behind.
-	full := adoptMsg{Base: 9, Header: m.Header, Full: true, Entries: m.Changed, Err: "x", Code: 3}
+	// Differences wrap around 2^64 both ways.
+	top := uint64(math.MaxUint64)
+	full := adoptMsg{Base: 9, Header: m.Header, Full: true, Err: "x", Code: 3, Entries: []mdfile.Entry{
+		{Page: top, Offset: top, Length: top, Stored: top, Tail: top, Checksum: top}, {Page: 0, Offset: 1, Length: 1}, m.Changed[1]}}
 	b, err = full.encode(b)
 	if err != nil {
 		t.Fatal(err)
