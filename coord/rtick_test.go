@@ -3,9 +3,13 @@ package coord
 import (
 	"encoding/binary"
 	"math"
+	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
+	"pwstore/collective"
 	"pwstore/mdfile"
 )
 
@@ -73,4 +77,84 @@ func FuzzAdoptMsg(f *testing.F) {
 			t.Fatalf("re-encoded message decodes as %+v (%v), was %+v", m2, err, m)
 		}
 	})
+}
+
+// TestCollectiveTickNewest: reader rank 0 loads the snapshot before the
+// other ranks' ticks are in; a tick the writer publishes after that load
+// but before the last rank calls Tick is the one every rank adopts.
+func TestCollectiveTickNewest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "newest.pw")
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	d, err := w.CreateDataset("/x", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grow := func() {
+		t.Helper()
+		shape, err := d.Shape()
+		if err == nil {
+			err = d.Extend(shape[0] + 1)
+		}
+		if err == nil {
+			err = w.EndTick()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	grow()
+	comms := collective.NewLocalWith(2, collective.LocalOptions{Timeout: 20 * time.Second})
+	entered := make(chan struct{}, 1)
+	comms[0] = &signalComm{Comm: comms[0], entered: entered}
+	rs := make([]*Reader, 2)
+	var wg sync.WaitGroup
+	for rank, c := range comms {
+		wg.Go(func() {
+			var err error
+			if rs[rank], err = OpenReader(path, Config{Comm: c, ManualTicks: true}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	defer func() {
+		for _, r := range rs {
+			r.Close()
+		}
+	}()
+	for len(entered) > 0 {
+		<-entered
+	}
+	grow()
+	ticked := make(chan error, 1)
+	go func() {
+		_, err := rs[0].Tick()
+		ticked <- err
+	}()
+	<-entered // rank 0 loaded the snapshot and waits for rank 1
+	grow()
+	want := w.Tick() - 1 // the tick just ended
+	info, err := rs[1].Tick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ticked; err != nil {
+		t.Fatal(err)
+	}
+	if info.Tick != want {
+		t.Fatalf("ranks adopted tick %d, want %d (published before rank 1 called Tick)", info.Tick, want)
+	}
+	if rs[0].IndexDigest() != rs[1].IndexDigest() {
+		t.Fatal("ranks hold different indexes")
+	}
+	if err := rs[0].VerifyIndex(); err != nil {
+		t.Fatal(err)
+	}
 }
