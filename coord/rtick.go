@@ -110,36 +110,41 @@ func (m *adoptMsg) encode(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// reader reads the lists of a message; once it runs out of bytes or meets
-// a bad varint it reads zeros and remembers it.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) uvarint() uint64 {
-	if len(r.b) > 0 && r.b[0] < 0x80 { // most are one byte
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
+// decodeEntries fills l from the start of b and returns the bytes after
+// them, or ok false if b runs out or holds a bad varint.
+func decodeEntries(l []mdfile.Entry, b []byte) (rest []byte, ok bool) {
+	var prev mdfile.Entry
+	var v [5]uint64
+	i := 0
+	for k := range l {
+		for f := range v {
+			if i < len(b) && b[i] < 0x80 { // most are one byte
+				v[f] = uint64(b[i])
+				i++
+				continue
+			}
+			x, n := binary.Uvarint(b[i:])
+			if n <= 0 {
+				return nil, false
+			}
+			v[f] = x
+			i += n
+		}
+		if len(b)-i < 8 {
+			return nil, false
+		}
+		e := mdfile.Entry{
+			Page:     prev.Page + unzig(v[0]),
+			Offset:   prev.Offset + prev.Stored + unzig(v[1]),
+			Length:   prev.Length + unzig(v[2]),
+			Stored:   v[3],
+			Tail:     v[4],
+			Checksum: binary.LittleEndian.Uint64(b[i:]),
+		}
+		i += 8
+		l[k], prev = e, e
 	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
+	return b[i:], true
 }
 
 // decode sets m from b, reusing the room of m's lists. Bad bytes are an
@@ -156,37 +161,37 @@ func (m *adoptMsg) decode(b []byte) error {
 	if err := unmarshal(b[adoptPrefix:adoptPrefix+h], &head); err != nil {
 		return fmt.Errorf("index message head: %w", err)
 	}
-	r := reader{b: b[adoptPrefix+h:]}
+	rest := b[adoptPrefix+h:]
 	entries := uint64(head.Entries) + uint64(head.Added) + uint64(head.Changed)
-	if entries*minEntry+uint64(head.Removed) > uint64(len(r.b)) {
-		return fmt.Errorf("index message: %d entries and %d removed pages in %d bytes", entries, head.Removed, len(r.b))
+	if entries*minEntry+uint64(head.Removed) > uint64(len(rest)) {
+		return fmt.Errorf("index message: %d entries and %d removed pages in %d bytes", entries, head.Removed, len(rest))
 	}
-	list := func(l []mdfile.Entry, n uint32) []mdfile.Entry {
-		l = slices.Grow(l[:0], int(n))[:n]
-		var prev mdfile.Entry
-		for i := range l {
-			e := &l[i]
-			e.Page = prev.Page + unzig(r.uvarint())
-			e.Offset = prev.Offset + prev.Stored + unzig(r.uvarint())
-			e.Length = prev.Length + unzig(r.uvarint())
-			e.Stored = r.uvarint()
-			e.Tail = r.uvarint()
-			e.Checksum = r.u64()
-			prev = *e
-		}
-		return l
-	}
-	*m = adoptMsg{Base: head.Base, Header: head.Header, Full: head.Full, Err: head.Err, Code: head.Code,
-		Entries: list(m.Entries, head.Entries), Added: list(m.Added, head.Added), Changed: list(m.Changed, head.Changed),
-		Removed: slices.Grow(m.Removed[:0], int(head.Removed))[:head.Removed]}
-	var prev uint64
-	for i := range m.Removed {
-		prev += unzig(r.uvarint())
-		m.Removed[i] = prev
-	}
-	if r.bad || len(r.b) > 0 {
+	bad := func() error {
 		return fmt.Errorf("index message: lists of %d entries and %d removed pages do not fill its %d bytes", entries, head.Removed, len(b))
 	}
+	lists := [3][]mdfile.Entry{m.Entries, m.Added, m.Changed}
+	for i, n := range [3]uint32{head.Entries, head.Added, head.Changed} {
+		var ok bool
+		lists[i] = slices.Grow(lists[i][:0], int(n))[:n]
+		if rest, ok = decodeEntries(lists[i], rest); !ok {
+			return bad()
+		}
+	}
+	removed := slices.Grow(m.Removed[:0], int(head.Removed))[:head.Removed]
+	var prev uint64
+	for i := range removed {
+		z, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return bad()
+		}
+		prev += unzig(z)
+		removed[i], rest = prev, rest[n:]
+	}
+	if len(rest) > 0 {
+		return bad()
+	}
+	*m = adoptMsg{Base: head.Base, Header: head.Header, Full: head.Full, Err: head.Err, Code: head.Code,
+		Entries: lists[0], Added: lists[1], Changed: lists[2], Removed: removed}
 	return nil
 }
 

@@ -158,3 +158,23 @@ func TestCollectiveTickNewest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkAdoptMsgDecode: a reader rank decoding a 1,000-entry delta of
+// the colltick shape (every other page, images one after another).
+func BenchmarkAdoptMsgDecode(b *testing.B) {
+	m := adoptMsg{Base: 1, Header: mdfile.Header{Tick: 2, PageSize: 4096}}
+	for i := range uint64(1000) {
+		m.Changed = append(m.Changed, mdfile.Entry{Page: 4000 + 2*i, Offset: 1<<22 + 80*i, Length: 4096, Stored: 75, Checksum: i * 0x9e3779b97f4a7c15})
+	}
+	enc, err := m.encode(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(enc)))
+	var got adoptMsg
+	for b.Loop() {
+		if err := got.decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
