@@ -175,3 +175,34 @@ func BenchmarkIndexApply(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIndexApplyLarge: a 10-entry delta (adds, changes, removes) on
+// an index of a million entries: the cost follows the delta, not the index.
+func BenchmarkIndexApplyLarge(b *testing.B) {
+	x := newIndex()
+	all := make([]mdfile.Entry, 0, 1<<20)
+	for p := range uint64(1 << 20) {
+		all = append(all, mdfile.Entry{Page: 2 * p, Offset: p})
+	}
+	x.reset(mdfile.Header{Tick: 1}, all)
+	for i := 0; b.Loop(); i++ {
+		// Even ticks add five pages, odd ones remove them again.
+		var d mdfile.Delta
+		base := uint64(i/2%1000) * 2000
+		for k := range uint64(5) {
+			p := base + 400*k
+			if i%2 == 0 {
+				d.Added = append(d.Added, mdfile.Entry{Page: p + 1})
+			} else {
+				d.Removed = append(d.Removed, p+1)
+			}
+			d.Changed = append(d.Changed, mdfile.Entry{Page: p, Offset: uint64(i)})
+		}
+		if _, err := x.apply(mdfile.Header{Tick: uint64(i + 2)}, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if x.len() < 1<<20 || x.len() > 1<<20+5 {
+		b.Fatalf("index of %d entries, want 2^20 and at most 5 more", x.len())
+	}
+}
