@@ -300,7 +300,7 @@ func (r *Reader) catchUp() (TickInfo, error) {
 	var m adoptMsg
 	if r.rank == 0 {
 		var err error
-		if m, err = r.load(false); err != nil {
+		if m, err = r.load(false, nil); err != nil {
 			return TickInfo{Tick: r.idx.tick()}, err
 		}
 	} else {
