@@ -317,11 +317,35 @@ func (w *Writer) shareStart(ctx context.Context, id [16]byte, ps int, err error)
 		w.cfg.PageSize = got.PageSize
 		data, err := w.cfg.FS.OpenRW(w.path)
 		if err != nil {
-			return id, 0, fmt.Errorf("rank %d: open %s: %w", w.rank, w.path, err)
+			err = fmt.Errorf("rank %d: open %s: %w", w.rank, w.path, err)
+			if errors.Is(err, fs.ErrNotExist) {
+				return id, 0, w.startReason(ctx, err)
+			}
+			return id, 0, err
 		}
 		w.data = data
 	}
 	return got.ID, got.PageSize, nil
+}
+
+// reasonWait bounds how long a rank whose start failed waits to hear why
+// rank 0 gave up.
+const reasonWait = 2 * time.Second
+
+// startReason returns the job's failure when it arrives within reasonWait,
+// else local. The file rank 0 has just created or checked is missing: most
+// likely rank 0 removed it, which it does with a file it created when the
+// start fails after its broadcast (its own ack failed: say, a rank of
+// another job with this job id was heard). The reason then is that
+// failure, on its way to this rank, not the missing file.
+func (w *Writer) startReason(ctx context.Context, local error) error {
+	ctx, cancel := context.WithTimeout(ctx, reasonWait)
+	defer cancel()
+	err := w.cfg.Comm.Barrier(ctx)
+	if err == nil || ctx.Err() != nil {
+		return local
+	}
+	return fmt.Errorf("%s: start: %w (then %v)", w.path, err, local)
 }
 
 type startMsg struct {
