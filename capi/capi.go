@@ -8,6 +8,7 @@ package main
 /*
 #define PWSTORE_NO_PROTOTYPES
 #include "pwstore.h"
+#include "deferred.h"
 */
 import "C"
 
@@ -95,7 +96,20 @@ func openWriter(path *C.char, c *C.pw_config, file *C.pw_handle, open func(strin
 		res.release()
 		return fail(err)
 	}
-	*file = C.pw_handle(add(&fileObj{w: w, res: res}))
+	f := &fileObj{w: w, res: res}
+	if err := newQueue(f); err != nil {
+		w.Close()
+		res.release()
+		return fail(err)
+	}
+	h := add(f)
+	if err := register(h, f, 0, true); err != nil {
+		remove(h)
+		w.Close()
+		res.release()
+		return fail(err)
+	}
+	*file = C.pw_handle(h)
 	return C.PW_OK
 }
 
@@ -146,8 +160,7 @@ func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, s
 		return fail(err)
 	}
 	f.forget()
-	*ds = C.pw_handle(add(newDataset(f, d, spec)))
-	return C.PW_OK
+	return addDataset(newDataset(f, d, spec), ds)
 }
 
 //export pw_dataset_open
@@ -171,7 +184,7 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 		if err != nil {
 			return fail(err)
 		}
-		*ds = C.pw_handle(add(newDataset(o, d, spec)))
+		return addDataset(newDataset(o, d, spec), ds)
 	case *readerObj:
 		if _, err := o.r.Dataset(path); err != nil {
 			return fail(err)
@@ -180,6 +193,18 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 	default:
 		return fail(wrongKind(int64(parent), o, "a file or reader"))
 	}
+	return C.PW_OK
+}
+
+// addDataset hands out a handle for a writer's dataset, entered in the
+// table of deferred appends.
+func addDataset(d *datasetObj, ds *C.pw_handle) C.int {
+	h := add(d)
+	if err := register(h, d.file, rowBytes(d), false); err != nil {
+		remove(h)
+		return fail(err)
+	}
+	*ds = C.pw_handle(h)
 	return C.PW_OK
 }
 
@@ -766,15 +791,26 @@ func pw_recover(path *C.char, c *C.pw_config, tick *C.uint64_t) (rc C.int) {
 //export pw_close
 func pw_close(h C.pw_handle) (rc C.int) {
 	defer guard(&rc)
+	var perr error // a deferred append's error: the handle closes all the same
+	if o, err := get(int64(h)); err == nil {
+		perr = performFor(o)
+	}
 	o, err := remove(int64(h))
 	if err != nil {
 		return fail(err)
 	}
 	switch o := o.(type) {
 	case *fileObj:
+		C.pwc_remove(C.int64_t(h)) // refuses appends from now on
+		if perr == nil {
+			perr = o.perform() // ones another thread queued meanwhile
+		}
 		o.closed.Store(true)
-		err = o.w.Close()
+		err = errors.Join(perr, o.w.Close())
 		o.res.release()
+	case *datasetObj:
+		C.pwc_remove(C.int64_t(h))
+		err = perr
 	case *readerObj:
 		o.closed.Store(true)
 		err = o.r.Close()

@@ -1,5 +1,10 @@
 package main
 
+/*
+#include "deferred.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"slices"
@@ -45,6 +50,8 @@ type fileObj struct {
 	w      *coord.Writer
 	res    resources
 	closed atomic.Bool
+	q      *C.struct_pwc_queue // its deferred appends (deferred.c)
+	run    sync.Mutex          // held while executing q's appends: keeps them in order
 
 	mu    sync.Mutex            // guards specs
 	specs map[string]coord.Spec // the file's listing by path; nil until needed, and after a create
@@ -134,8 +141,20 @@ func slot(h int64) *atomic.Pointer[entry] {
 	return &(*d)[i/pageSize].slots[i%pageSize]
 }
 
-// lookup returns the object of h.
+// lookup returns the object of h, having executed the deferred appends
+// of its file if it is a writer's file or dataset: every call of the C
+// interface finds its handles here, so none observes the file before
+// them. An error of theirs is the lookup's.
 func lookup(h int64) (any, error) {
+	o, err := get(h)
+	if err != nil {
+		return nil, err
+	}
+	return o, performFor(o)
+}
+
+// get returns the object of h.
+func get(h int64) (any, error) {
 	if s := slot(h); s != nil {
 		if e := s.Load(); e != nil {
 			return e.o, nil

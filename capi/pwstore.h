@@ -153,6 +153,33 @@ int pw_dataset_write(pw_handle ds, const uint64_t *start, const uint64_t *count,
  * owns none of the new rows). On a bad argument nothing is extended. */
 int pw_dataset_append(pw_handle ds, uint64_t n, const void *buf, size_t buflen);
 
+/* Deferred append (as ADIOS2's deferred Put): queues pw_dataset_append(ds, n, buf, buflen)
+ * in the library's memory without executing it, and returns. It is cheaper than
+ * pw_dataset_append because many of them cost one crossing into the library's runtime instead
+ * of one each. buf is copied: it may be reused as soon as the call returns. buf NULL: extend
+ * only, as for pw_dataset_append.
+ *  - At once it checks what it can: ds must be an open dataset of an open writer file
+ *    (PW_ERR_BAD_HANDLE, PW_ERR_CLOSED) and buflen must hold n rows (PW_ERR_ARG).
+ *  - The queue belongs to ds's file and keeps the order of the calls (of all threads, as
+ *    they took the queue's lock). It is executed, in that order, by pw_perform_appends, and
+ *    before any other call on the file or one of its datasets (pw_sync, pw_end_tick,
+ *    pw_flush, pw_close, pw_dataset_extend/write/append/read/info, attributes...), so
+ *    that no call observes the file without them.
+ *  - Errors found when executing (rows past the max shape, a failed or diverged writer, I/O)
+ *    are returned by the call that executed the queue, which then does not do its own work
+ *    (but pw_close still closes). pw_errmsg names the append: "deferred append I of N queued
+ *    on file F (dataset handle D, R rows): ...; the M queued after it were dropped". The
+ *    appends after the failing one are dropped, not executed; the ones before it are written.
+ *  - Parallel writers: collective, as pw_dataset_append: every rank queues the same appends,
+ *    in the same order; executed before the next collective call, they reach it in the
+ *    order of immediate appends. */
+int pw_dataset_append_deferred(pw_handle ds, uint64_t n, const void *buf, size_t buflen);
+
+/* Executes the deferred appends queued on file (pw_dataset_append_deferred); PW_OK at once
+ * when there are none. Not collective by itself: on a parallel writer, the appends it executes
+ * are, as they would be at any other call. */
+int pw_perform_appends(pw_handle file);
+
 /* Reads the box (start, count) into buf (buflen >= the box's bytes). On a writer's dataset it
  * reads what the writer wrote; on a reader's, the reader's adopted snapshot. */
 int pw_dataset_read(pw_handle ds, const uint64_t *start, const uint64_t *count,

@@ -1,0 +1,172 @@
+// Deferred appends (pw_dataset_append_deferred): the rows are copied into a
+// queue of the dataset's writer file in C, without entering Go; the Go side
+// executes a file's queue, in one crossing, before any other call on the
+// file or its datasets (pwc_take hands it the queue's buffer).
+//
+// One mutex, mu, guards the table and every queue: an append holds it for
+// a lookup and a copy, tens of nanoseconds.
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pwstore.h"
+#include "deferred.h"
+
+void pwc_set_err(const char *msg, size_t n);
+int pwc_deferred_refused(pw_handle ds); // Go: the error of a handle the table lacks
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+// A slot of the table: a writer's dataset handle (queue of its file, bytes
+// of a row) or a file handle (its own queue, row 0). The table is open
+// addressing with linear probing, keyed by handle: 0 empty, -1 removed.
+struct slot {
+  pw_handle h;
+  struct pwc_queue *q;
+  uint64_t row;
+};
+static struct slot *table;
+static size_t cap, used; // slots, and slots not empty (removed ones count)
+
+static size_t hash(pw_handle h, size_t n) { return ((uint64_t)h * 0x9E3779B97F4A7C15u) >> 7 & (n - 1); }
+
+// find returns the slot of h, or NULL. mu held.
+static struct slot *find(pw_handle h) {
+  if (cap == 0) return NULL;
+  for (size_t i = hash(h, cap);; i = (i + 1) & (cap - 1)) {
+    if (table[i].h == h) return &table[i];
+    if (table[i].h == 0) return NULL;
+  }
+}
+
+// put inserts h, growing (and dropping removed slots) at half full. mu held.
+static int put(pw_handle h, struct pwc_queue *q, uint64_t row) {
+  if (2 * (used + 1) > cap) {
+    size_t live = 0;
+    for (size_t i = 0; i < cap; i++) live += table[i].h > 0;
+    size_t n = cap < 64 ? 64 : cap;
+    while (4 * (live + 1) > n) n *= 2;
+    struct slot *t = calloc(n, sizeof *t);
+    if (t == NULL) return -1;
+    for (size_t i = 0; i < cap; i++) {
+      if (table[i].h <= 0) continue;
+      size_t j = hash(table[i].h, n);
+      while (t[j].h != 0) j = (j + 1) & (n - 1);
+      t[j] = table[i];
+    }
+    free(table);
+    table = t, cap = n, used = live;
+  }
+  size_t i = hash(h, cap);
+  while (table[i].h > 0) i = (i + 1) & (cap - 1);
+  if (table[i].h == 0) used++;
+  table[i] = (struct slot){h, q, row};
+  return 0;
+}
+
+// unref drops a reference to q, freeing it with the last. mu held.
+static void unref(struct pwc_queue *q) {
+  if (--q->refs == 0) {
+    free(q->buf);
+    free(q);
+  }
+}
+
+struct pwc_queue *pwc_queue_new(void) {
+  struct pwc_queue *q = calloc(1, sizeof *q);
+  if (q != NULL) q->refs = 1; // Go's, dropped by pwc_release
+  return q;
+}
+
+void pwc_release(struct pwc_queue *q) {
+  pthread_mutex_lock(&mu);
+  unref(q);
+  pthread_mutex_unlock(&mu);
+}
+
+int pwc_add(pw_handle h, struct pwc_queue *q, uint64_t row, int isfile) {
+  pthread_mutex_lock(&mu);
+  if (isfile) q->file = h;
+  int rc = put(h, q, row);
+  if (rc == 0) q->refs++;
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
+void pwc_remove(pw_handle h) {
+  pthread_mutex_lock(&mu);
+  struct slot *s = find(h);
+  if (s != NULL) {
+    if (s->h == s->q->file) s->q->closed = 1;
+    unref(s->q);
+    s->h = -1, s->q = NULL;
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+int pwc_take(struct pwc_queue *q, unsigned char **buf, size_t *len) {
+  pthread_mutex_lock(&mu);
+  *buf = q->buf, *len = q->len;
+  int n = q->n;
+  q->buf = NULL, q->len = q->cap = 0, q->n = 0;
+  __atomic_store_n(&q->pending, 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&mu);
+  return n;
+}
+
+// errf records msg as a PW_ERR_ARG error.
+static int errf(const char *msg) {
+  pwc_set_err(msg, strlen(msg));
+  return PW_ERR_ARG;
+}
+
+int pw_dataset_append_deferred(pw_handle ds, uint64_t n, const void *buf, size_t buflen) {
+  pthread_mutex_lock(&mu);
+  struct slot *s = find(ds);
+  if (s == NULL || s->q->file == ds || s->q->closed) {
+    pthread_mutex_unlock(&mu);
+    return pwc_deferred_refused(ds); // not a writer's open dataset: Go says which error
+  }
+  uint64_t row = s->row, need = 0, len = PWC_NO_DATA;
+  if (buf != NULL) {
+    if (row != 0 && n > UINT64_MAX / row) {
+      pthread_mutex_unlock(&mu);
+      char m[160];
+      snprintf(m, sizeof m, "pw_dataset_append_deferred: dataset %lld: %llu rows of %llu bytes: too many bytes: bad argument",
+               (long long)ds, (unsigned long long)n, (unsigned long long)row);
+      return errf(m);
+    }
+    need = n * row;
+    if (need > buflen) {
+      pthread_mutex_unlock(&mu);
+      char m[200];
+      snprintf(m, sizeof m, "pw_dataset_append_deferred: dataset %lld: buffer of %zu bytes too small: %llu rows need %llu: bad argument",
+               (long long)ds, buflen, (unsigned long long)n, (unsigned long long)need);
+      return errf(m);
+    }
+    len = need;
+  }
+  struct pwc_queue *q = s->q;
+  size_t add = sizeof(struct pwc_entry) + ((need + 7) & ~(size_t)7);
+  if (q->cap - q->len < add) {
+    size_t c = q->cap < 4096 ? 4096 : q->cap;
+    while (c - q->len < add) c *= 2;
+    unsigned char *b = realloc(q->buf, c);
+    if (b == NULL) {
+      pthread_mutex_unlock(&mu);
+      pwc_set_err("pw_dataset_append_deferred: out of memory", 41);
+      return PW_ERR_IO;
+    }
+    q->buf = b, q->cap = c;
+  }
+  struct pwc_entry e = {ds, n, len};
+  memcpy(q->buf + q->len, &e, sizeof e);
+  if (need > 0) memcpy(q->buf + q->len + sizeof e, buf, need);
+  q->len += add;
+  q->n++;
+  __atomic_store_n(&q->pending, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&mu);
+  return PW_OK;
+}

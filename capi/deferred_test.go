@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pwstore/internal/tool/ctest"
+)
+
+// pwdefer compiles testdata/pwdefer.c against the installed library.
+func pwdefer(t *testing.T) string {
+	t.Helper()
+	src, err := filepath.Abs("testdata/pwdefer.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctest.Compile(t, "gcc", "pwstore", filepath.Join(t.TempDir(), "pwdefer"), []string{src}, "-lpthread")
+}
+
+// TestDeferredOrder: deferred appends, executed by pw_perform_appends, a
+// read, an info, pw_sync, an attribute, pw_end_tick and pw_close, from one
+// thread and from eight, read back through preader equal to immediate ones.
+func TestDeferredOrder(t *testing.T) {
+	prog := pwdefer(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "d.pw")
+	out := ctest.Run(t, exec.Command(prog, "order", file, dir))
+	if !strings.Contains(out, "0 failures") {
+		t.Fatalf("pwdefer order:\n%s", out)
+	}
+	names := []string{"/a", "/b", "/imm"}
+	for i := range 8 {
+		names = append(names, "/t"+string(rune('0'+i)))
+	}
+	compareExport(t, file, dir, names)
+}
+
+// TestDeferredFourRanks: four mpirun ranks queue the same appends, each
+// writing a quarter of them.
+func TestDeferredFourRanks(t *testing.T) {
+	ctest.Need(t, "mpirun")
+	prog := pwdefer(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "d.pw")
+	env := []string{"PW_NATS_URL=" + natsServer(t)}
+	out := ctest.Run(t, ctest.MPIRun(t, 4, env, prog, "order", file, dir))
+	if n := strings.Count(out, "of 4: 87 rows in 44 deferred appends, 0 failures"); n != 4 {
+		t.Fatalf("%d of 4 ranks succeeded:\n%s", n, out)
+	}
+	compareExport(t, file, dir, []string{"/a", "/b", "/imm"})
+}
+
+// TestDeferredErrors: errors found at once, and errors found when a call
+// executes the queue, with the rows before the failing append kept.
+func TestDeferredErrors(t *testing.T) {
+	prog := pwdefer(t)
+	out := ctest.Run(t, exec.Command(prog, "errors", t.TempDir()))
+	if !strings.Contains(out, "\n0 failures") {
+		t.Fatalf("pwdefer errors:\n%s", out)
+	}
+	t.Log(out)
+}
