@@ -3,11 +3,14 @@
 // one-element append to each, a sync after each pass) through libpwstore
 // from C (c/rr.c) against the same through the Go API, in one invocation,
 // each run a process of its own, timing only the passes (wall and CPU).
-// Two pairs, each doing the same work on both sides:
+// Three pairs, each doing the same work on both sides:
 //
 //   - extend+write: pw_dataset_extend + pw_dataset_write per append (the
 //     issue's contract) against coord's Extend + WriteSlab;
-//   - append: one pw_dataset_append per append against coord's Append.
+//   - append: one pw_dataset_append per append against coord's Append;
+//   - deferred: one pw_dataset_append_deferred per append, the pass's
+//     queue executed by its pw_sync in one crossing, against coord's Append
+//     (the same Go runs as the append pair's).
 //
 // Runs alternate in rounds (one run of each kind, the order rotated each
 // round). Two estimates of C / Go are judged against the target, C / Go <=
@@ -184,6 +187,7 @@ type pair struct{ name, c, goKind string }
 var pairs = []pair{
 	{"extend+write", "c", "go"},
 	{"append", "c-append", "go-append"},
+	{"deferred", "c-deferred", "go-append"},
 }
 
 func run(d, p, runs int) error {
@@ -205,7 +209,7 @@ func run(d, p, runs int) error {
 	if err != nil {
 		return err
 	}
-	kinds := []string{"go", "c", "go-append", "c-append"}
+	kinds := []string{"go", "c", "go-append", "c-append", "c-deferred"}
 	got := map[string][]sample{}
 	for i := range runs {
 		for j := range kinds {
@@ -221,6 +225,8 @@ func run(d, p, runs int) error {
 				cmd = exec.Command(rr, file, fmt.Sprint(d), fmt.Sprint(p))
 			case "c-append":
 				cmd = exec.Command(rr, file, fmt.Sprint(d), fmt.Sprint(p), "append")
+			case "c-deferred":
+				cmd = exec.Command(rr, file, fmt.Sprint(d), fmt.Sprint(p), "deferred")
 			}
 			s, err := measure(cmd, d*p)
 			if err != nil {
@@ -248,7 +254,8 @@ func run(d, p, runs int) error {
 		// Other work on the machine moves single runs by more than the 10 % the target is about.
 		fmt.Printf("load average at the end %s on %d CPUs: above the CPUs, trust no single figure\n", strings.Fields(string(load))[0], runtime.NumCPU())
 	}
-	names := map[string]string{"go": "Go Extend+WriteSlab", "c": "C extend+write", "go-append": "Go Append", "c-append": "C pw_dataset_append"}
+	names := map[string]string{"go": "Go Extend+WriteSlab", "c": "C extend+write", "go-append": "Go Append", "c-append": "C pw_dataset_append",
+		"c-deferred": "C append_deferred"}
 	least := func(which string, pick func(sample) float64) float64 {
 		m := pick(got[which][0])
 		for _, s := range got[which][1:] {

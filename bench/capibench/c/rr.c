@@ -2,10 +2,12 @@
  * worker: D extensible 1-D int32 datasets (chunks of 1,024), P passes of a one-element append
  * (extend + write) to each, pw_sync after each pass.
  *
- *   rr FILE D P [append]   prints "appends A seconds S cpu C" for the passes (create and close
+ *   rr FILE D P [append|deferred]
+ *                          prints "appends A seconds S cpu C" for the passes (create and close
  *                          excluded): wall seconds, and the process's CPU seconds (user +
  *                          system, every thread); with "append", each append is one
- *                          pw_dataset_append
+ *                          pw_dataset_append; with "deferred", one pw_dataset_append_deferred,
+ *                          the pass's queue executed by its pw_sync
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +33,12 @@ static double cpu(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "append") == 0)) {
-    fprintf(stderr, "usage: rr FILE D P [append]\n");
+  if (argc != 4 && !(argc == 5 && (strcmp(argv[4], "append") == 0 || strcmp(argv[4], "deferred") == 0))) {
+    fprintf(stderr, "usage: rr FILE D P [append|deferred]\n");
     return 2;
   }
-  int batched = argc == 5;
+  int batched = argc == 5 && strcmp(argv[4], "append") == 0;
+  int deferred = argc == 5 && strcmp(argv[4], "deferred") == 0;
   int d = atoi(argv[2]), p = atoi(argv[3]);
   pw_config c;
   pw_config_init(&c);
@@ -56,7 +59,9 @@ int main(int argc, char **argv) {
     uint64_t at = (uint64_t)pass;
     for (int i = 0; i < d; i++) {
       int32_t v = pass * 31 + i;
-      if (batched) {
+      if (deferred) {
+        CHECK(pw_dataset_append_deferred(ds[i], 1, &v, sizeof v));
+      } else if (batched) {
         CHECK(pw_dataset_append(ds[i], 1, &v, sizeof v));
       } else {
         CHECK(pw_dataset_extend(ds[i], at + 1));
