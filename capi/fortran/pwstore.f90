@@ -135,6 +135,18 @@ module pwstore
       integer(c_size_t), value :: buflen
       integer(c_int) :: pw_dataset_append
     end function
+    function pw_dataset_append_deferred(ds, n, buf, buflen) bind(C, name="pw_dataset_append_deferred")
+      import :: c_int, c_int64_t, c_ptr, c_size_t
+      integer(c_int64_t), value :: ds, n
+      type(c_ptr), value :: buf
+      integer(c_size_t), value :: buflen
+      integer(c_int) :: pw_dataset_append_deferred
+    end function
+    function pw_perform_appends(file) bind(C, name="pw_perform_appends")
+      import :: c_int, c_int64_t
+      integer(c_int64_t), value :: file
+      integer(c_int) :: pw_perform_appends
+    end function
     function pw_dataset_read(ds, start, count, buf, buflen) bind(C, name="pw_dataset_read")
       import :: c_int, c_int64_t, c_ptr, c_size_t
       integer(c_int64_t), value :: ds
@@ -236,6 +248,13 @@ module pwstore
   ! nothing.
   interface pwf_dataset_append
     module procedure append_f64, append_f32, append_i32, append_i64, append_none
+  end interface
+  ! Deferred append (pw_dataset_append_deferred): as pwf_dataset_append, but the rows are
+  ! copied into a queue of the file and written by pwf_perform_appends or the next other call
+  ! on the file or its datasets (pwf_sync, pwf_close, ...), which returns their errors. buf may
+  ! be changed as soon as it returns.
+  interface pwf_dataset_append_deferred
+    module procedure deferred_f64, deferred_f32, deferred_i32, deferred_i64, deferred_none
   end interface
   ! Set a scalar attribute: real(8), integer (stored as int64) or text.
   interface pwf_attr_set
@@ -544,6 +563,47 @@ contains
     integer(c_int64_t), intent(in) :: n
     integer :: ierr
     ierr = pw_dataset_append(ds, n, c_null_ptr, 0_c_size_t)
+  end function
+
+  function deferred_f64(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    real(c_double), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append_deferred(ds, n, c_loc(buf), int(size(buf) * 8, c_size_t))
+  end function
+  function deferred_f32(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    real(c_float), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append_deferred(ds, n, c_loc(buf), int(size(buf) * 4, c_size_t))
+  end function
+  function deferred_i32(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer(c_int32_t), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append_deferred(ds, n, c_loc(buf), int(size(buf) * 4, c_size_t))
+  end function
+  function deferred_i64(ds, n, buf) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer(c_int64_t), intent(in), target, contiguous :: buf(..)
+    integer :: ierr
+    ierr = pw_dataset_append_deferred(ds, n, c_loc(buf), int(size(buf) * 8, c_size_t))
+  end function
+  function deferred_none(ds, n) result(ierr)
+    integer(pw_handle_kind), intent(in) :: ds
+    integer(c_int64_t), intent(in) :: n
+    integer :: ierr
+    ierr = pw_dataset_append_deferred(ds, n, c_null_ptr, 0_c_size_t)
+  end function
+  ! Executes the deferred appends queued on file.
+  function pwf_perform_appends(file) result(ierr)
+    integer(pw_handle_kind), intent(in) :: file
+    integer :: ierr
+    ierr = pw_perform_appends(file)
   end function
 
   function read_f64(ds, offset, buf, count) result(ierr)

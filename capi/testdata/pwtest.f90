@@ -1,6 +1,7 @@
 ! pwtest.f90 - the Fortran test of module pwstore (run by capi_test.go): writes a column-major
 ! array and two extensible datasets (one through pwf_dataset_extend + pwf_dataset_write, one
-! through pwf_dataset_append), reads them back through the writer and a reader.
+! through pwf_dataset_append and pwf_dataset_append_deferred), reads them back through the
+! writer and a reader.
 !   pwtestf FILE      prints "fortran ok" on success, stops with a non-zero code otherwise
 program pwtestf
   use pwstore
@@ -9,7 +10,7 @@ program pwtestf
   integer(pw_handle_kind) :: f, a, g, p, r, ra, rg, rp
   real(c_double) :: arr(4, 3, 2), back(4, 3, 2)
   integer(c_int32_t) :: row(5), rows(5, 3)
-  real(c_double) :: two(2, 2), apps(2, 4)
+  real(c_double) :: two(2, 2), apps(2, 4), row2(2)
   integer(c_int64_t) :: shape(8), tick, iv
   integer(c_int) :: typ, nd, kind
   real(c_double) :: fv
@@ -54,6 +55,17 @@ program pwtestf
   call check(pwf_dataset_append(p, 1_c_int64_t, [5d0, 6d0]), 'append 1 row')
   call check(pwf_dataset_info(p, typ, nd, shape), 'info /app')
   if (nd /= 2 .or. shape(1) /= 2 .or. shape(2) /= 4) stop 'info of /app after appends: wrong'
+  ! Deferred: queued, then written by pwf_perform_appends; the array is reused at once.
+  row2 = [7d0, 8d0]
+  call check(pwf_dataset_append_deferred(p, 1_c_int64_t, row2), 'deferred append 1 row')
+  row2 = 0
+  call check(pwf_dataset_append_deferred(p, 1_c_int64_t), 'deferred append (extend only)')
+  if (pwf_dataset_append_deferred(p, 3_c_int64_t, two) /= PW_ERR_ARG) stop 'deferred append of 3 rows from 2: not PW_ERR_ARG'
+  call check(pwf_perform_appends(f), 'perform appends')
+  call check(pwf_dataset_info(p, typ, nd, shape), 'info /app')
+  if (shape(2) /= 6) stop 'info of /app after deferred appends: wrong'
+  call check(pwf_dataset_read(p, [0_c_int64_t, 4_c_int64_t], row2), 'read the deferred row')
+  if (any(row2 /= [7d0, 8d0])) stop 'the deferred row reads back wrong'
   if (pwf_dataset_append(a, 1_c_int64_t) /= PW_ERR_ARG) stop 'append to a fixed dataset: not PW_ERR_ARG'
   call check(pwf_close(p), 'close /app')
   back = 0
