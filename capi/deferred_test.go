@@ -62,3 +62,27 @@ func TestDeferredErrors(t *testing.T) {
 	}
 	t.Log(out)
 }
+
+// BenchmarkLookup: what finding a writer's dataset handle costs with the
+// check for deferred appends (lookup) and without (get): the immediate
+// calls' price for deferred appends.
+func BenchmarkLookup(b *testing.B) {
+	f := &fileObj{}
+	if err := newQueue(f); err != nil {
+		b.Fatal(err)
+	}
+	h := add(&datasetObj{file: f})
+	defer remove(h)
+	for _, bc := range []struct {
+		name string
+		find func(int64) (any, error)
+	}{{"get", get}, {"lookup", lookup}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.find(h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
