@@ -110,6 +110,14 @@ func TestAnnouncementsWakeReaders(t *testing.T) {
 	_, ncs := natsConns(t, 4)
 	path := filepath.Join(t.TempDir(), "a.pw")
 	a := newAppender(t, path, Config{ManualTicks: true, Announce: ncs[0], KeepMD: true})
+	// Creating /x announced tick 1. A publication leaves the writer's
+	// connection when its flusher runs, which on a loaded machine can be
+	// after the subscriptions below: they would hear tick 1 after they
+	// subscribed. Listeners are only promised what is published after they
+	// subscribe, so let it reach the server first.
+	if err := ncs[0].Flush(); err != nil {
+		t.Fatal(err)
+	}
 	manual, err := OpenReader(path, Config{ManualTicks: true, Announce: ncs[1]})
 	if err != nil {
 		t.Fatal(err)
