@@ -40,6 +40,21 @@ func (w *Writer) checkFiles() error {
 	return nil
 }
 
+// publishErr is the error of a publication in the metadata file (a tick,
+// the finalising or closed mark) that failed. mdfile checks the file again
+// before it writes; if it changed since checkFiles passed - the writer was
+// stopped in between, and recovered or taken over meanwhile - checkFiles's
+// answer says so and fences the writer off, where mdfile's would name
+// neither. mu held.
+func (w *Writer) publishErr(err error) error {
+	if errors.Is(err, mdfile.ErrChanged) {
+		if ferr := w.checkFiles(); errors.Is(ferr, ErrFenced) {
+			return ferr
+		}
+	}
+	return err
+}
+
 // checkSize fails when the data file is shorter than at the last end of
 // tick: it never shrinks while its writer runs. mu held.
 func (w *Writer) checkSize() error {

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"pwstore/vfs"
 )
 
 // TestRecoveredWriterStops: recovery runs while the writer is stopped
@@ -63,4 +67,111 @@ func TestRecoveredWriterStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecoveredBeforePublication: recovery runs while the writer is
+// stopped inside an end of tick, after its check of the files passed and
+// before it publishes (here: when the check of the data file's size asks
+// for it, which follows the metadata file's). The publication's own check
+// finds the consumed mark; the writer fails with ErrFenced and says how to
+// recover, as it does when the check at the start finds it, and the
+// recovered data file is not changed by a byte.
+func TestRecoveredBeforePublication(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fenced.pw")
+	fsys := &stopFS{FS: vfs.OS, data: path}
+	w, err := Create(path, Config{FS: fsys, ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createSmall(t, w, "/a")
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	// A tick of metadata only: nothing is written to the data file
+	// between the check and the publication.
+	d, err := w.Dataset("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetAttr("unit", StringValue("m")); err != nil {
+		t.Fatal(err)
+	}
+	var before []byte
+	fsys.arm(func() {
+		if rec, err := Recover(path, Config{ForceRecover: true}); err != nil || !rec.Needed {
+			t.Errorf("recover: %+v, %v", rec, err)
+		}
+		if before, err = os.ReadFile(path); err != nil {
+			t.Error(err)
+		}
+	})
+	err = w.EndTick()
+	if fsys.fired() != 1 {
+		t.Fatalf("the end of tick did not check the data file's size once the metadata file was checked (%d)", fsys.fired())
+	}
+	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "pwriter recover") {
+		t.Fatalf("end of tick recovered before its publication: %v, want ErrFenced naming pwriter recover", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("close of a fenced writer succeeded")
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the fenced writer changed the recovered data file")
+	}
+}
+
+// stopFS runs a hook, once armed, at the first size query of the data
+// file: a writer stopped there.
+type stopFS struct {
+	vfs.FS
+	data string
+
+	mu   sync.Mutex // guards hook and n
+	hook func()
+	n    int // hooks run
+}
+
+func (s *stopFS) arm(hook func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = hook
+}
+
+func (s *stopFS) fired() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *stopFS) wrap(f vfs.File, err error) (vfs.File, error) {
+	if err != nil || f.Name() != s.data {
+		return f, err
+	}
+	return &stopFile{File: f, fs: s}, nil
+}
+
+func (s *stopFS) Create(name string) (vfs.File, error) { return s.wrap(s.FS.Create(name)) }
+func (s *stopFS) OpenRW(name string) (vfs.File, error) { return s.wrap(s.FS.OpenRW(name)) }
+
+type stopFile struct {
+	vfs.File
+	fs *stopFS
+}
+
+func (f *stopFile) Size() (int64, error) {
+	f.fs.mu.Lock()
+	hook := f.fs.hook
+	f.fs.hook = nil
+	if hook != nil {
+		f.fs.n++
+	}
+	f.fs.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return f.File.Size()
 }

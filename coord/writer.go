@@ -682,7 +682,7 @@ func (w *Writer) publishTick() error {
 	if w.pub != nil {
 		st, err := w.pub.update(res)
 		if err != nil {
-			return w.fail(fmt.Errorf("%s: publish tick %d: %w", w.path, tick, err))
+			return w.fail(w.publishErr(fmt.Errorf("%s: publish tick %d: %w", w.path, tick, err)))
 		}
 		took := time.Since(start)
 		w.statsMu.Lock()
@@ -928,7 +928,7 @@ func (w *Writer) close(ctx context.Context) error {
 // the final tick before it uses anything (Reader's checkLag). mu held.
 func (w *Writer) finalise() error {
 	if err := w.pub.finalise(); err != nil {
-		return fmt.Errorf("%s: mark the metadata file finalising: %w", w.path, err)
+		return w.publishErr(fmt.Errorf("%s: mark the metadata file finalising: %w", w.path, err))
 	}
 	if err := w.pb.WriteAll(); err != nil {
 		return fmt.Errorf("%s: write back: %w", w.path, err)
@@ -976,7 +976,7 @@ func (w *Writer) closeLocked(ctx context.Context) error {
 	if w.pub != nil {
 		closed := w.pub.lastTick() + 1 // the tick of the closed header
 		if err := w.pub.close(w.cfg.KeepMD); err != nil {
-			return w.fail(fmt.Errorf("%s: close metadata file: %w", w.path, err))
+			return w.fail(w.publishErr(fmt.Errorf("%s: close metadata file: %w", w.path, err)))
 		}
 		w.ann.announce(closed, time.Now())
 	}
