@@ -97,7 +97,7 @@ func TestParallelOnCluster(t *testing.T) {
 					return
 				}
 			}
-			digests[r] = rd.IndexDigest()
+			_, digests[r] = rd.IndexDigest()
 		})
 	}
 	rwg.Wait()

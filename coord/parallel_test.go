@@ -65,24 +65,34 @@ func rankRole(role, path string) int {
 	return 0
 }
 
-// sameIndex checks after every reader tick that all ranks hold the same
-// tick and index, and that rank 0's delta-built index equals the full one.
+// sameIndex checks after every reader tick that all ranks report the same
+// tick, that ranks holding the same tick hold the same index, and that rank
+// 0's delta-built index equals the full one. A rank whose Tick met the
+// writer finalising moved to the final tick alone and holds it until the
+// next Tick (Reader.IndexDigest), so not every rank need hold the reported
+// tick.
 func sameIndex(comm collective.Comm) func(*coord.Reader, coord.TickInfo) error {
 	return func(r *coord.Reader, info coord.TickInfo) error {
 		if err := r.VerifyIndex(); err != nil {
 			return err
 		}
-		mine, _ := msgpack.Marshal([2]uint64{info.Tick, r.IndexDigest()})
+		held, digest := r.IndexDigest()
+		if held < info.Tick {
+			return fmt.Errorf("rank %d reported tick %d but holds tick %d", comm.Rank(), info.Tick, held)
+		}
+		mine, _ := msgpack.Marshal([3]uint64{info.Tick, held, digest})
 		all, err := comm.Allgather(context.Background(), mine)
 		if err != nil {
 			return err
 		}
 		for rank, b := range all {
-			if !bytes.Equal(b, mine) {
-				var theirs [2]uint64
-				msgpack.Unmarshal(b, &theirs)
-				return fmt.Errorf("rank %d holds tick %d index %x, rank %d tick %d index %x",
-					rank, theirs[0], theirs[1], comm.Rank(), info.Tick, r.IndexDigest())
+			var theirs [3]uint64
+			if err := msgpack.Unmarshal(b, &theirs); err != nil {
+				return err
+			}
+			if theirs[0] != info.Tick || theirs[1] == held && theirs[2] != digest {
+				return fmt.Errorf("rank %d reported tick %d and holds tick %d index %x, rank %d reported tick %d and holds tick %d index %x",
+					rank, theirs[0], theirs[1], theirs[2], comm.Rank(), info.Tick, held, digest)
 			}
 		}
 		return nil

@@ -46,9 +46,9 @@ type Reader struct {
 	// than when due, so that fast ticks (steps published at Sync) do not
 	// leave it max_lag behind between two of its ticks.
 	behind bool
-	// told: the tick the last Tick reported (or the one opened), so that
-	// Changed counts a move made between two Ticks too (an automatic tick,
-	// or a move to the final tick during a read).
+	// told: the tick the last Tick or TickFull reported (or the one
+	// opened), so that Changed counts a move made between two of them too
+	// (an automatic tick, or a move to the final tick during a read).
 	told   uint64
 	closed bool
 	tx     []byte   // rank 0: the last tick message sent, its room reused
@@ -373,7 +373,12 @@ func (r *Reader) TickContext(ctx context.Context) (TickInfo, error) {
 	if r.closed {
 		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
-	info, err := r.tickLocked(ctx)
+	return r.report(r.tickLocked(ctx))
+}
+
+// report returns what Tick or TickFull adopted: Changed counts a move made
+// since the previous one of them too (r.told). mu held.
+func (r *Reader) report(info TickInfo, err error) (TickInfo, error) {
 	if err == nil {
 		info.Changed = info.Tick != r.told
 		r.told = info.Tick

@@ -267,19 +267,20 @@ func (r *Reader) TickFullContext(ctx context.Context) (TickInfo, error) {
 		if err != nil {
 			return TickInfo{Tick: r.idx.tick()}, public(err)
 		}
-		info, err := r.adopt(m)
-		return info, public(err)
+		return r.report(r.adopt(m))
 	}
-	info, err := r.collectiveTick(ctx, true)
-	return info, public(err)
+	return r.report(r.collectiveTick(ctx, true))
 }
 
-// IndexDigest is a checksum of the adopted tick and index: equal on every
-// rank after every Tick.
-func (r *Reader) IndexDigest() uint64 {
+// IndexDigest returns the tick of the index this rank holds and a checksum
+// of both. After a Tick it is equal on every rank that holds the tick the
+// Tick reported; a rank that moved to the final tick alone during the Tick
+// (catchUp) holds the final index until the next Tick, the same on every
+// rank that did.
+func (r *Reader) IndexDigest() (tick, digest uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.idx.digest()
+	return r.idx.tick(), r.idx.digest()
 }
 
 // VerifyIndex checks, on reader rank 0 (or a one-rank reader), that the

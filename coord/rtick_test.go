@@ -151,8 +151,10 @@ func TestCollectiveTickNewest(t *testing.T) {
 	if info.Tick != want {
 		t.Fatalf("ranks adopted tick %d, want %d (published before rank 1 called Tick)", info.Tick, want)
 	}
-	if rs[0].IndexDigest() != rs[1].IndexDigest() {
-		t.Fatal("ranks hold different indexes")
+	t0, d0 := rs[0].IndexDigest()
+	t1, d1 := rs[1].IndexDigest()
+	if t0 != t1 || d0 != d1 {
+		t.Fatalf("ranks hold different indexes: tick %d %x and tick %d %x", t0, d0, t1, d1)
 	}
 	if err := rs[0].VerifyIndex(); err != nil {
 		t.Fatal(err)

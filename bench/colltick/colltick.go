@@ -327,10 +327,10 @@ func (rs *readers) tick() (all, rank0 time.Duration, err error) {
 
 // agree checks that every rank adopted the same index.
 func (rs *readers) agree() error {
-	want := rs.rs[0].IndexDigest()
+	wantTick, want := rs.rs[0].IndexDigest()
 	for rank, r := range rs.rs {
-		if got := r.IndexDigest(); got != want {
-			return fmt.Errorf("colltick: reader rank %d holds index digest %x, rank 0 %x", rank, got, want)
+		if tick, got := r.IndexDigest(); tick != wantTick || got != want {
+			return fmt.Errorf("colltick: reader rank %d holds tick %d index digest %x, rank 0 tick %d %x", rank, tick, got, wantTick, want)
 		}
 	}
 	return nil
