@@ -180,3 +180,51 @@ func BenchmarkAdoptMsgDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestChangedCountsMovesBetweenTicks: TickInfo.Changed of Tick and of
+// TickFull says the reader moved since the previous one of them, also when
+// the move came in between (here an automatic tick inside a read; a move
+// to the final tick during a read is the other such move): a watcher that
+// skips unchanged ticks must not miss the contents it moved to.
+func TestChangedCountsMovesBetweenTicks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moves.pw")
+	// No heartbeat ticks: the writer publishes only the ticks it ends.
+	w, err := Create(path, Config{ManualTicks: true, TickLen: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	createSmall(t, w, "/a")
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	const tickLen = 5 * time.Millisecond
+	r, err := OpenReader(path, Config{TickLen: tickLen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := w.Dataset("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tick := range []func() (TickInfo, error){r.Tick, r.TickFull} {
+		if err := d.SetAttr("n", IntValue(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+		want := w.Stats().LastTick
+		time.Sleep(2 * tickLen)
+		if _, err := r.Datasets(); err != nil { // ticks: it is due
+			t.Fatal(err)
+		}
+		for _, changed := range []bool{true, false} {
+			info, err := tick()
+			if err != nil || info.Tick != want || info.Changed != changed {
+				t.Fatalf("call %d: %+v, %v; want tick %d, changed %v", i, info, err, want, changed)
+			}
+		}
+	}
+}
