@@ -117,8 +117,11 @@ func evaluate(r *results, c config) {
 			add(name, tgt, "not measured: "+firstNonEmpty(o.Error, "no readers"), nil)
 			continue
 		}
-		ok := o.LatP99 <= 2*tick+5 && o.LatMax <= 3*tick && o.VisMax <= 3
-		add(name, tgt, fmt.Sprintf("p99 %.1f ms, max %.1f ms (%.1f ticks); published to adopted: max %.0f ticks", o.LatP99, o.LatMax, o.LatMax/tick, o.VisMax), verdict(ok))
+		// The target is in tick lengths of time. Writer ticks published
+		// meanwhile are shown, not judged: steps end ticks at Sync, up to
+		// ten per tick length, so a count of them is no measure of time.
+		ok := o.LatP99 <= 2*tick+5 && o.LatMax <= 3*tick
+		add(name, tgt, fmt.Sprintf("p99 %.1f ms, max %.1f ms (%.1f ticks); writer ticks published meanwhile: max %.0f", o.LatP99, o.LatMax, o.LatMax/tick, o.VisMax), verdict(ok))
 	}
 
 	latencyTargets(r, c, add)
@@ -252,7 +255,7 @@ func report(r *results, c config) string {
 		p("| %s | HDF5 %s | 1/%d | same | %s | %s | %s | - | - | file %s | %.1f |\n", pr.Name, pr.Mode, b2i(pr.Mode == "swmr"),
 			mbs, apps, lat, mb(pr.File), pr.Load)
 	}
-	p("\nMB are 10^6 bytes. Writer MB/s and appends/s cover creating the file and datasets through close (HDF5's also shown without creation, as h5bench.py reports them); for pwstore, \"to last step\" is from launching pwriter to the tick that published the last step, without Close (which publishes one more tick, marks the metadata file finalising and writes the delayed metadata pages at once; it fsyncs only with --durable). Readers: verify = preader watch ranks checking every element of every step; probe = pwbench's reader ranks checking the first values of each step, as HDF5's reader does. Latency: from a step's publication time to a reader rank 0 adopting the tick that shows it (HDF5: from the end of a pass's writes to its polling reader seeing it). In ticks: over the tick length. Published to adopted: writer ticks (heartbeats included) between the tick that published a step and the writer's tick when the reader had adopted it; a parallel writer's tick can end only at a sync point, so the latency can exceed this by the time a step waited for its tick to end.\n\n")
+	p("\nMB are 10^6 bytes. Writer MB/s and appends/s cover creating the file and datasets through close (HDF5's also shown without creation, as h5bench.py reports them); for pwstore, \"to last step\" is from launching pwriter to the tick that published the last step, without Close (which publishes one more tick, marks the metadata file finalising and writes the delayed metadata pages at once; it fsyncs only with --durable). Readers: verify = preader watch ranks checking every element of every step; probe = pwbench's reader ranks checking the first values of each step, as HDF5's reader does. Latency: from a step's publication time to a reader rank 0 adopting the tick that shows it (HDF5: from the end of a pass's writes to its polling reader seeing it). In ticks: over the tick length. Published to adopted: writer ticks (heartbeats included) between the tick that published a step and the writer's tick when the reader had adopted it; a parallel writer's tick can end only at a sync point, so the latency can exceed this by the time a step waited for its tick to end. Steps end ticks at Sync (at most one per tenth of a tick by default), so these ticks can be shorter than the tick length: the latency target is judged in time only.\n\n")
 
 	sb.WriteString(latencyTable(r, c))
 
