@@ -170,13 +170,7 @@ func TestCrashEachWriteOfClose(t *testing.T) {
 // of it is lost, whatever the early writes did.
 func TestPowerLossEachStepOfDurableClose(t *testing.T) {
 	ops, last, _ := closeOps(t, true)
-	hsync := -1
-	for i := last + 1; i < len(ops); i++ {
-		if ops[i].kind == "sync" && ops[i].file == ops[last].file {
-			hsync = i
-			break
-		}
-	}
+	hsync := syncAfter(ops, last)
 	if hsync < 0 {
 		t.Fatalf("durable Close never synced the last tick's header: %v", ops)
 	}

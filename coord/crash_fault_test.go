@@ -259,6 +259,17 @@ func headerAt(ops []op) int {
 	return -1
 }
 
+// syncAfter is the index of the first fsync after ops[i] of ops[i]'s
+// file, or -1.
+func syncAfter(ops []op, i int) int {
+	for j := i + 1; j < len(ops); j++ {
+		if ops[j].kind == "sync" && ops[j].file == ops[i].file {
+			return j
+		}
+	}
+	return -1
+}
+
 // landing is where a recovered file landed.
 type landing int
 
@@ -452,13 +463,7 @@ var errPowerCut = errors.New("power cut")
 func TestPowerLossEachStepOfDurableEndOfTick(t *testing.T) {
 	ops := cutOps(t, true)
 	h := headerAt(ops)
-	hsync := -1 // the fsync that makes the header durable
-	for i := h + 1; i < len(ops); i++ {
-		if ops[i].kind == "sync" && ops[i].file == ops[h].file {
-			hsync = i
-			break
-		}
-	}
+	hsync := syncAfter(ops, h) // the fsync that makes the header durable
 	if hsync < 0 {
 		t.Fatalf("durable end of tick never synced its header: %v", ops)
 	}

@@ -152,7 +152,7 @@ func followRank(ctx context.Context, o followOptions, comm collective.Comm, rank
 			lag, _ := r.Lag()
 			writerTick = info.Tick + lag
 		}
-		steps, err := completeSteps(r)
+		steps, err := job.CompleteSteps(r)
 		if err != nil {
 			return fail(err)
 		}
@@ -191,24 +191,6 @@ func followRank(ctx context.Context, o followOptions, comm collective.Comm, rank
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// completeSteps is the writer's count of complete steps in the adopted
-// snapshot (0 before it created its datasets).
-func completeSteps(r *coord.Reader) (int, error) {
-	v, err := r.Dataset(workload.TimePath)
-	if errors.Is(err, coord.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	val, ok, err := v.Attr(workload.StepsAttr)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, _ := val.Int()
-	return int(n), nil
 }
 
 // spotCheck reads the first two values of step s of every dataset, or, in

@@ -60,7 +60,7 @@ func TestWatchAdoptsWhileVerifying(t *testing.T) {
 		Config:  coord.Config{Announce: conn()},
 		Timeout: 30 * time.Second, Poll: time.Second, Fallback: time.Second,
 		AfterTick: func(r *coord.Reader, info coord.TickInfo) error {
-			n, err := stepsOf(r)
+			n, err := CompleteSteps(r)
 			if err != nil || !info.Changed || n == 0 || n >= steps {
 				return err
 			}
@@ -89,21 +89,4 @@ func TestWatchAdoptsWhileVerifying(t *testing.T) {
 	if sum.SnapshotsVerified >= sum.Ticks {
 		t.Fatalf("%d snapshots verified in full of %d adopted: the watcher finished verifying before adopting the announced tick", sum.SnapshotsVerified, sum.Ticks)
 	}
-}
-
-// stepsOf is the number of complete steps in r's snapshot.
-func stepsOf(r *coord.Reader) (int, error) {
-	v, err := r.Dataset(workload.TimePath)
-	if errors.Is(err, coord.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	val, ok, err := v.Attr(workload.StepsAttr)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, _ := val.Int()
-	return int(n), nil
 }
