@@ -174,40 +174,15 @@ func TestPowerLossEachStepOfDurableClose(t *testing.T) {
 	if hsync < 0 {
 		t.Fatalf("durable Close never synced the last tick's header: %v", ops)
 	}
-	for _, keep := range []float64{0, 0.5, 1} {
-		seen := map[landing]int{}
-		for k := 0; k <= len(ops); k++ {
-			f := startFaultRun(t, true, uint64(k)*7+uint64(keep*10)+1)
-			if k < len(ops) {
-				f.fault.FailAt(k+1, errPowerCut)
-			}
-			err := f.w.Close()
-			if k < len(ops) && !errors.Is(err, errPowerCut) {
-				t.Fatalf("power cut at op %d: Close returned %v", k, err)
-			}
-			if k == len(ops) && err != nil {
-				t.Fatal(err)
-			}
-			if err := f.fault.PowerLoss(keep); err != nil {
-				t.Fatal(err)
-			}
-			allowed := onPrev | onNew
-			switch {
-			case k <= last:
-				allowed = onPrev
-			case k > hsync:
-				allowed = onNew
-			}
-			where := fmt.Sprintf("power lost (keep %.1f) after op %d of %d", keep, k, len(ops))
-			if k < len(ops) {
-				where += fmt.Sprintf(" (before %v)", ops[k])
-			}
-			seen[f.recoverClosed(t, allowed, where)]++
+	cutEachOp(t, ops, last, hsync, func(f *faultRun, k int) {
+		err := f.w.Close()
+		if k < len(ops) && !errors.Is(err, errPowerCut) {
+			t.Fatalf("power cut at op %d: Close returned %v", k, err)
 		}
-		if seen[onPrev] == 0 || seen[onNew] == 0 {
-			t.Fatalf("keep %.1f: landings %v: the cuts did not cover both sides", keep, seen)
+		if k == len(ops) && err != nil {
+			t.Fatal(err)
 		}
-	}
+	}, (*faultRun).recoverClosed)
 }
 
 // TestIOErrorDuringClose: EIO or ENOSPC from each operation of Close in

@@ -467,6 +467,33 @@ func TestPowerLossEachStepOfDurableEndOfTick(t *testing.T) {
 	if hsync < 0 {
 		t.Fatalf("durable end of tick never synced its header: %v", ops)
 	}
+	cutEachOp(t, ops, h, hsync, func(f *faultRun, k int) {
+		_, err := f.endTick()
+		if k < len(ops) && !errors.Is(err, errPowerCut) {
+			t.Fatalf("power cut at op %d: end of tick returned %v", k, err)
+		}
+		if k == len(ops) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.nextTick(t) // unsynced: the power loss scrambles it
+		}
+	}, func(f *faultRun, t *testing.T, allowed landing, where string) landing {
+		f.abandon()
+		return f.recoverAndCheck(t, allowed, where)
+	})
+}
+
+// cutEachOp runs the operation whose writes and fsyncs are ops with the
+// power failing before each of them in turn (and after the last), for
+// three shares of the unsynced writes surviving, and recovers: the file
+// must land on the previous tick while the header write (ops[h]) has not
+// happened, on the new one once its fsync (ops[hs]) has, on either
+// between, and both must occur. run does the operation and checks its
+// error; recover recovers and returns where the file landed.
+func cutEachOp(t *testing.T, ops []op, h, hs int, run func(f *faultRun, k int),
+	recover func(f *faultRun, t *testing.T, allowed landing, where string) landing) {
+	t.Helper()
 	for _, keep := range []float64{0, 0.5, 1} {
 		seen := map[landing]int{}
 		for k := 0; k <= len(ops); k++ {
@@ -474,38 +501,28 @@ func TestPowerLossEachStepOfDurableEndOfTick(t *testing.T) {
 			if k < len(ops) {
 				f.fault.FailAt(k+1, errPowerCut) // op k never happens
 			}
-			_, err := f.endTick()
-			if k < len(ops) && !errors.Is(err, errPowerCut) {
-				t.Fatalf("power cut at op %d: end of tick returned %v", k, err)
-			}
-			if k == len(ops) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.nextTick(t) // unsynced: the power loss scrambles it
-			}
+			run(f, k)
 			if err := f.fault.PowerLoss(keep); err != nil {
 				t.Fatal(err)
 			}
-			f.abandon()
 			allowed := onPrev | onNew // the header is written, not yet durable
 			switch {
 			case k <= h:
 				allowed = onPrev
-			case k > hsync:
+			case k > hs:
 				allowed = onNew
 			}
 			where := fmt.Sprintf("power lost (keep %.1f) after op %d of %d", keep, k, len(ops))
 			if k < len(ops) {
 				where += fmt.Sprintf(" (before %v)", ops[k])
 			}
-			seen[f.recoverAndCheck(t, allowed, where)]++
+			seen[recover(f, t, allowed, where)]++
 		}
 		if seen[onPrev] == 0 || seen[onNew] == 0 {
 			t.Fatalf("keep %.1f: landings %v: the cuts did not cover both sides", keep, seen)
 		}
 		t.Logf("keep %.1f: %d operations (header write %d, its fsync %d): %d recovered the previous tick, %d the new one",
-			keep, len(ops), h, hsync, seen[onPrev], seen[onNew])
+			keep, len(ops), h, hs, seen[onPrev], seen[onNew])
 	}
 }
 
