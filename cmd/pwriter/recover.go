@@ -8,7 +8,7 @@ import (
 
 	"pwstore/coord"
 	"pwstore/internal/tool/cli"
-	"pwstore/internal/tool/workload"
+	"pwstore/internal/tool/job"
 	"pwstore/pfile"
 )
 
@@ -87,17 +87,6 @@ func stepsComplete(path, md string) (int64, error) {
 		return 0, err
 	}
 	defer r.Close()
-	v, err := r.Dataset(workload.TimePath)
-	if errors.Is(err, coord.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	val, ok, err := v.Attr(workload.StepsAttr)
-	if err != nil || !ok {
-		return 0, err
-	}
-	n, _ := val.Int()
-	return n, nil
+	n, err := job.CompleteSteps(r)
+	return int64(n), err
 }
