@@ -21,29 +21,8 @@ import (
 func TestLaggingReaderFails(t *testing.T) {
 	const maxLag = 4
 	path := filepath.Join(t.TempDir(), "lag.pw")
-	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, layout, steps, step := lagWriter(t, path, maxLag)
 	defer w.Close()
-	layout := workload.Params{Kind: workload.RR, Datasets: 4, Elems: 3}.Defaults().Layout(1)
-	ds := make([]*Dataset, len(layout))
-	for i, d := range layout {
-		if ds[i], err = w.CreateDataset(d.Path, specOf(d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	steps := uint64(0)
-	step := func() {
-		t.Helper()
-		for i, d := range layout {
-			appendStep(t, ds[i], d, steps)
-		}
-		steps++
-		if err := w.EndTick(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for range 3 {
 		step()
 	}
@@ -52,7 +31,7 @@ func TestLaggingReaderFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	held := steps
+	held := *steps
 	checkExact(t, r, layout, held, "reader in step")
 	for lag := uint64(1); lag <= 4*maxLag; lag++ {
 		step()
@@ -77,7 +56,7 @@ func TestLaggingReaderFails(t *testing.T) {
 	if _, err := r.Tick(); err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, r, layout, steps, "reader caught up")
+	checkExact(t, r, layout, *steps, "reader caught up")
 }
 
 // readOrLag reads every step of every dataset at a reader held at steps
@@ -145,29 +124,8 @@ func readOrLag(r *Reader, layout []workload.Dataset, steps uint64) (int, error) 
 func TestAutomaticReaderTicksWhenBehind(t *testing.T) {
 	const maxLag = 4
 	path := filepath.Join(t.TempDir(), "behind.pw")
-	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, layout, _, step := lagWriter(t, path, maxLag)
 	defer w.Close()
-	layout := workload.Params{Kind: workload.RR, Datasets: 4, Elems: 3}.Defaults().Layout(1)
-	ds := make([]*Dataset, len(layout))
-	for i, d := range layout {
-		if ds[i], err = w.CreateDataset(d.Path, specOf(d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	steps := uint64(0)
-	step := func() {
-		t.Helper()
-		for i, d := range layout {
-			appendStep(t, ds[i], d, steps)
-		}
-		steps++
-		if err := w.EndTick(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	step()
 	r, err := OpenReader(path, Config{TickLen: time.Minute, CachePages: 1})
 	if err != nil {
@@ -210,4 +168,35 @@ func TestAutomaticReaderTicksWhenBehind(t *testing.T) {
 	if lag, err := r.Lag(); err != nil || lag != 0 {
 		t.Fatalf("lag %d (%v) after the automatic tick, want 0", lag, err)
 	}
+}
+
+// lagWriter creates a manual-tick writer of four small round-robin
+// datasets at path; step appends one step to each and ends the tick, and
+// *steps counts the steps so far.
+func lagWriter(t *testing.T, path string, maxLag uint64) (w *Writer, layout []workload.Dataset, steps *uint64, step func()) {
+	t.Helper()
+	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout = workload.Params{Kind: workload.RR, Datasets: 4, Elems: 3}.Defaults().Layout(1)
+	ds := make([]*Dataset, len(layout))
+	for i, d := range layout {
+		if ds[i], err = w.CreateDataset(d.Path, specOf(d)); err != nil {
+			w.Close()
+			t.Fatal(err)
+		}
+	}
+	steps = new(uint64)
+	step = func() {
+		t.Helper()
+		for i, d := range layout {
+			appendStep(t, ds[i], d, *steps)
+		}
+		*steps++
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, layout, steps, step
 }
