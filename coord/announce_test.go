@@ -74,6 +74,38 @@ func (a *appender) step() uint64 {
 	return a.w.Stats().LastTick
 }
 
+// boundary grows the dataset to n rows and marks a step boundary.
+func (a *appender) boundary(t *testing.T, n uint64) {
+	t.Helper()
+	if err := a.x.Extend(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitTickAfter waits up to limit for the writer to publish a tick after
+// tick, failing the test with what was not published.
+func (a *appender) waitTickAfter(t *testing.T, tick uint64, limit time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for a.w.Stats().LastTick == tick {
+		if time.Now().After(deadline) {
+			t.Fatal(what + " was not published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// abandon stops the writer's timer and lets the files go without a
+// Close.
+func (a *appender) abandon() {
+	close(a.w.stop)
+	<-a.w.stopped
+	a.w.abandon()
+}
+
 // sees checks that r's snapshot holds exactly n steps, each right, and
 // passes the snapshot checker.
 func sees(t *testing.T, r *Reader, n uint64) {
@@ -256,41 +288,19 @@ func TestReadersCorrectWithoutAnnouncements(t *testing.T) {
 func TestSyncEndsTickAtStep(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.pw")
 	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Second})
-	// Close would wait out minute-long ticks for the delayed writes: stop
-	// the timer and let the files go instead.
-	defer func() {
-		close(a.w.stop)
-		<-a.w.stopped
-		a.w.abandon()
-	}()
+	defer a.abandon()
 	time.Sleep(1100 * time.Millisecond)
 	before := a.w.Stats().LastTick
-	if err := a.x.Extend(1); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.w.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	a.boundary(t, 1)
 	first := a.w.Stats().LastTick
 	if first != before+1 {
 		t.Fatalf("Sync after the interval: tick %d, want %d", first, before+1)
 	}
-	if err := a.x.Extend(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.w.Sync(); err != nil { // within the interval of the last end of tick
-		t.Fatal(err)
-	}
+	a.boundary(t, 2) // within the interval of the last end of tick
 	if got := a.w.Stats().LastTick; got != first {
 		t.Fatalf("Sync within the interval ended the tick at once (tick %d after %d)", got, first)
 	}
-	deadline := time.Now().Add(30 * time.Second) // far less than the minute-long tick
-	for a.w.Stats().LastTick == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the step waiting for the interval was not published")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	a.waitTickAfter(t, first, 30*time.Second, "the step waiting for the interval") // far less than the minute-long tick
 }
 
 // TestSyncWaitsForPublicationCost: a step's end of tick is measured, and
@@ -302,24 +312,11 @@ func TestSyncEndsTickAtStep(t *testing.T) {
 func TestSyncWaitsForPublicationCost(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.pw")
 	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Millisecond})
-	defer func() {
-		close(a.w.stop)
-		<-a.w.stopped
-		a.w.abandon()
-	}()
-	boundary := func(n uint64) {
-		t.Helper()
-		if err := a.x.Extend(n); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.w.Sync(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	boundary(1)
+	defer a.abandon()
+	a.boundary(t, 1)
 	time.Sleep(5 * time.Millisecond) // past MinTickInterval and twice this end of tick
 	before := a.w.Stats().LastTick
-	boundary(2)
+	a.boundary(t, 2)
 	first := a.w.Stats().LastTick
 	a.w.mu.Lock()
 	cost := a.w.stepCost
@@ -329,7 +326,7 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 		t.Fatalf("Sync past the interval: tick %d after %d, cost %v; want the tick ended and its cost measured", first, before, cost)
 	}
 	time.Sleep(5 * time.Millisecond)
-	boundary(3)
+	a.boundary(t, 3)
 	if got := a.w.Stats().LastTick; got != first {
 		t.Fatalf("Sync 5 ms after an end of tick that took 1 s ended the tick at once (tick %d after %d)", got, first)
 	}
@@ -347,13 +344,7 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 			}
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second) // well before the timer's own 15 s period
-	for a.w.Stats().LastTick == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the step waiting for the publication's cost was not published")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	a.waitTickAfter(t, first, 10*time.Second, "the step waiting for the publication's cost") // well before the timer's own 15 s period
 }
 
 // TestReusedImageIsLag: a metadata page image that fails its checksum
