@@ -175,6 +175,20 @@ func createSmall(t *testing.T, w *Writer, path string) {
 	}
 }
 
+// smallFile creates a closed file at path holding the dataset "/a" made
+// by createSmall.
+func smallFile(t *testing.T, path string) {
+	t.Helper()
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createSmall(t, w, "/a")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func smallValues(path string) []byte {
 	b := make([]byte, 8*newLen)
 	for i := range newLen {

@@ -48,14 +48,7 @@ func TestWriterFilesCutShort(t *testing.T) {
 // corrupt before anything is created or written.
 func TestReopenCutFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cut.pw")
-	w, err := Create(path, Config{ManualTicks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	createSmall(t, w, "/a")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	smallFile(t, path)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

@@ -53,15 +53,8 @@ func TestFlushDrainIsBounded(t *testing.T) {
 // and by one opened after.
 func TestCloseEndsOneTick(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slow.pw")
-	w, err := Create(path, Config{ManualTicks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	createSmall(t, w, "/a")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	w, err = Open(path, Config{TickLen: time.Hour, MaxLag: MaxMaxLag})
+	smallFile(t, path)
+	w, err := Open(path, Config{TickLen: time.Hour, MaxLag: MaxMaxLag})
 	if err != nil {
 		t.Fatal(err)
 	}
