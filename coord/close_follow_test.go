@@ -110,24 +110,33 @@ func collectiveComms(t *testing.T, n int) []collective.Comm {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
+	return OpenTestComms(t, "readers", n, func(int) string { return srv.URL() }, 20*time.Second)
+}
+
+// OpenTestComms opens n ranks of job, rank r on the server at url(r),
+// closed when the test ends. Exported to the external tests (coord_test).
+func OpenTestComms(t *testing.T, job string, n int, url func(r int) string, timeout time.Duration) []collective.Comm {
+	t.Helper()
 	comms := make([]collective.Comm, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for r := range n {
 		wg.Go(func() {
 			comms[r], errs[r] = collective.Open(context.Background(), collective.Config{
-				Job: "readers", Rank: r, Size: n, URL: srv.URL(), Timeout: 20 * time.Second})
+				Job: job, Rank: r, Size: n, URL: url(r), Timeout: timeout})
 		})
 	}
 	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range comms {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
-	})
 	return comms
 }
 

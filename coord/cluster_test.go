@@ -1,7 +1,6 @@
 package coord_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,25 +31,7 @@ func TestParallelOnCluster(t *testing.T) {
 	}()
 	const n = 3
 	open := func(job string, shift int) []collective.Comm {
-		comms := make([]collective.Comm, n)
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for r := range n {
-			wg.Go(func() {
-				comms[r], errs[r] = collective.Open(context.Background(), collective.Config{
-					Job: job, Rank: r, Size: n, URL: servers[(r+shift)%3].URL(), Timeout: 5 * time.Second})
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			for _, c := range comms {
-				c.Close()
-			}
-		})
-		return comms
+		return coord.OpenTestComms(t, job, n, func(r int) string { return servers[(r+shift)%3].URL() }, 5*time.Second)
 	}
 	wcomms, rcomms := open("writer", 0), open("reader", 1)
 	path := filepath.Join(t.TempDir(), "cluster.pw")
