@@ -52,16 +52,7 @@ func TestRecoveredWriterStops(t *testing.T) {
 			if !errors.Is(err, ErrFenced) {
 				t.Fatalf("%s after recovery: %v, want ErrFenced", how, err)
 			}
-			if err := w.Close(); err == nil {
-				t.Fatal("close of a fenced writer succeeded")
-			}
-			after, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(before, after) {
-				t.Fatal("the fenced writer changed the recovered data file")
-			}
+			closeFenced(t, w, path, before)
 			if _, err := os.Stat(path + ".md"); !os.IsNotExist(err) {
 				t.Fatalf("a metadata file came back: %v", err)
 			}
@@ -112,16 +103,7 @@ func TestRecoveredBeforePublication(t *testing.T) {
 	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "pwriter recover") {
 		t.Fatalf("end of tick recovered before its publication: %v, want ErrFenced naming pwriter recover", err)
 	}
-	if err := w.Close(); err == nil {
-		t.Fatal("close of a fenced writer succeeded")
-	}
-	after, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(before, after) {
-		t.Fatal("the fenced writer changed the recovered data file")
-	}
+	closeFenced(t, w, path, before)
 }
 
 // stopFS runs a hook, once armed, at the first size query of the data
@@ -174,4 +156,20 @@ func (f *stopFile) Size() (int64, error) {
 		hook()
 	}
 	return f.File.Size()
+}
+
+// closeFenced checks that a fenced writer's Close fails and that the data
+// file at path still holds before, as recovery left it.
+func closeFenced(t *testing.T, w *Writer, path string, before []byte) {
+	t.Helper()
+	if err := w.Close(); err == nil {
+		t.Fatal("close of a fenced writer succeeded")
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the fenced writer changed the recovered data file")
+	}
 }
