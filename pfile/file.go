@@ -394,8 +394,10 @@ func (f *File) allocMeta(n int) uint64 {
 
 func (f *File) freeMeta(page uint64, n int) {
 	delete(f.fresh, page)
-	for p, o := range f.dirty {
-		if p >= page && p < page+uint64(n) {
+	// Objects in dirty are keyed by their first page: look up the freed
+	// pages, not every object changed since the last Seal.
+	for p := page; p < page+uint64(n) && len(f.dirty) > 0; p++ {
+		if o, ok := f.dirty[p]; ok {
 			f.dirtyPages -= o.np
 			delete(f.dirty, p)
 		}
