@@ -20,16 +20,7 @@
 
 #include <pwstore.h>
 
-static int failures;
-
-#define CHECK(call)                                                                         \
-  do {                                                                                    \
-    int rc_ = (call);                                                                     \
-    if (rc_ != PW_OK) {                                                                   \
-      fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__, __LINE__, #call, rc_, pw_errmsg()); \
-      exit(1);                                                                            \
-    }                                                                                     \
-  } while (0)
+#include "pwcheck.h"
 
 /* EXPECT: call returns code, and its message holds text. */
 #define EXPECT(code, text, call)                                                            \

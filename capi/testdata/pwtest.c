@@ -20,18 +20,9 @@
 
 #include <pwstore.h>
 
+#include "pwcheck.h"
+
 #define WIDTH 8 /* elements of /field per rank and step */
-
-static int failures;
-
-#define CHECK(call)                                                                         \
-  do {                                                                                    \
-    int rc_ = (call);                                                                     \
-    if (rc_ != PW_OK) {                                                                   \
-      fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__, __LINE__, #call, rc_, pw_errmsg()); \
-      exit(1);                                                                            \
-    }                                                                                     \
-  } while (0)
 
 /* EXPECT: call returns code, with a message. */
 #define EXPECT(code, call)                                                                  \
