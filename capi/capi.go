@@ -200,7 +200,7 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 // table of deferred appends.
 func addDataset(d *datasetObj, ds *C.pw_handle) C.int {
 	h := add(d)
-	if err := register(h, d.file, rowBytes(d), false); err != nil {
+	if err := register(h, d.file, d.row, false); err != nil {
 		remove(h)
 		return fail(err)
 	}
@@ -342,14 +342,10 @@ func pw_dataset_append(ds C.pw_handle, n C.uint64_t, buf unsafe.Pointer, buflen 
 	}
 	var data []byte
 	if buf != nil {
-		// The rows' bytes, from the cached row shape: no slice per call.
-		hi, need := bits.Mul64(uint64(d.typ.Size()), uint64(n))
-		for _, x := range d.inner {
-			var h uint64
-			h, need = bits.Mul64(need, x)
-			hi |= h
-		}
-		if hi != 0 {
+		// The rows' bytes, from the cached row size (saturated when a
+		// row alone passes a uint64).
+		hi, need := bits.Mul64(d.row, uint64(n))
+		if hi != 0 || d.row == ^uint64(0) && n > 0 {
 			return fail(argf("append %d rows of %v of %v: too many bytes", n, d.inner, d.typ))
 		}
 		if need > uint64(buflen) {

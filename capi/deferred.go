@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"pwstore/coord"
 )
 
 // Deferred appends (pw_dataset_append_deferred, in deferred.c) wait in a
@@ -47,10 +49,11 @@ func register(h int64, f *fileObj, row uint64, isFile bool) error {
 	return nil
 }
 
-// rowBytes is the bytes of one row of d (all ones past a uint64).
-func rowBytes(d *datasetObj) uint64 {
-	hi, n := bits.Mul64(uint64(d.typ.Size()), 1)
-	for _, x := range d.inner {
+// rowBytes is the bytes of one row of typ and inner shape (all ones past a
+// uint64).
+func rowBytes(typ coord.Type, inner []uint64) uint64 {
+	hi, n := bits.Mul64(uint64(typ.Size()), 1)
+	for _, x := range inner {
 		var h uint64
 		h, n = bits.Mul64(n, x)
 		hi |= h

@@ -76,11 +76,13 @@ type datasetObj struct {
 	typ   coord.Type
 	rank  int
 	inner []uint64 // the shape past the first dimension, which never changes
+	row   uint64   // bytes of one row (all ones past a uint64), from typ and inner
 }
 
 // newDataset is the object of a writer's dataset handle.
 func newDataset(f *fileObj, d *coord.Dataset, spec coord.Spec) *datasetObj {
-	return &datasetObj{file: f, d: d, typ: spec.Type, rank: len(spec.Shape), inner: slices.Clone(spec.Shape[1:])}
+	inner := slices.Clone(spec.Shape[1:])
+	return &datasetObj{file: f, d: d, typ: spec.Type, rank: len(spec.Shape), inner: inner, row: rowBytes(spec.Type, inner)}
 }
 
 // viewObj is a reader's dataset: the reader and a path, resolved in the
