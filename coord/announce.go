@@ -142,7 +142,7 @@ func (l *listener) close() {
 // a connection for announcements; without one, or if the subscription
 // fails, the reader polls.
 func (r *Reader) startListening() {
-	if r.cfg.Announce == nil || r.ended {
+	if r.cfg.Announce == nil || r.ended() {
 		return
 	}
 	l, err := listen(r.cfg.Announce, r.idx.header.FileID, r.idx.tick())

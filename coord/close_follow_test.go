@@ -25,7 +25,7 @@ import (
 func readWhole(r *Reader, layout []workload.Dataset) (tick, steps uint64, err error) {
 	err = r.read(func() error {
 		tick, steps = r.idx.tick(), 0
-		if err := r.pf.Check(pfile.CheckOptions{Closed: r.ended}); err != nil {
+		if err := r.pf.Check(pfile.CheckOptions{Closed: r.ended()}); err != nil {
 			return err
 		}
 		for i, d := range layout {

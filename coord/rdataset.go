@@ -119,5 +119,5 @@ func (v *View) Attrs() (attrs []Attr, err error) {
 
 // Check verifies every structure and checksum of the adopted snapshot.
 func (r *Reader) Check() error {
-	return r.read(func() error { return r.pf.Check(pfile.CheckOptions{Closed: r.ended}) })
+	return r.read(func() error { return r.pf.Check(pfile.CheckOptions{Closed: r.ended()}) })
 }

@@ -38,7 +38,6 @@ type Reader struct {
 	pb     *pagebuf.Buffer
 	pf     *pfile.File
 	maxLag uint64
-	ended  bool      // the writer closed (or the file was recovered): data file alone
 	moved  time.Time // when the adopted tick last changed (monotonic)
 	due    time.Time // next automatic tick (one-rank readers without ManualTicks)
 	// behind: at the last page load the writer was half of max_lag or
@@ -126,7 +125,7 @@ func openReader(ctx context.Context, path string, cfg Config) (*Reader, error) {
 		return nil, err
 	}
 	r.log.Info("file open", zap.String("role", "reader"), zap.Int("rank", r.rank), zap.Int("ranks", r.size),
-		zap.Uint64("tick", r.idx.tick()), zap.Bool("writer_closed", r.ended))
+		zap.Uint64("tick", r.idx.tick()), zap.Bool("writer_closed", r.ended()))
 	r.moved, r.told = time.Now(), r.idx.tick()
 	r.scheduleTick()
 	r.startListening()
@@ -236,8 +235,7 @@ func (r *Reader) build(h mdfile.Header, entries []mdfile.Entry) error {
 	}
 	ps := int(h.PageSize)
 	r.back = &snapshotBackend{data: dataBackend{f: r.data, ps: int64(ps)}, md: r.md, idx: r.idx}
-	r.ended = !h.Status.Live()
-	if !r.ended {
+	if !r.ended() {
 		r.back.lagCheck = r.checkLag
 	}
 	pb, err := pagebuf.New(pagebuf.Config{PageSize: ps, MaxPages: r.cfg.CachePages, Mode: pagebuf.SWMRReader}, r.back)
@@ -319,6 +317,10 @@ func (r *Reader) catchUp() (TickInfo, error) {
 	}
 	return info, err
 }
+
+// ended says whether the adopted index is the writer's last (it closed,
+// or recovery consumed the file): the data file alone then. mu held.
+func (r *Reader) ended() bool { return !r.idx.header.Status.Live() }
 
 // release closes what an open attempt opened.
 func (r *Reader) release() {
@@ -404,7 +406,7 @@ func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 // if not nil, is a snapshot loaded a moment ago: it is used if the writer
 // has published nothing since.
 func (r *Reader) load(full bool, pre *mdfile.Snapshot) (adoptMsg, error) {
-	if r.ended || r.md == nil {
+	if r.ended() || r.md == nil {
 		if full {
 			return r.fullMsg(), nil
 		}
@@ -446,10 +448,10 @@ func (r *Reader) load(full bool, pre *mdfile.Snapshot) (adoptMsg, error) {
 // adopt moves this rank to the snapshot m describes and evicts the pages
 // it changed.
 func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
-	prev := r.idx.tick()
+	prev, ended := r.idx.tick(), r.ended()
 	info := TickInfo{Tick: m.Header.Tick, Changed: m.Header.Tick != prev}
 	if !info.Changed {
-		info.Ended = r.ended
+		info.Ended = ended
 		return info, nil
 	}
 	var changed []uint64
@@ -468,12 +470,15 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 			return info, fmt.Errorf("%s: rank %d: %w", r.path, r.rank, err)
 		}
 	}
-	evicted := r.pb.Invalidate(changed)
-	if !m.Header.Status.Live() && !r.ended {
+	var evicted []uint64
+	if !m.Header.Status.Live() && !ended {
 		// The closed (or consumed) index is empty, so the delta leaves out
 		// pages changed since the previous tick that its index did not
-		// list either: this buffer may hold older images of them.
-		evicted = append(evicted, r.pb.InvalidateAll()...)
+		// list either: this buffer may hold older images of them. Every
+		// page goes, the changed ones with them.
+		evicted = r.pb.InvalidateAll()
+	} else {
+		evicted = r.pb.Invalidate(changed)
 	}
 	info.Evicted = len(evicted)
 	r.statsMu.Lock()
@@ -484,10 +489,10 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	if r.listen != nil {
 		r.listen.adopted.Store(m.Header.Tick)
 	}
-	if !m.Header.Status.Live() {
-		r.ended, r.back.lagCheck = true, nil
+	if r.ended() {
+		r.back.lagCheck = nil
 	}
-	info.Ended = r.ended
+	info.Ended = r.ended()
 	if err := r.pf.Refresh(); err != nil {
 		if errors.Is(err, errFinal) {
 			// The writer finalised since the load: the superblock just read
@@ -503,7 +508,7 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		return info, fmt.Errorf("%s: tick %d: %w", r.path, m.Header.Tick, err)
 	}
 	r.log.Debug("end of tick", zap.Uint64("tick", info.Tick), zap.Int("pages_evicted", len(evicted)),
-		zap.Int("index_entries", r.idx.len()), zap.Bool("writer_closed", r.ended))
+		zap.Int("index_entries", r.idx.len()), zap.Bool("writer_closed", r.ended()))
 	return info, nil
 }
 
@@ -546,7 +551,7 @@ func (r *Reader) MaxLag() uint64 {
 func (r *Reader) Lag() (uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.md == nil || r.ended {
+	if r.md == nil || r.ended() {
 		return 0, nil
 	}
 	wt, err := r.md.WriterTick()

@@ -212,7 +212,7 @@ func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, 
 	// nothing newer since (one read of the header slots), so the tick is
 	// still the newest at a moment when every rank had called Tick.
 	var pre *mdfile.Snapshot
-	if r.rank == 0 && !r.ended && r.md != nil {
+	if r.rank == 0 && !r.ended() && r.md != nil {
 		pre, _ = r.md.Load() // an error comes again from the load below
 	}
 	var m adoptMsg
@@ -289,7 +289,7 @@ func (r *Reader) IndexDigest() (tick, digest uint64) {
 func (r *Reader) VerifyIndex() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.snap == nil || r.rank != 0 || r.ended {
+	if r.snap == nil || r.rank != 0 || r.ended() {
 		return nil
 	}
 	full := newIndex()
