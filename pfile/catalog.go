@@ -152,7 +152,7 @@ func (f *File) loadNode(page uint64) (*node, error) {
 	if page < 1 || page >= f.eoa() {
 		return nil, corrupt.Errorf("catalog node page %d outside [1, %d)", page, f.eoa())
 	}
-	payload, err := f.objectPayload(magicCatalog, page, 1)
+	payload, _, err := f.objectPayload(magicCatalog, page, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (f *File) loadNode(page uint64) (*node, error) {
 // is encoded once, not once per entry.
 func (f *File) writeNode(page uint64, n *node) error {
 	f.nodes[page] = n
-	return f.writeObjectLazy(magicCatalog, page, 1, n.encode)
+	return f.writeObjectLazy(kindCatalog, page, 1, n.encode)
 }
 
 // lookup finds path's header reference.

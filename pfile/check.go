@@ -23,8 +23,9 @@ type CheckOptions struct {
 // leaf at one depth, no node reached twice); every dataset header (its
 // path matches its catalog key); every chunk index (chunkindex.Check);
 // that every chunk of every current shape has space of the chunk's size;
-// and that no two of all these objects, the free list and the free space
-// overlap, none lies beyond the end of allocation. It reports every
+// that no two of all these objects, the extent tables, the free list and
+// the free space overlap, none lies beyond the end of allocation; and that
+// no two datasets share an extent slot. It reports every
 // problem it finds (errors.Join), each wrapping corrupt.Err.
 func (f *File) Check(opts CheckOptions) error {
 	if err := f.usable(); err != nil {
@@ -44,7 +45,8 @@ type checker struct {
 	f     *File
 	sb    Superblock
 	used  []used
-	seen  map[uint64]bool // catalog nodes visited
+	slots []used          // extent slots, by their bytes in the file
+	seen  map[uint64]bool // catalog nodes and extent tables visited
 	depth int             // leaf depth, -1 before the first leaf
 	errs  []error
 }
@@ -75,6 +77,12 @@ func (c *checker) run(opts CheckOptions) {
 	c.pages(0, 1, "superblock")
 	c.seen, c.depth = map[uint64]bool{}, -1
 	c.node(sb.CatalogRoot, 0, nil, nil)
+	if sb.Extents != 0 {
+		if _, err := f.table(sb.Extents); err != nil {
+			c.fail(fmt.Errorf("superblock's extent table: %w", err))
+		}
+		c.table(sb.Extents)
+	}
 	if sb.FreeList != 0 {
 		c.pages(sb.FreeList, uint64(sb.FreePages), "free list")
 		free, err := f.loadFreeList(ref{sb.FreeList, sb.FreePages})
@@ -90,7 +98,8 @@ func (c *checker) run(opts CheckOptions) {
 			c.pages(x.page, x.n, "free space")
 		}
 	}
-	c.overlaps()
+	c.overlaps(c.used)
+	c.overlaps(c.slots)
 	if opts.Closed {
 		size, err := f.raw.Size()
 		end := sb.EOA * uint64(sb.PageSize)
@@ -155,6 +164,9 @@ func (c *checker) dataset(path string, at ref) {
 	f := c.f
 	c.pages(at.page, uint64(at.npages), "header of %q", path)
 	h, err := f.loadHeader(at)
+	if err == nil {
+		_, err = f.withShape(h)
+	}
 	if err != nil {
 		c.fail(fmt.Errorf("dataset %q: %w", path, err))
 		return
@@ -162,6 +174,11 @@ func (c *checker) dataset(path string, at ref) {
 	if h.path != path {
 		c.fail(corrupt.Errorf("catalog entry %q points at the header of %q", path, h.path))
 		return
+	}
+	if h.ext.page != 0 {
+		c.table(h.ext.page)
+		lo := h.ext.page*uint64(c.sb.PageSize) + objHeaderSize + 8*uint64(h.ext.slot)
+		c.slots = append(c.slots, used{lo, lo + 8*uint64(len(h.shape)), fmt.Sprintf("extent slot of %q", path)})
 	}
 	st := indexStore{f}
 	kind, n := chunkindex.KindFixed, h.fixedChunks()
@@ -222,12 +239,22 @@ func (c *checker) dataset(path string, at ref) {
 	}
 }
 
-// overlaps reports objects beyond the end of allocation or overlapping.
-func (c *checker) overlaps() {
+// table counts the extent table at page as used, once however many
+// datasets have slots in it.
+func (c *checker) table(page uint64) {
+	if !c.seen[page] {
+		c.seen[page] = true
+		c.pages(page, 1, "extent table")
+	}
+}
+
+// overlaps reports objects (or slots) beyond the end of allocation or
+// overlapping.
+func (c *checker) overlaps(us []used) {
 	end := c.sb.EOA * uint64(c.sb.PageSize)
-	slices.SortFunc(c.used, func(a, b used) int { return cmp.Compare(a.lo, b.lo) })
+	slices.SortFunc(us, func(a, b used) int { return cmp.Compare(a.lo, b.lo) })
 	var far used // the object reaching furthest so far
-	for _, u := range c.used {
+	for _, u := range us {
 		if u.hi > end {
 			c.fail(corrupt.Errorf("%s [%d, %d) beyond the end of allocation %d", u.what, u.lo, u.hi, end))
 		}

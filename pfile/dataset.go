@@ -15,8 +15,10 @@ type Dataset struct {
 	at    ref // where the header lives
 	h     *header
 	idx   chunkIndex // opened on first use
+	tab   *extTable  // the extent table holding the shape (version 2 headers)
 	stale bool       // reader: the header's page was evicted, reload before use
 	gen   uint64     // reader: File.catGen when the catalog entry was read
+	xgen  uint64     // reader: File.extGen when the shape was read from its table
 	// Kept across calls so that a call allocates nothing: the header's
 	// encoder for writeObjectLazy (made once), the runs of the last slab,
 	// and a writer's last chunk record looked up (a writer's records never
@@ -84,16 +86,21 @@ func (f *File) createDataset(h *header) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create chunk index: %w", err)
 	}
+	x, tab, err := f.newSlot(h.shape)
+	if err != nil {
+		return nil, fmt.Errorf("extent slot: %w", err)
+	}
+	h.ext, h.shape = x, tab.vals[x.slot:int(x.slot)+len(h.shape):int(x.slot)+len(h.shape)]
 	p := h.encode()
 	np := pagesFor(len(p), f.sb.PageSize)
 	at := ref{f.allocMeta(np), uint32(np)}
-	if err := f.writeObject(magicDataset, at.page, np, p); err != nil {
+	if err := f.writeObject(h.kind(), at.page, np, p); err != nil {
 		return nil, err
 	}
 	if err := f.catalogPut(h.path, at, false); err != nil {
 		return nil, err
 	}
-	ds := &Dataset{f: f, path: h.path, at: at, h: h}
+	ds := &Dataset{f: f, path: h.path, at: at, h: h, tab: tab}
 	f.dsets[h.path] = ds
 	f.headers[at.page] = ds
 	return ds, nil
@@ -122,12 +129,13 @@ func (f *File) Dataset(path string) (*Dataset, error) {
 }
 
 // sync brings a reader's dataset up to date: it reloads a header whose
-// page was evicted, and looks the path up again if catalog nodes were
-// evicted since it last did (reloading the header if the entry moved).
+// page was evicted, looks the path up again if catalog nodes were evicted
+// since it last did (reloading the header if the entry moved), and reads
+// the shape again if extent tables were evicted.
 func (ds *Dataset) sync() error {
 	f := ds.f
 	if !ds.stale && (!f.ro || (ds.gen == f.catGen && !f.sbStale)) {
-		return nil
+		return ds.reshape()
 	}
 	if err := f.fresher(); err != nil {
 		return err
@@ -141,7 +149,7 @@ func (ds *Dataset) sync() error {
 	}
 	if !ds.stale && at == ds.at {
 		ds.gen = f.catGen
-		return nil
+		return ds.reshape()
 	}
 	h, err := f.loadHeader(at)
 	if err != nil {
@@ -154,20 +162,57 @@ func (ds *Dataset) sync() error {
 		delete(f.headers, ds.at.page)
 	}
 	ds.at, ds.h, ds.idx, ds.last, ds.stale, ds.gen = at, h, nil, Record{}, false, f.catGen
+	// Registered before the extent table is read: that read may evict the
+	// header's page from a small buffer, which must leave ds stale.
 	f.headers[at.page] = ds
+	if ds.tab, err = f.withShape(h); err != nil {
+		ds.stale = true
+		return err
+	}
+	ds.xgen = f.extGen
 	return nil
 }
 
+// reshape reads a reader's shape again from its extent table if tables
+// were evicted since it last did (a writer's shape is the table's own).
+func (ds *Dataset) reshape() error {
+	f := ds.f
+	if !f.ro || ds.xgen == f.extGen {
+		return nil
+	}
+	if ds.h.ext.page != 0 {
+		h := *ds.h
+		tab, err := f.slotShape(&h)
+		if err != nil {
+			return err
+		}
+		ds.tab, ds.h.shape = tab, h.shape
+	}
+	ds.xgen = f.extGen
+	return nil
+}
+
+// loadHeader reads and decodes the header at at; a version 2 header comes
+// without its shape (withShape reads it).
 func (f *File) loadHeader(at ref) (*header, error) {
-	p, err := f.readObject(magicDataset, at)
+	p, v, err := f.readObject(magicDataset, at)
 	if err != nil {
 		return nil, err
 	}
-	h, err := decodeHeader(p, f.eoa(), f.sb.PageSize)
+	h, err := decodeHeader(p, v, f.eoa(), f.sb.PageSize)
 	if err != nil {
 		return nil, fmt.Errorf("dataset header at page %d: %w", at.page, err)
 	}
 	return h, nil
+}
+
+// withShape gives a version 2 header its shape from its extent table and
+// returns the table (nil for a version 1 header, which holds its shape).
+func (f *File) withShape(h *header) (*extTable, error) {
+	if h.ext.page == 0 {
+		return nil, nil
+	}
+	return f.slotShape(h)
 }
 
 // Paths lists the dataset paths in order.
@@ -197,6 +242,9 @@ func (f *File) Datasets() ([]Info, error) {
 	var out []Info
 	err := f.walk(func(path string, at ref) error {
 		h, err := f.loadHeader(at)
+		if err == nil {
+			_, err = f.withShape(h)
+		}
 		if err != nil {
 			return err
 		}
@@ -339,14 +387,18 @@ func (f *File) checkSpace(h *header, shape []uint64) error {
 func (ds *Dataset) resize(shape []uint64) error {
 	var buf [MaxRank]uint64
 	old := append(buf[:0], ds.h.shape...)
-	copy(ds.h.shape, shape) // same rank (checked); h.shape is the header's own
-	if f := ds.f; !f.deferSeal || ds.lazy != f.seals+1 {
+	copy(ds.h.shape, shape) // same rank (checked); h.shape is the header's own, or its extent slot
+	if f := ds.f; ds.h.ext.page != 0 {
+		if err := f.touchTable(ds.h.ext.page, ds.tab); err != nil {
+			return err
+		}
+	} else if !f.deferSeal || ds.lazy != f.seals+1 {
 		// Once in dirty as enc, the header needs no new entry until the
 		// next Seal: enc encodes the shape as it is then.
 		if ds.enc == nil {
 			ds.enc = func() []byte { return ds.h.encode() }
 		}
-		if err := f.writeObjectLazy(magicDataset, ds.at.page, int(ds.at.npages), ds.enc); err != nil {
+		if err := f.writeObjectLazy(ds.h.kind(), ds.at.page, int(ds.at.npages), ds.enc); err != nil {
 			return err
 		}
 		ds.lazy = f.seals + 1
@@ -468,10 +520,10 @@ func (ds *Dataset) rewriteHeader() error {
 	p := ds.h.encode()
 	np := pagesFor(len(p), f.sb.PageSize)
 	if np <= int(ds.at.npages) {
-		return f.writeObject(magicDataset, ds.at.page, int(ds.at.npages), p)
+		return f.writeObject(ds.h.kind(), ds.at.page, int(ds.at.npages), p)
 	}
 	at := ref{f.allocMeta(np), uint32(np)}
-	if err := f.writeObject(magicDataset, at.page, np, p); err != nil {
+	if err := f.writeObject(ds.h.kind(), at.page, np, p); err != nil {
 		return err
 	}
 	if err := f.catalogPut(ds.path, at, true); err != nil {

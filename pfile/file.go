@@ -76,10 +76,14 @@ type File struct {
 	dirty      map[uint64]dirtyObject
 	dirtyPages int // pages of the objects in dirty
 	deferSeal  bool
-	seals      uint64              // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
-	nodes      map[uint64]*node    // decoded catalog nodes by page
-	dsets      map[string]*Dataset // datasets handed out, by path
-	headers    map[uint64]*Dataset // the same, by header page (for Evicted)
+	seals      uint64               // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
+	nodes      map[uint64]*node     // decoded catalog nodes by page
+	dsets      map[string]*Dataset  // datasets handed out, by path
+	headers    map[uint64]*Dataset  // the same, by header page (for Evicted)
+	tables     map[uint64]*extTable // decoded extent tables by page
+	// extGen counts a reader's evictions of extent tables: a dataset whose
+	// shape was read at an older generation reads it again.
+	extGen uint64
 	// catGen counts a reader's evictions of decoded catalog nodes: a
 	// dataset found at an older generation looks its path up again.
 	catGen  uint64
@@ -99,6 +103,7 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64]*Dataset{},
+		tables: map[uint64]*extTable{},
 	}
 }
 
@@ -268,6 +273,8 @@ func (f *File) Evicted(pages []uint64) {
 	if pages == nil {
 		clear(f.nodes)
 		if f.ro {
+			clear(f.tables)
+			f.extGen++
 			f.sbStale = true
 			f.catGen++
 			for _, ds := range f.dsets {
@@ -284,6 +291,10 @@ func (f *File) Evicted(pages []uint64) {
 		}
 		if !f.ro {
 			continue
+		}
+		if _, ok := f.tables[p]; ok {
+			delete(f.tables, p)
+			f.extGen++
 		}
 		if p == 0 {
 			f.sbStale = true
@@ -408,22 +419,22 @@ func (f *File) freeMeta(page uint64, n int) {
 
 // writeObject frames payload and writes it at page as an entry of np
 // pages (0: as many as it needs).
-func (f *File) writeObject(magic [4]byte, page uint64, np int, payload []byte) error {
+func (f *File) writeObject(k objKind, page uint64, np int, payload []byte) error {
 	if np == 0 {
 		np = pagesFor(len(payload), f.sb.PageSize)
 	}
-	return f.putObject(page, dirtyObject{magic: magic, np: np, payload: payload})
+	return f.putObject(page, dirtyObject{kind: k, np: np, payload: payload})
 }
 
 // writeObjectLazy is writeObject of an object that enc encodes from its
 // decoded form when the bytes are needed (Seal, a read), so that an object
 // changed many times between seals is encoded once. Without DeferSeal
 // that is at once.
-func (f *File) writeObjectLazy(magic [4]byte, page uint64, np int, enc func() []byte) error {
+func (f *File) writeObjectLazy(k objKind, page uint64, np int, enc func() []byte) error {
 	if !f.deferSeal {
-		return f.writeObject(magic, page, np, enc())
+		return f.writeObject(k, page, np, enc())
 	}
-	return f.putObject(page, dirtyObject{magic: magic, np: np, enc: enc})
+	return f.putObject(page, dirtyObject{kind: k, np: np, enc: enc})
 }
 
 // putObject seals o at page, or with DeferSeal keeps it for Seal.
@@ -444,7 +455,7 @@ func (f *File) putObject(page uint64, o dirtyObject) error {
 
 // dirtyObject is an object written since the last Seal (DeferSeal).
 type dirtyObject struct {
-	magic   [4]byte
+	kind    objKind
 	np      int
 	payload []byte        // owned: callers hand over freshly encoded bytes
 	enc     func() []byte // or this encodes them (writeObjectLazy)
@@ -459,7 +470,7 @@ func (o dirtyObject) bytes(page uint64, pageSize int) ([]byte, error) {
 		p = o.enc()
 	}
 	if objHeaderSize+len(p) > o.np*pageSize {
-		return nil, fmt.Errorf("%q object at page %d: %d bytes do not fit its %d pages", o.magic[:], page, len(p), o.np)
+		return nil, fmt.Errorf("%q object at page %d: %d bytes do not fit its %d pages", o.kind.magic[:], page, len(p), o.np)
 	}
 	return p, nil
 }
@@ -470,9 +481,9 @@ func (f *File) sealObject(page uint64, o dirtyObject) error {
 	if err != nil {
 		return err
 	}
-	img := seal(o.magic, page, o.np, p, f.sb.PageSize)
+	img := seal(o.kind, page, o.np, p, f.sb.PageSize)
 	if err := f.pages.WriteUsed(page, img, objHeaderSize+len(p), o.fresh); err != nil {
-		return fmt.Errorf("write %q object at page %d: %w", o.magic[:], page, err)
+		return fmt.Errorf("write %q object at page %d: %w", o.kind.magic[:], page, err)
 	}
 	return nil
 }
@@ -508,18 +519,20 @@ func (f *File) Seal() error {
 // DirtyPages is the number of pages of the objects Seal would write.
 func (f *File) DirtyPages() int { return f.dirtyPages }
 
-// objectPayload is the payload of the object of np pages at page: the
-// unsealed one if it changed since the last Seal, else unsealed from Pages.
-func (f *File) objectPayload(magic [4]byte, page uint64, np int) ([]byte, error) {
+// objectPayload is the payload and version of the object of np pages at
+// page: the unsealed one if it changed since the last Seal, else unsealed
+// from Pages.
+func (f *File) objectPayload(magic [4]byte, page uint64, np int) ([]byte, uint16, error) {
 	if o, ok := f.dirty[page]; ok {
-		if o.magic != magic || o.np != np {
-			return nil, corrupt.Errorf("object %q of %d pages at page %d read as %q of %d pages", o.magic[:], o.np, page, magic[:], np)
+		if o.kind.magic != magic || o.np != np {
+			return nil, 0, corrupt.Errorf("object %q of %d pages at page %d read as %q of %d pages", o.kind.magic[:], o.np, page, magic[:], np)
 		}
-		return o.bytes(page, f.sb.PageSize)
+		p, err := o.bytes(page, f.sb.PageSize)
+		return p, o.kind.version, err
 	}
 	img, err := f.pages.Read(page, np)
 	if err != nil {
-		return nil, fmt.Errorf("read %q object at page %d: %w", magic[:], page, err)
+		return nil, 0, fmt.Errorf("read %q object at page %d: %w", magic[:], page, err)
 	}
 	return unseal(img, magic, page, f.sb.PageSize)
 }
@@ -540,9 +553,9 @@ func (f *File) writeSuperblock() error {
 }
 
 // readObject reads and unseals the object r points at.
-func (f *File) readObject(magic [4]byte, r ref) ([]byte, error) {
+func (f *File) readObject(magic [4]byte, r ref) ([]byte, uint16, error) {
 	if eoa := f.eoa(); r.page < 1 || r.npages == 0 || r.page >= eoa || uint64(r.npages) > eoa-r.page {
-		return nil, corrupt.Errorf("object %q at %d+%d outside [1, %d)", magic[:], r.page, r.npages, eoa)
+		return nil, 0, corrupt.Errorf("object %q at %d+%d outside [1, %d)", magic[:], r.page, r.npages, eoa)
 	}
 	return f.objectPayload(magic, r.page, int(r.npages))
 }

@@ -26,7 +26,7 @@ func (f *File) saveFreeList() error {
 	page := f.al.eoa
 	f.al.eoa += uint64(np)
 	f.fresh[page] = true
-	if err := f.writeObject(magicFree, page, np, e.b); err != nil {
+	if err := f.writeObject(kindFree, page, np, e.b); err != nil {
 		return err
 	}
 	f.sb.FreeList, f.sb.FreePages = page, uint32(np)
@@ -34,7 +34,7 @@ func (f *File) saveFreeList() error {
 }
 
 func (f *File) loadFreeList(r ref) ([]extent, error) {
-	p, err := f.readObject(magicFree, r)
+	p, _, err := f.readObject(magicFree, r)
 	if err != nil {
 		return nil, fmt.Errorf("free list: %w", err)
 	}

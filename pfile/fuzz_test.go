@@ -38,13 +38,14 @@ func FuzzSuperblock(f *testing.F) {
 }
 
 func FuzzObject(f *testing.F) {
-	f.Add(seal(magicCatalog, 3, 1, (&node{leaf: true}).encode(), 512), uint64(3))
+	f.Add(seal(kindCatalog, 3, 1, (&node{leaf: true}).encode(), 512), uint64(3))
+	f.Add(seal(objKind{magicDataset, headerV2}, 3, 1, nil, 512), uint64(3))
 	f.Fuzz(func(t *testing.T, img []byte, self uint64) {
-		for _, m := range [][4]byte{magicCatalog, magicDataset, magicFree} {
-			p, err := unseal(img, m, self, 512)
+		for _, m := range [][4]byte{magicCatalog, magicDataset, magicFree, magicExtent} {
+			p, v, err := unseal(img, m, self, 512)
 			mustCorrupt(t, err)
-			if err == nil && len(p) > len(img)-objHeaderSize {
-				t.Fatalf("payload of %d bytes from a %d-byte image", len(p), len(img))
+			if err == nil && (len(p) > len(img)-objHeaderSize || v < 1 || v > maxVersion(m)) {
+				t.Fatalf("payload of %d bytes, version %d from a %d-byte image", len(p), v, len(img))
 			}
 		}
 	})
@@ -68,11 +69,26 @@ func FuzzHeader(f *testing.F) {
 	f.Add(h.encode(), uint64(1000))
 	h2 := &header{path: "fixed", typ: Bytes(7), shape: []uint64{9}, max: []uint64{9}, chunk: []uint64{4}, index: 2}
 	f.Add(h2.encode(), uint64(100))
+	h3 := &header{path: "/v2", typ: Float64, shape: []uint64{5, 2}, max: []uint64{Unlimited, 2}, chunk: []uint64{8, 2}, ext: ext{7, 3}, index: 6}
+	f.Add(h3.encode(), uint64(100))
 	f.Fuzz(func(t *testing.T, p []byte, eoa uint64) {
-		h, err := decodeHeader(p, eoa, 512)
+		for _, v := range []uint16{headerV1, headerV2} {
+			h, err := decodeHeader(p, v, eoa, 512)
+			mustCorrupt(t, err)
+			if err == nil && !bytes.Equal(h.encode(), p) {
+				t.Fatalf("version %d header re-encodes differently", v)
+			}
+		}
+	})
+}
+
+func FuzzExtent(f *testing.F) {
+	f.Add((&extTable{vals: []uint64{3, 0, Unlimited}}).encode())
+	f.Fuzz(func(t *testing.T, p []byte) {
+		vals, err := decodeExtent(p, 512)
 		mustCorrupt(t, err)
-		if err == nil && !bytes.Equal(h.encode(), p) {
-			t.Fatalf("header re-encodes differently")
+		if err == nil && !bytes.Equal((&extTable{vals: vals}).encode(), p) {
+			t.Fatalf("extent table re-encodes differently")
 		}
 	})
 }

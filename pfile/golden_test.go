@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"pwstore/internal/tool/golden"
@@ -76,10 +77,16 @@ type attrDesc struct {
 	Data []byte
 }
 
+type extDesc struct {
+	Page uint64
+	Slot uint32
+}
+
 type headerDesc struct {
 	Path              string
 	Type              string
 	Shape, Max, Chunk []uint64
+	Ext               extDesc
 	Index             uint64
 	Attrs             []attrDesc
 	Page, Pages       uint64
@@ -121,7 +128,7 @@ func TestGolden(t *testing.T) {
 
 	// Catalog root node.
 	nodeImg := golden.Bytes(t, "catalog-node.bin", pages(t, img, sb.CatalogRoot, 1))
-	payload, err := unseal(nodeImg, magicCatalog, sb.CatalogRoot, goldenPS)
+	payload, _, err := unseal(nodeImg, magicCatalog, sb.CatalogRoot, goldenPS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +141,7 @@ func TestGolden(t *testing.T) {
 		nd.Refs = append(nd.Refs, refDesc{r.page, uint64(r.npages)})
 	}
 	golden.JSON(t, "catalog-node.json", nd)
-	if again := seal(magicCatalog, sb.CatalogRoot, 1, n.encode(), goldenPS); !bytes.Equal(again, nodeImg) {
+	if again := seal(kindCatalog, sb.CatalogRoot, 1, n.encode(), goldenPS); !bytes.Equal(again, nodeImg) {
 		t.Error("catalog node re-encodes differently")
 	}
 
@@ -146,21 +153,37 @@ func TestGolden(t *testing.T) {
 		if key == "/grid" {
 			golden.Bytes(t, "dataset-header.bin", hImg)
 		}
-		payload, err := unseal(hImg, magicDataset, r.page, goldenPS)
+		payload, v, err := unseal(hImg, magicDataset, r.page, goldenPS)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := decodeHeader(payload, sb.EOA, goldenPS)
+		if v != headerV2 {
+			t.Errorf("%s: header version %d, want %d", key, v, headerV2)
+		}
+		h, err := decodeHeader(payload, v, sb.EOA, goldenPS)
 		if err != nil {
 			t.Fatal(err)
 		}
+		tImg := pages(t, img, h.ext.page, 1)
+		tp, _, err := unseal(tImg, magicExtent, h.ext.page, goldenPS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := decodeExtent(tp, goldenPS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again := seal(kindExtent, h.ext.page, 1, (&extTable{vals: vals}).encode(), goldenPS); !bytes.Equal(again, tImg) {
+			t.Errorf("extent table at page %d re-encodes differently", h.ext.page)
+		}
+		h.shape = vals[h.ext.slot : int(h.ext.slot)+len(h.max)]
 		hd := headerDesc{Path: h.path, Type: h.typ.String(), Shape: h.shape, Max: h.max, Chunk: h.chunk,
-			Index: h.index, Page: r.page, Pages: uint64(r.npages)}
+			Ext: extDesc{h.ext.page, h.ext.slot}, Index: h.index, Page: r.page, Pages: uint64(r.npages)}
 		for _, a := range h.attrs {
 			hd.Attrs = append(hd.Attrs, attrDesc{a.name, a.val.Type.String(), a.val.Data})
 		}
 		hds = append(hds, hd)
-		if again := seal(magicDataset, r.page, int(r.npages), h.encode(), goldenPS); !bytes.Equal(again, hImg) {
+		if again := seal(h.kind(), r.page, int(r.npages), h.encode(), goldenPS); !bytes.Equal(again, hImg) {
 			t.Errorf("dataset header %s re-encodes differently", key)
 		}
 	}
@@ -192,4 +215,70 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s reads %x, want %x", c.path, got, c.want)
 		}
 	}
+}
+
+// TestFormat1File: a file written before extent tables (superblock and
+// dataset headers of version 1, testdata/golden/data-v1.pw) reads as it
+// did, and a writer that reopens it keeps its datasets' shapes in their
+// headers while a dataset it creates gets an extent slot; the file then
+// checks and reads back both.
+func TestFormat1File(t *testing.T) {
+	path := tempPath(t, "v1.pw")
+	if err := os.WriteFile(path, golden.Read(t, "data-v1.pw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkClosed(t, path)
+	readBack := func(want map[string][]byte, shapes map[string][]uint64) {
+		t.Helper()
+		r := mustOpen(t, path, true)
+		for name, w := range want {
+			ds, err := r.f.Dataset(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shape, err := ds.Shape()
+			if err != nil || !slices.Equal(shape, shapes[name]) {
+				t.Fatalf("%s: shape %v (%v), want %v", name, shape, err, shapes[name])
+			}
+			got := make([]byte, len(w))
+			if err := ds.ReadSlab(make([]uint64, len(shape)), shape, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, w) {
+				t.Fatalf("%s reads %x, want %x", name, got, w)
+			}
+		}
+	}
+	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
+	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
+	readBack(want, shapes)
+
+	w := mustOpen(t, path, false)
+	steps, err := w.f.Dataset("/run/steps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := binary.LittleEndian.AppendUint64(nil, math.Float64bits(-2))
+	if err := steps.Append(1, more); err != nil {
+		t.Fatal(err)
+	}
+	if steps.h.ext.page != 0 {
+		t.Fatal("a version 1 dataset moved its shape to an extent table")
+	}
+	fresh, err := w.f.CreateDataset("/new", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := []byte{1, 0, 0, 0, 2, 0, 0, 0}
+	if err := fresh.Append(2, vals); err != nil {
+		t.Fatal(err)
+	}
+	if fresh.h.ext.page == 0 {
+		t.Fatal("a new dataset in a reopened version 1 file has no extent slot")
+	}
+	w.close(t)
+	checkClosed(t, path)
+	want["/run/steps"], shapes["/run/steps"] = append(goldenSteps(), more...), []uint64{7}
+	want["/new"], shapes["/new"] = vals, []uint64{2}
+	readBack(want, shapes)
 }

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"sort"
 	"unicode/utf8"
+
+	"pwstore/internal/storage/corrupt"
 )
 
 // Unlimited as a max-shape dimension (the first one only) lets the dataset
@@ -46,11 +48,26 @@ type attr struct {
 type header struct {
 	path  string
 	typ   Type
-	shape []uint64 // current shape
+	shape []uint64 // current shape: in the header (version 1) or from its extent slot
 	max   []uint64
 	chunk []uint64
+	ext   ext    // version 2: where the shape lives; zero: in the header
 	index uint64 // chunk index root page
 	attrs []attr
+}
+
+// ext is a dataset's slot in an extent table: rank u64s from slot on.
+type ext struct {
+	page uint64
+	slot uint32
+}
+
+// kind is the frame h is written in: version 2 with an extent slot.
+func (h *header) kind() objKind {
+	if h.ext.page == 0 {
+		return objKind{magicDataset, headerV1}
+	}
+	return objKind{magicDataset, headerV2}
 }
 
 // normalize checks a spec and fills in its defaults; it returns a copy.
@@ -179,7 +196,10 @@ func (h *header) findAttr(name string) (int, bool) {
 
 // size is the length of h's encoding.
 func (h *header) size() int {
-	n := 2 + len(h.path) + 1 + 4 + 1 + 24*len(h.shape) + 1 + 8 + 4
+	n := 2 + len(h.path) + 1 + 4 + 1 + 24*len(h.max) + 1 + 8 + 4
+	if h.ext.page != 0 {
+		n += 12 - 8*len(h.max) // the slot instead of the shape
+	}
 	for _, a := range h.attrs {
 		n += 2 + len(a.name) + 1 + 4 + 4 + len(a.val.Data)
 	}
@@ -193,11 +213,17 @@ func (h *header) encode() []byte {
 	e.str16(h.path)
 	e.u8(uint8(h.typ.Kind))
 	e.u32(uint32(h.typ.Len))
-	e.u8(uint8(len(h.shape)))
-	for i := range h.shape {
-		e.u64(h.shape[i])
+	e.u8(uint8(len(h.max)))
+	for i := range h.max {
+		if h.ext.page == 0 {
+			e.u64(h.shape[i])
+		}
 		e.u64(h.max[i])
 		e.u64(h.chunk[i])
+	}
+	if h.ext.page != 0 {
+		e.u64(h.ext.page)
+		e.u32(h.ext.slot)
 	}
 	if h.extensible() {
 		e.u8(indexExtensible)
@@ -216,10 +242,12 @@ func (h *header) encode() []byte {
 	return e.b
 }
 
-// decodeHeader decodes a dataset header payload. eoa (pages) bounds the
-// chunk index address and, since every chunk of the current shape has
-// space, the number of chunks times their size.
-func decodeHeader(p []byte, eoa uint64, pageSize int) (*header, error) {
+// decodeHeader decodes a dataset header payload of the given version. eoa
+// (pages) bounds the chunk index and extent table addresses and, since
+// every chunk of the current shape has space, the number of chunks times
+// their size. A version 2 header comes back without its shape (slotShape
+// finds it).
+func decodeHeader(p []byte, version uint16, eoa uint64, pageSize int) (*header, error) {
 	d := dec{b: p, what: "dataset header"}
 	h := &header{path: d.str16("path")}
 	h.typ = Type{Kind: Kind(d.u8("type kind")), Len: int(d.u32("type length"))}
@@ -228,10 +256,19 @@ func decodeHeader(p []byte, eoa uint64, pageSize int) (*header, error) {
 		d.fail("rank %d", r)
 	}
 	if d.err == nil {
-		h.shape, h.max, h.chunk = make([]uint64, r), make([]uint64, r), make([]uint64, r)
-		for i := 0; i < r; i++ {
-			h.shape[i], h.max[i], h.chunk[i] = d.u64("shape"), d.u64("max shape"), d.u64("chunk")
+		h.max, h.chunk = make([]uint64, r), make([]uint64, r)
+		if version == headerV1 {
+			h.shape = make([]uint64, r)
 		}
+		for i := 0; i < r; i++ {
+			if version == headerV1 {
+				h.shape[i] = d.u64("shape")
+			}
+			h.max[i], h.chunk[i] = d.u64("max shape"), d.u64("chunk")
+		}
+	}
+	if version != headerV1 {
+		h.ext = ext{page: d.u64("extent table"), slot: d.u32("extent slot")}
 	}
 	kind := d.u8("index kind")
 	h.index = d.u64("index address")
@@ -270,10 +307,12 @@ func decodeHeader(p []byte, eoa uint64, pageSize int) (*header, error) {
 		d.fail("chunk index at page %d outside [1, %d)", h.index, eoa)
 	case (kind == indexExtensible) != h.extensible() || (kind != indexExtensible && kind != indexFixed):
 		d.fail("chunk index kind %d for max shape %v", kind, h.max)
+	case version != headerV1 && (h.ext.page < 1 || h.ext.page >= eoa):
+		d.fail("extent table at page %d outside [1, %d)", h.ext.page, eoa)
 	}
-	for i := range h.shape {
-		if d.err == nil && (h.shape[i] > h.max[i] || (i > 0 && h.max[i] == Unlimited)) {
-			d.fail("shape %v against max shape %v", h.shape, h.max)
+	for i := range h.max {
+		if d.err == nil && i > 0 && h.max[i] == Unlimited {
+			d.fail("max shape %v unlimited past the first dimension", h.max)
 		}
 	}
 	if d.err == nil {
@@ -281,16 +320,31 @@ func decodeHeader(p []byte, eoa uint64, pageSize int) (*header, error) {
 			d.fail("%v", err)
 		}
 	}
-	if d.err == nil {
-		hi, lo := bits.Mul64(h.shapeChunks(), h.chunkBytes())
-		if hi != 0 || lo > eoa*uint64(pageSize) {
-			d.fail("shape %v in chunks %v needs more space than the file's %d pages", h.shape, h.chunk, eoa)
-		}
-	}
 	if d.err != nil {
 		return nil, d.err
 	}
+	if version == headerV1 {
+		if err := h.checkShape(eoa, pageSize); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
+}
+
+// checkShape checks the current shape against the max shape and, since
+// every chunk of it has space, its chunks' bytes against the file's eoa
+// pages.
+func (h *header) checkShape(eoa uint64, pageSize int) error {
+	for i := range h.shape {
+		if h.shape[i] > h.max[i] {
+			return corrupt.Errorf("dataset header: shape %v against max shape %v", h.shape, h.max)
+		}
+	}
+	hi, lo := bits.Mul64(h.shapeChunks(), h.chunkBytes())
+	if hi != 0 || lo > eoa*uint64(pageSize) {
+		return corrupt.Errorf("dataset header: shape %v in chunks %v needs more space than the file's %d pages", h.shape, h.chunk, eoa)
+	}
+	return nil
 }
 
 // shapeChunks is the number of chunks covering the current shape, or

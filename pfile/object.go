@@ -14,7 +14,11 @@ import (
 // zeros to whole pages.
 const (
 	objHeaderSize = 32 // Frozen: object header length.
-	objVersion    = 1  // Frozen: object format version.
+	objVersion    = 1  // Frozen: object format version, of every kind but dataset headers.
+	// Frozen: dataset header versions. Version 1 holds the current shape;
+	// version 2 points at its slot in an extent table instead.
+	headerV1 = 1
+	headerV2 = 2
 )
 
 // Frozen: object magics.
@@ -22,7 +26,29 @@ var (
 	magicCatalog = [4]byte{'P', 'W', 'C', 'N'} // catalog B+tree node
 	magicDataset = [4]byte{'P', 'W', 'D', 'H'} // dataset header
 	magicFree    = [4]byte{'P', 'W', 'F', 'S'} // free-space list
+	magicExtent  = [4]byte{'P', 'W', 'X', 'T'} // extent table
 )
+
+// objKind is what an object's frame says it is: magic and version.
+type objKind struct {
+	magic   [4]byte
+	version uint16
+}
+
+// The kinds this code writes (headers: headerKind).
+var (
+	kindCatalog = objKind{magicCatalog, objVersion}
+	kindFree    = objKind{magicFree, objVersion}
+	kindExtent  = objKind{magicExtent, objVersion}
+)
+
+// maxVersion is the newest object version this code reads for a magic.
+func maxVersion(magic [4]byte) uint16 {
+	if magic == magicDataset {
+		return headerV2
+	}
+	return objVersion
+}
 
 // pagesFor returns how many pages an object with a payload of n bytes needs.
 func pagesFor(n, pageSize int) int {
@@ -31,10 +57,10 @@ func pagesFor(n, pageSize int) int {
 
 // seal frames payload as an object of the given magic living at page self,
 // np pages long (at least pagesFor(len(payload))).
-func seal(magic [4]byte, self uint64, np int, payload []byte, pageSize int) []byte {
+func seal(k objKind, self uint64, np int, payload []byte, pageSize int) []byte {
 	img := make([]byte, np*pageSize)
-	copy(img[0:4], magic[:])
-	binary.LittleEndian.PutUint16(img[4:], objVersion)
+	copy(img[0:4], k.magic[:])
+	binary.LittleEndian.PutUint16(img[4:], k.version)
 	binary.LittleEndian.PutUint32(img[8:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(img[12:], uint32(np))
 	binary.LittleEndian.PutUint64(img[16:], self)
@@ -59,32 +85,34 @@ func objSum(img []byte) uint64 {
 }
 
 // unseal validates the framing of an object image read from page self and
-// returns its payload (a sub-slice of img). It checks, in order: length,
-// magic, version, checksum, then that the object says it lives where it
-// was found and spans the pages it was read as.
-func unseal(img []byte, magic [4]byte, self uint64, pageSize int) ([]byte, error) {
+// returns its payload (a sub-slice of img) and version. It checks, in
+// order: length, magic, version (1 to maxVersion), checksum, then that the
+// object says it lives where it was found and spans the pages it was read
+// as.
+func unseal(img []byte, magic [4]byte, self uint64, pageSize int) ([]byte, uint16, error) {
 	if len(img) < objHeaderSize || len(img)%pageSize != 0 {
-		return nil, corrupt.Errorf("object %q at page %d: image of %d bytes", magic[:], self, len(img))
+		return nil, 0, corrupt.Errorf("object %q at page %d: image of %d bytes", magic[:], self, len(img))
 	}
 	if [4]byte(img[0:4]) != magic {
-		return nil, corrupt.Errorf("object at page %d: magic %q, want %q: %w", self, img[0:4], magic[:], ErrMagic)
+		return nil, 0, corrupt.Errorf("object at page %d: magic %q, want %q: %w", self, img[0:4], magic[:], ErrMagic)
 	}
-	if v := binary.LittleEndian.Uint16(img[4:]); v != objVersion {
-		return nil, corrupt.Errorf("object %q at page %d: version %d: %w", magic[:], self, v, ErrVersion)
+	v := binary.LittleEndian.Uint16(img[4:])
+	if v < 1 || v > maxVersion(magic) {
+		return nil, 0, corrupt.Errorf("object %q at page %d: version %d (this code reads 1 to %d): %w", magic[:], self, v, maxVersion(magic), ErrVersion)
 	}
 	n := binary.LittleEndian.Uint32(img[8:])
 	if uint64(n) > uint64(len(img)-objHeaderSize) {
-		return nil, corrupt.Errorf("object %q at page %d: payload length %d beyond its %d bytes", magic[:], self, n, len(img))
+		return nil, 0, corrupt.Errorf("object %q at page %d: payload length %d beyond its %d bytes", magic[:], self, n, len(img))
 	}
 	payload := img[objHeaderSize : objHeaderSize+int(n)]
 	if sum := binary.LittleEndian.Uint64(img[24:]); sum != objSum(img) {
-		return nil, corrupt.Errorf("object %q at page %d: %w", magic[:], self, ErrChecksum)
+		return nil, 0, corrupt.Errorf("object %q at page %d: %w", magic[:], self, ErrChecksum)
 	}
 	if np := binary.LittleEndian.Uint32(img[12:]); int(np) != len(img)/pageSize {
-		return nil, corrupt.Errorf("object %q at page %d: spans %d pages, read as %d", magic[:], self, np, len(img)/pageSize)
+		return nil, 0, corrupt.Errorf("object %q at page %d: spans %d pages, read as %d", magic[:], self, np, len(img)/pageSize)
 	}
 	if at := binary.LittleEndian.Uint64(img[16:]); at != self {
-		return nil, corrupt.Errorf("object %q read at page %d says it lives at page %d", magic[:], self, at)
+		return nil, 0, corrupt.Errorf("object %q read at page %d says it lives at page %d", magic[:], self, at)
 	}
-	return payload, nil
+	return payload, v, nil
 }

@@ -14,9 +14,10 @@ import (
 
 // Frozen: superblock layout (see the package doc).
 const (
-	sbVersion = 1  // Frozen: superblock format version.
-	sbSize    = 72 // Frozen: bytes of page 0 the superblock uses.
+	sbVersion = 2  // Frozen: superblock format version this code writes (it reads 1 and 2).
+	sbSize    = 80 // Frozen: bytes of page 0 the superblock uses.
 	sbSumAt   = 64 // Frozen: offset of the checksum, which covers the whole page but itself.
+	sbExtAt   = 72 // Frozen: offset of the open extent table's page (version 2; zero in version 1).
 
 	// MinPageSize and MaxPageSize bound the page size (a power of two).
 	MinPageSize = 512     // Frozen
@@ -35,6 +36,7 @@ type Superblock struct {
 	EOA         uint64 // end of allocation, in pages: nothing lives at or beyond it
 	FreeList    uint64 // page of the persisted free-space list, 0 if none
 	FreePages   uint32 // its length in pages
+	Extents     uint64 // page of the extent table new datasets' slots go to, 0 if none yet
 }
 
 func validPageSize(ps int) bool {
@@ -51,6 +53,7 @@ func (sb *Superblock) encode() []byte {
 	binary.LittleEndian.PutUint64(img[40:], sb.EOA)
 	binary.LittleEndian.PutUint64(img[48:], sb.FreeList)
 	binary.LittleEndian.PutUint32(img[56:], sb.FreePages)
+	binary.LittleEndian.PutUint64(img[sbExtAt:], sb.Extents)
 	binary.LittleEndian.PutUint64(img[sbSumAt:], sbSum(img))
 	return img
 }
@@ -85,6 +88,7 @@ func DecodeSuperblock(img []byte) (Superblock, error) {
 		EOA:         binary.LittleEndian.Uint64(img[40:]),
 		FreeList:    binary.LittleEndian.Uint64(img[48:]),
 		FreePages:   binary.LittleEndian.Uint32(img[56:]),
+		Extents:     binary.LittleEndian.Uint64(img[sbExtAt:]), // zero in version 1: the rest of its page
 	}
 	if sb.EOA < 2 || sb.EOA > maxPages(sb.PageSize) {
 		return Superblock{}, corrupt.Errorf("superblock end of allocation %d pages out of range", sb.EOA)
@@ -94,6 +98,9 @@ func DecodeSuperblock(img []byte) (Superblock, error) {
 	}
 	if sb.FreeList != 0 && (sb.FreePages == 0 || sb.FreeList >= sb.EOA || uint64(sb.FreePages) > sb.EOA-sb.FreeList) {
 		return Superblock{}, corrupt.Errorf("superblock free list %d+%d outside end of allocation %d", sb.FreeList, sb.FreePages, sb.EOA)
+	}
+	if sb.Extents >= sb.EOA {
+		return Superblock{}, corrupt.Errorf("superblock extent table %d outside end of allocation %d", sb.Extents, sb.EOA)
 	}
 	if sb.FreeList == 0 && sb.FreePages != 0 {
 		return Superblock{}, corrupt.Errorf("superblock free list length %d without an address", sb.FreePages)
@@ -110,8 +117,8 @@ func sbPrefix(img []byte) (int, error) {
 	if [8]byte(img[0:8]) != sbMagic {
 		return 0, corrupt.Errorf("superblock magic %x: %w", img[0:8], ErrNotPWFile)
 	}
-	if v := binary.LittleEndian.Uint32(img[8:]); v != sbVersion {
-		return 0, corrupt.Errorf("superblock version %d (this code reads %d): %w", v, sbVersion, ErrVersion)
+	if v := binary.LittleEndian.Uint32(img[8:]); v < 1 || v > sbVersion {
+		return 0, corrupt.Errorf("superblock version %d (this code reads 1 to %d): %w", v, sbVersion, ErrVersion)
 	}
 	ps := binary.LittleEndian.Uint32(img[12:])
 	if !validPageSize(int(ps)) {
