@@ -15,7 +15,7 @@
 // Superblock, page 0 (the rest of the page is zero):
 //
 //	0   magic      [8]byte  0x89 'P' 'W' 'S' '\r' '\n' 0x1a '\n'
-//	8   version    u32      1
+//	8   version    u32      2 (1: files written before extent tables)
 //	12  page size  u32
 //	16  file id    [16]byte random at creation (or given by the caller)
 //	32  catalog    u64      page of the catalog B+tree root
@@ -24,12 +24,14 @@
 //	56  free pages u32      its length in pages
 //	60  reserved   u32      zero
 //	64  checksum   u64      xxhash64 of the whole page but these 8 bytes
+//	72  extents    u64      page of the open extent table, 0 if none (zero in version 1)
 //
 // Every other metadata object this package writes is framed as one entry
 // of whole pages (a "multi-page entry" when over one page):
 //
-//	0   magic      [4]byte  "PWCN" catalog node, "PWDH" dataset header, "PWFS" free list
-//	4   version    u16      1
+//	0   magic      [4]byte  "PWCN" catalog node, "PWDH" dataset header,
+//	                        "PWFS" free list, "PWXT" extent table
+//	4   version    u16      1; dataset headers 1 or 2
 //	6   reserved   u16      zero
 //	8   length     u32      payload bytes
 //	12  pages      u32      length of the entry in pages
@@ -47,14 +49,24 @@
 // Paths are at most 1024 bytes, less with small pages so that a node holds
 // four of the longest entries and a split always gives two nodes that fit.
 //
-// Dataset header payload:
+// Dataset header payload, version 2 (what this code writes):
 //
 //	path length u16, path
 //	type kind u8, type length u32 (bytes for fixed-length byte strings, else 0)
-//	rank u8, then rank x {shape u64, max shape u64 (Unlimited = 2^64-1), chunk u64}
+//	rank u8, then rank x {max shape u64 (Unlimited = 2^64-1), chunk u64}
+//	extent table page u64, extent slot u32 (where the current shape lives)
 //	index kind u8 (1 extensible, 2 fixed), chunk index root page u64
 //	attribute count u32, then count x {name length u16, name, kind u8,
 //	    type length u32, data length u32, data}, sorted by name
+//
+// Version 1 (read, and kept by a writer for the datasets it finds in it)
+// has rank x {shape u64, max shape u64, chunk u64} and no extent fields.
+//
+// Extent table payload (one page): u64 slots, (PageSize-32)/8 at most. A
+// dataset of rank r owns slots [slot, slot+r), its current shape. Slots
+// are handed out in creation order, the next dataset going to the table
+// the superblock names while it has room, else to a new table; they are
+// never freed or shared.
 //
 // Free list payload: count u32, then count x {page u64, pages u64}.
 //
@@ -66,11 +78,16 @@
 //
 // # Objects and pages
 //
-// Each object has pages of its own (no packing of small objects into a
-// shared page): the page buffer keys entries by first page, a change to
-// one object then dirties only its own page, and a reader's eviction of a
-// changed page drops exactly one decoded object. The cost is space: a
-// dataset's header takes a page (4 KiB by default) however small.
+// Each object has pages of its own, but for the one field that changes at
+// almost every call: a dataset's current shape lives in a slot of a shared
+// extent table, so that a pass of appends over 10,000 datasets dirties
+// about 20 table pages rather than 10,000 header pages (docs/DECISIONS.md
+// has the figures). The page buffer keys entries by first page; a reader's
+// eviction of a changed header page drops that decoded header, and of a
+// changed table page makes every dataset read its shape again from the
+// (re-read) table on next use. A writer's tables are authoritative: its
+// headers' shapes are sub-slices of them. The cost of a page per object is
+// space: a dataset's header takes a page (4 KiB by default) however small.
 // A header that outgrows its entry (attributes) moves to a larger one and
 // the catalog is repointed; it never shrinks.
 //

@@ -263,7 +263,8 @@ func CheckSize(raw vfs.File, sb Superblock) error {
 // pages of evicted entries); nil means everything. The coordinator wires
 // it to the page buffer's eviction hook. For a read-only file, a dataset
 // whose header page was evicted reloads it (by path, through the catalog)
-// on next use, and an evicted page 0 makes the next call re-read the
+// on next use, an evicted extent table makes every dataset read its shape
+// again on next use, and an evicted page 0 makes the next call re-read the
 // superblock. Chunk indexes need nothing: they read every page through the
 // buffer on every lookup. A writer's decoded objects are authoritative, so
 // for it this only trims the node cache. A dataset whose catalog entry may
