@@ -5,10 +5,12 @@
 // the moment the last rank returns: rank 0 loads the new index from the
 // metadata file, broadcasts the delta, and every rank applies it.
 //
-// The writer (same process, manual ticks) appends one element to K
-// extensible datasets per tick; K is calibrated so the metadata file's index
-// changes by about D entries per tick, and the delta actually published is
-// measured on every tick with mdfile.Diff and reported.
+// The writer (same process, manual ticks) sets an attribute of K datasets
+// per tick, which changes each one's header page (an append would not: the
+// shapes of hundreds of datasets share an extent-table page); K is
+// calibrated so the metadata file's index changes by about D entries per
+// tick, and the delta actually published is measured on every tick with
+// mdfile.Diff and reported.
 package colltick
 
 import (
@@ -181,12 +183,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// writer appends to datasets, one tick at a time.
+// writer changes datasets' headers, one tick at a time.
 type writer struct {
-	w    *coord.Writer
-	ds   []*coord.Dataset
-	rows uint64 // rows every dataset has
-	next int    // first dataset the next tick touches (round robin)
+	w     *coord.Writer
+	ds    []*coord.Dataset
+	ticks int64 // ends of tick so far: the value of the attribute set
+	next  int   // first dataset the next tick touches (round robin)
 }
 
 func (wr *writer) create(n int) error {
@@ -202,21 +204,12 @@ func (wr *writer) create(n int) error {
 	return nil
 }
 
-// tick appends one element to k datasets (round robin over all of them, so
-// every dataset's length stays within one of the others') and ends the tick.
+// tick sets the attribute "tick" of k datasets (round robin over all of
+// them), changing each one's header page, and ends the tick.
 func (wr *writer) tick(k int) error {
-	val := []byte{1, 2, 3, 4}
+	wr.ticks++
 	for range k {
-		d := wr.ds[wr.next]
-		shape, err := d.Shape()
-		if err != nil {
-			return fmt.Errorf("colltick: %w", err)
-		}
-		n := shape[0]
-		if err := d.Extend(n + 1); err != nil {
-			return fmt.Errorf("colltick: %w", err)
-		}
-		if err := d.WriteSlab([]uint64{n}, []uint64{1}, val); err != nil {
+		if err := wr.ds[wr.next].SetAttr("tick", coord.IntValue(wr.ticks)); err != nil {
 			return fmt.Errorf("colltick: %w", err)
 		}
 		wr.next = (wr.next + 1) % len(wr.ds)
