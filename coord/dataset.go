@@ -94,7 +94,52 @@ func (d *Dataset) Append(rows uint64, data []byte) error {
 // AppendContext is Append whose wait for the other ranks, if it enters a
 // sync point, ends when ctx is done (the writer then fails).
 func (d *Dataset) AppendContext(ctx context.Context, rows uint64, data []byte) error {
-	return d.w.collective(ctx, func() string { return fmt.Sprintf("Append(%q, %d)", d.ds.Path(), rows) }, func() error { return d.ds.Append(rows, data) })
+	return d.w.collective(ctx, func() string { return appendName(d, rows) }, func() error { return d.ds.Append(rows, data) })
+}
+
+// appendName is how an append appears in the sync points' call records.
+func appendName(d *Dataset, rows uint64) string {
+	return fmt.Sprintf("Append(%q, %d)", d.ds.Path(), rows)
+}
+
+// Append is one append of AppendAll: Dataset.Append's arguments.
+type Append struct {
+	Dataset *Dataset
+	Rows    uint64
+	Data    []byte
+}
+
+// AppendAll makes the appends in order, each as its Dataset.Append
+// would: collective, a call of its own in the sync points' records (so
+// that ranks may mix both ways), and ticks ended between two appends when
+// due, but under one acquisition of the writer's lock, which the appends
+// of a batch (libpwstore's deferred appends) would otherwise each take.
+// It stops at the first append that fails and returns how many were
+// made before it and its error. A Dataset of another writer is
+// ErrInvalid.
+func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.enter(); err != nil {
+		return 0, public(err)
+	}
+	for i := range as {
+		a := &as[i]
+		if a.Dataset == nil || a.Dataset.w != w {
+			return i, fmt.Errorf("%s: append %d of %d: a dataset of another writer: %w", w.path, i+1, len(as), ErrInvalid)
+		}
+		// No enter per append: the previous append's afterCall left the
+		// writer usable (or returned) and its tick not due.
+		callErr := a.Dataset.ds.Append(a.Rows, a.Data)
+		w.calls.Add(1)
+		if err := w.afterCall(ctx, func() string { return appendName(a.Dataset, a.Rows) }); err != nil {
+			return i, public(err)
+		}
+		if callErr != nil {
+			return i, public(callErr)
+		}
+	}
+	return len(as), nil
 }
 
 // SetAttr sets (adds or replaces) an attribute. Collective.
