@@ -9,6 +9,7 @@ package main
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -76,8 +77,40 @@ func performFor(o any) error {
 	return nil
 }
 
-// perform executes f's deferred appends in order. The first that fails
-// ends it: its error names it, and the ones after it are dropped.
+// entryAt decodes the entry of a queue at offset off of b (deferred.h's
+// pwc_entry and its rows): its dataset handle, rows and data (nil: extend
+// only), and the offset of the next entry. Results in registers, not a
+// struct: this runs once per deferred append.
+func entryAt(b []byte, off int) (ds int64, rows uint64, data []byte, next int) {
+	const head = int(unsafe.Sizeof(C.struct_pwc_entry{}))
+	e := (*C.struct_pwc_entry)(unsafe.Pointer(&b[off]))
+	ds, rows, n := int64(e.ds), uint64(e.n), uint64(e.len)
+	next = off + head
+	if n != C.PWC_NO_DATA {
+		data = b[next : next+int(n) : next+int(n)]
+		next += (int(n) + 7) &^ 7
+	}
+	return ds, rows, data, next
+}
+
+// writerDatasetOf is the writer's dataset of a queued append's handle:
+// writerDataset without executing the queue (it is executing) or the
+// check of the file, which perform makes once.
+func writerDatasetOf(h int64) (*datasetObj, error) {
+	o, err := get(h)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := o.(*datasetObj)
+	if !ok {
+		return nil, wrongKind(h, o, "a writer's dataset")
+	}
+	return d, nil
+}
+
+// perform executes f's deferred appends in order, in one coord.AppendAll
+// (one acquisition of the writer's lock). The first that fails ends it:
+// its error names it, and the ones after it are dropped.
 func (f *fileObj) perform() error {
 	// An atomic load from Go, not a call into C: the calls that find
 	// nothing queued pay a load, not a crossing.
@@ -93,42 +126,49 @@ func (f *fileObj) perform() error {
 		return nil // another thread executed them
 	}
 	defer C.free(unsafe.Pointer(buf))
-	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
-	const head = int(unsafe.Sizeof(C.struct_pwc_entry{}))
-	for i := 0; len(b) > 0; i++ {
-		e := (*C.struct_pwc_entry)(unsafe.Pointer(&b[0]))
-		var data []byte
-		pad := 0
-		if uint64(e.len) != C.PWC_NO_DATA {
-			data = b[head : head+int(e.len)]
-			pad = (int(e.len) + 7) &^ 7
+	all := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
+	// Resolve the handles up to the first that fails, make those appends,
+	// then report that one's error (or the first append's that failed).
+	batch := f.batch[:0]
+	var stop error
+	for off := 0; off < len(all); {
+		ds, rows, data, next := entryAt(all, off)
+		off = next
+		d, err := writerDatasetOf(ds)
+		if err == nil && len(batch) == 0 {
+			// Every entry's file is f: checked once. A close meanwhile
+			// comes before or after the batch (the writer's lock), and
+			// before it the batch fails as closed.
+			err = checkOpen(d)
 		}
-		b = b[head+pad:]
-		if err := appendNow(int64(e.ds), uint64(e.n), data); err != nil {
-			err = fmt.Errorf("deferred append %d of %d queued on file %d (dataset handle %d, %d rows): %w", i+1, n, int64(f.q.file), int64(e.ds), uint64(e.n), err)
-			if n > i+1 {
-				err = fmt.Errorf("%w; the %d queued after it were dropped", err, n-i-1)
-			}
-			return err
+		if err != nil {
+			stop = err
+			break
+		}
+		batch = append(batch, coord.Append{Dataset: d.d, Rows: rows, Data: data})
+	}
+	var i int // the failing entry: the one after the appends made
+	var err error
+	if len(batch) > 0 {
+		i, err = f.w.AppendAll(context.Background(), batch)
+		clear(batch) // no pointers into the freed queue or to closed datasets stay
+		f.batch = batch[:0]
+	}
+	if err == nil {
+		if err = stop; err == nil {
+			return nil
 		}
 	}
-	return nil
-}
-
-// appendNow executes one deferred append.
-func appendNow(h int64, rows uint64, data []byte) error {
-	o, err := get(h)
-	if err != nil {
-		return err
+	var ds int64
+	var rows uint64
+	for off, j := 0, 0; j <= i; j++ {
+		ds, rows, _, off = entryAt(all, off)
 	}
-	d, ok := o.(*datasetObj)
-	if !ok {
-		return wrongKind(h, o, "a writer's dataset")
+	err = fmt.Errorf("deferred append %d of %d queued on file %d (dataset handle %d, %d rows): %w", i+1, n, int64(f.q.file), ds, rows, err)
+	if n > i+1 {
+		err = fmt.Errorf("%w; the %d queued after it were dropped", err, n-i-1)
 	}
-	if err := checkOpen(d); err != nil {
-		return err
-	}
-	return d.d.Append(rows, data)
+	return err
 }
 
 //export pwc_deferred_refused
