@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,38 @@ func TestDeferredErrors(t *testing.T) {
 		t.Fatalf("pwdefer errors:\n%s", out)
 	}
 	t.Log(out)
+}
+
+// TestDeferredThreadSanitizer: the order test (eight threads queueing to
+// one file and executing its queue while the others queue) with the
+// library's C code and the test program built with ThreadSanitizer, which
+// sees deferred.c's lock and the hand-over of a queue's buffer: it must
+// report no race. (Go's side is not instrumented.)
+func TestDeferredThreadSanitizer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the library once more")
+	}
+	ctest.Need(t, "gcc", "go")
+	lib := t.TempDir()
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(lib, "libpwstore.so"), ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=", "CGO_CFLAGS=-fsanitize=thread -O1 -g", "CGO_LDFLAGS=-fsanitize=thread")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build with ThreadSanitizer: %v\n%s", err, out)
+	}
+	prog := filepath.Join(t.TempDir(), "pwdefer")
+	cc := exec.Command("gcc", "-O1", "-g", "-fsanitize=thread", "-o", prog, "testdata/pwdefer.c", "-I.",
+		"-L"+lib, "-Wl,-rpath,"+lib, "-lpwstore", "-lpthread")
+	if out, err := cc.CombinedOutput(); err != nil {
+		if strings.Contains(string(out), "tsan") {
+			t.Skipf("no ThreadSanitizer runtime: %s", out)
+		}
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	out := ctest.Run(t, exec.Command(prog, "order", filepath.Join(dir, "d.pw"), dir))
+	if !strings.Contains(out, "0 failures") || strings.Contains(out, "ThreadSanitizer") {
+		t.Fatalf("pwdefer order under ThreadSanitizer:\n%s", out)
+	}
 }
 
 // BenchmarkLookup: what finding a writer's dataset handle costs with the
