@@ -191,3 +191,41 @@ func TestAppendAllRanksMixed(t *testing.T) {
 		t.Errorf("/d holds %d bytes that differ from the %d appended", len(got), 4*len(want))
 	}
 }
+
+// The ends of tick inside an AppendAll count the appends it made so far in
+// PublishInfo.Calls, and Calls counts them all once it returns: with
+// TickBytes 1 every append ends the tick.
+func TestAppendAllCalls(t *testing.T) {
+	var published []uint64 // PublishInfo.Calls of each end of tick
+	w, err := coord.Create(filepath.Join(t.TempDir(), "c.pw"), coord.Config{ManualTicks: true, TickBytes: 1,
+		OnPublish: func(pi coord.PublishInfo) { published = append(published, pi.Calls) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	d, err := w.CreateDataset("/d", appendAllSpec(coord.Unlimited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := w.Calls()
+	published = published[:0]
+	const n = 20
+	batch := make([]coord.Append, n)
+	for i := range batch {
+		batch[i] = coord.Append{Dataset: d, Rows: 1, Data: int32s(int32(i))}
+	}
+	if done, err := w.AppendAll(context.Background(), batch); done != n || err != nil {
+		t.Fatalf("AppendAll: %d, %v", done, err)
+	}
+	if got := w.Calls(); got != base+n {
+		t.Errorf("Calls after AppendAll of %d: %d, want %d", n, got, base+n)
+	}
+	if len(published) != n {
+		t.Fatalf("%d ends of tick in AppendAll of %d with TickBytes 1: %v", len(published), n, published)
+	}
+	for i, c := range published {
+		if c != base+uint64(i)+1 {
+			t.Errorf("end of tick %d of the batch: PublishInfo.Calls %d, want %d", i+1, c, base+uint64(i)+1)
+		}
+	}
+}

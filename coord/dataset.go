@@ -116,10 +116,15 @@ type Append struct {
 // of a batch (libpwstore's deferred appends) would otherwise each take.
 // It stops at the first append that fails and returns how many were
 // made before it and its error. A Dataset of another writer is
-// ErrInvalid.
+// ErrInvalid. Calls counts the appends when AppendAll returns (the ends
+// of tick it makes count them in PublishInfo.Calls).
 func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer func() {
+		w.calls.Add(w.batched)
+		w.batched = 0
+	}()
 	if err := w.enter(); err != nil {
 		return 0, public(err)
 	}
@@ -131,7 +136,7 @@ func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
 		// No enter per append: the previous append's afterCall left the
 		// writer usable (or returned) and its tick not due.
 		callErr := a.Dataset.ds.Append(a.Rows, a.Data)
-		w.calls.Add(1)
+		w.batched++
 		if err := w.afterCall(ctx, func() string { return appendName(a.Dataset, a.Rows) }); err != nil {
 			return i, public(err)
 		}
