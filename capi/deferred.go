@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -129,7 +130,7 @@ func (f *fileObj) perform() error {
 	all := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
 	// Resolve the handles up to the first that fails, make those appends,
 	// then report that one's error (or the first append's that failed).
-	batch := f.batch[:0]
+	batch := slices.Grow(f.batch[:0], n)
 	var stop error
 	for off := 0; off < len(all); {
 		ds, rows, data, next := entryAt(all, off)
@@ -145,7 +146,11 @@ func (f *fileObj) perform() error {
 			stop = err
 			break
 		}
-		batch = append(batch, coord.Append{Dataset: d.d, Rows: rows, Data: data})
+		// Field by field: an append of a composite literal builds it on
+		// the stack and copies it, a stall for each of a thousand entries.
+		j := len(batch)
+		batch = batch[:j+1]
+		batch[j].Dataset, batch[j].Rows, batch[j].Data = d.d, rows, data
 	}
 	var i int // the failing entry: the one after the appends made
 	var err error
