@@ -192,9 +192,11 @@ int pw_dataset_append_deferred(pw_handle ds, uint64_t n, const void *buf, size_t
     pwc_set_err("pw_dataset_append_deferred: out of memory", 41);
     return PW_ERR_IO;
   }
-  struct pwc_entry e = {ds, n, len};
-  memcpy(q->buf + q->len, &e, sizeof e);
-  if (need > 0) memcpy(q->buf + q->len + sizeof e, buf, need);
+  // In place, field by field (q->len is a multiple of 8): a struct built
+  // on the stack and copied stalled on the copy's load.
+  struct pwc_entry *e = (struct pwc_entry *)(q->buf + q->len);
+  e->ds = ds, e->n = n, e->len = len;
+  if (need > 0) memcpy(q->buf + q->len + sizeof *e, buf, need);
   q->len += add;
   q->n++;
   __atomic_store_n(&q->pending, 1, __ATOMIC_RELEASE);
