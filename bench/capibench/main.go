@@ -9,8 +9,10 @@
 //     issue's contract) against coord's Extend + WriteSlab;
 //   - append: one pw_dataset_append per append against coord's Append;
 //   - deferred: one pw_dataset_append_deferred per append, the pass's
-//     queue executed by its pw_sync in one crossing, against coord's Append
-//     (the same Go runs as the append pair's).
+//     queue executed by its pw_sync in one crossing (one coord AppendAll:
+//     the writer's lock taken once for the pass), against coord's Append
+//     (the same Go runs as the append pair's: the Go API's one-element
+//     calls).
 //
 // Runs alternate in rounds (one run of each kind, the order rotated each
 // round). Two estimates of C / Go are judged against the target, C / Go <=
