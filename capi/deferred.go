@@ -109,6 +109,11 @@ func writerDatasetOf(h int64) (*datasetObj, error) {
 	return d, nil
 }
 
+// keepBatch is the most entries of a batch a file keeps for its next
+// execution (40 bytes each): a code that once queued millions of appends
+// does not hold their batch for good.
+const keepBatch = 1 << 16
+
 // perform executes f's deferred appends in order, in one coord.AppendAll
 // (one acquisition of the writer's lock). The first that fails ends it:
 // its error names it, and the ones after it are dropped.
@@ -157,7 +162,9 @@ func (f *fileObj) perform() error {
 	if len(batch) > 0 {
 		i, err = f.w.AppendAll(context.Background(), batch)
 		clear(batch) // no pointers into the freed queue or to closed datasets stay
-		f.batch = batch[:0]
+		if cap(batch) <= keepBatch {
+			f.batch = batch[:0]
+		}
 	}
 	if err == nil {
 		if err = stop; err == nil {

@@ -52,7 +52,7 @@ type fileObj struct {
 	closed atomic.Bool
 	q      *C.struct_pwc_queue // its deferred appends (deferred.c)
 	run    sync.Mutex          // held while executing q's appends: keeps them in order; guards batch
-	batch  []coord.Append      // the appends being executed, kept for the next execution's
+	batch  []coord.Append      // the appends being executed, kept for the next execution's (up to keepBatch)
 
 	mu    sync.Mutex            // guards specs
 	specs map[string]coord.Spec // the file's listing by path; nil until needed, and after a create

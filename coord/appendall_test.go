@@ -101,7 +101,7 @@ func TestAppendAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err = w.AppendAll(context.Background(), []coord.Append{{a, 1, int32s(6)}, {od, 1, int32s(6)}})
-	if n != 1 || !errors.Is(err, coord.ErrInvalid) || !strings.Contains(err.Error(), "another writer") {
+	if n != 1 || !errors.Is(err, coord.ErrInvalid) || !strings.Contains(err.Error(), "not a dataset of this writer") {
 		t.Errorf("AppendAll with another writer's dataset: %d, %v; want 1, ErrInvalid", n, err)
 	}
 	if err := other.Close(); err != nil {

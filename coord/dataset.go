@@ -115,7 +115,7 @@ type Append struct {
 // due, but under one acquisition of the writer's lock, which the appends
 // of a batch (libpwstore's deferred appends) would otherwise each take.
 // It stops at the first append that fails and returns how many were
-// made before it and its error. A Dataset of another writer is
+// made before it and its error. A Dataset of another writer (or nil) is
 // ErrInvalid. Calls counts the appends when AppendAll returns (the ends
 // of tick it makes count them in PublishInfo.Calls).
 func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
@@ -131,7 +131,7 @@ func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
 	for i := range as {
 		a := &as[i]
 		if a.Dataset == nil || a.Dataset.w != w {
-			return i, fmt.Errorf("%s: append %d of %d: a dataset of another writer: %w", w.path, i+1, len(as), ErrInvalid)
+			return i, fmt.Errorf("%s: append %d of %d: not a dataset of this writer: %w", w.path, i+1, len(as), ErrInvalid)
 		}
 		// No enter per append: the previous append's afterCall left the
 		// writer usable (or returned) and its tick not due.
