@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,12 @@ func newAnnouncer(nc *nats.Conn, id [16]byte, log *zap.Logger) *announcer {
 
 // announce tells readers that tick is in the metadata file. A failure is
 // logged, never returned: readers fall back to polling.
+//
+// Publish only buffers the message and readies the connection's flusher
+// goroutine on this thread, behind the caller, which goes on with the
+// application's next step and may keep the thread for milliseconds before
+// the flusher runs (or another thread steals it): announce yields once so
+// that the message leaves now (docs/DECISIONS.md, "Tick announcements").
 func (a *announcer) announce(tick uint64, at time.Time) {
 	if a == nil {
 		return
@@ -66,6 +73,7 @@ func (a *announcer) announce(tick uint64, at time.Time) {
 		return
 	}
 	a.failed.Store(false)
+	runtime.Gosched()
 }
 
 // listener is a reader's subscription to its file's announcements. Its
