@@ -202,11 +202,18 @@ func (r *Reader) tryOpen() error {
 	return r.build(snap.Header, snap.Entries())
 }
 
-// unwritten reports whether the data file's first bytes are still zero:
-// a file its writer has not written page 0 of.
+// unwritten reports, after ReadSuperblock failed, whether page 0 was
+// unwritten when it read it: the first bytes are still zero, or page 0
+// now holds a valid superblock - the writer wrote it between the two
+// reads, which read as a bad magic and then as written bytes (once in 200
+// starts of a fast writer).
 func unwritten(f vfs.File) bool {
 	var b [16]byte
-	return vfs.ReadFull(f, b[:], 0) == nil && b == [16]byte{}
+	if vfs.ReadFull(f, b[:], 0) == nil && b == [16]byte{} {
+		return true
+	}
+	_, err := pfile.ReadSuperblock(f)
+	return err == nil
 }
 
 // openFollower sets a reader rank other than 0 up from rank 0's message.
