@@ -65,6 +65,18 @@ func TestReaderInvalidateMultiPage(t *testing.T) {
 	if gone := b.Invalidate([]uint64{14, 9}); len(gone) != 0 {
 		t.Fatalf("pages next to the entry invalidated %v", gone)
 	}
+	// Sorted lists longer than the two entries held: looked up entry by
+	// entry.
+	for _, listed := range [][]uint64{{1, 2, 11, 20}, {9, 12, 14}, {0, 10, 99}} {
+		mustRead(t, b, 10, 3)
+		gone := b.Invalidate(listed)
+		if !slices.Equal(gone, []uint64{10}) {
+			t.Fatalf("listing pages %v invalidated %v, want [10]", listed, gone)
+		}
+	}
+	if gone := b.Invalidate([]uint64{9, 14, 15}); len(gone) != 0 {
+		t.Fatalf("pages next to the entry invalidated %v", gone)
+	}
 }
 
 // Ordinary eviction calls the hook too, with the least recently used entry.

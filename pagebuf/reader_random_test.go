@@ -75,6 +75,11 @@ func TestReaderRandomized(t *testing.T) {
 				// An index may name any page of a multi-page entry.
 				listed = append(listed, k+uint64(rng.IntN(be.size[k])))
 			}
+			// Sorted, a list longer than the entries held is looked up
+			// entry by entry (invalidateHeld); unsorted, page by page.
+			if rng.IntN(2) == 0 {
+				slices.Sort(listed)
+			}
 			hooked = hooked[:0]
 			gone := b.Invalidate(listed)
 			for _, k := range gone {
