@@ -239,16 +239,32 @@ func (x *index) apply(h mdfile.Header, d mdfile.Delta) ([]uint64, error) {
 	pages := x.pages[:0]
 	add, chg, rm := d.Added, d.Changed, d.Removed
 	c := cursor{li: -1}
-	for len(add) > 0 || len(chg) > 0 || len(rm) > 0 {
-		page := uint64(math.MaxUint64)
+	for {
+		next := uint64(math.MaxUint64) // the next page added or removed
 		if len(add) > 0 {
-			page = add[0].Page
-		}
-		if len(chg) > 0 {
-			page = min(page, chg[0].Page)
+			next = add[0].Page
 		}
 		if len(rm) > 0 {
-			page = min(page, rm[0])
+			next = min(next, rm[0])
+		}
+		// Most of a delta is runs of changes before the next page added
+		// or removed: one list to look at.
+		for len(chg) > 0 && chg[0].Page < next {
+			e := &chg[0]
+			if x.seek(&c, e.Page) {
+				x.leaves[c.li][c.pos] = *e
+			} else {
+				x.set(&c, e, false)
+			}
+			pages = append(pages, e.Page)
+			chg = chg[1:]
+		}
+		if len(add) == 0 && len(chg) == 0 && len(rm) == 0 {
+			break
+		}
+		page := next
+		if len(chg) > 0 {
+			page = min(page, chg[0].Page)
 		}
 		// In the order the lists are applied one by one: added, changed,
 		// removed.
