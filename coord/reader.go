@@ -408,21 +408,29 @@ func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 	return r.adopt(m)
 }
 
+// preload is a snapshot reader rank 0 loaded a moment ago and, if diffed,
+// the delta to it from the adopted snapshot.
+type preload struct {
+	snap   *mdfile.Snapshot
+	delta  mdfile.Delta
+	diffed bool
+}
+
 // load is rank 0's half of a tick: the newest snapshot as a message for
 // the ranks (a delta from the adopted snapshot, or the full index). pre,
-// if not nil, is a snapshot loaded a moment ago: it is used if the writer
-// has published nothing since.
-func (r *Reader) load(full bool, pre *mdfile.Snapshot) (adoptMsg, error) {
+// if not nil, was loaded a moment ago: it is used if the writer has
+// published nothing since.
+func (r *Reader) load(full bool, pre *preload) (adoptMsg, error) {
 	if r.ended() || r.md == nil {
 		if full {
 			return r.fullMsg(), nil
 		}
 		return adoptMsg{Base: r.idx.tick(), Header: r.idx.header}, nil
 	}
-	snap := pre
-	if snap != nil {
-		if wt, err := r.md.WriterTick(); err != nil || wt != snap.Tick() {
-			snap = nil
+	var snap *mdfile.Snapshot
+	if pre != nil {
+		if wt, err := r.md.WriterTick(); err == nil && wt == pre.snap.Tick() {
+			snap = pre.snap
 		}
 	}
 	if snap == nil {
@@ -445,7 +453,12 @@ func (r *Reader) load(full bool, pre *mdfile.Snapshot) (adoptMsg, error) {
 	if full {
 		m.Full, m.Entries = true, snap.Entries()
 	} else {
-		d := mdfile.Diff(r.snap, snap)
+		var d mdfile.Delta
+		if pre != nil && pre.diffed && snap == pre.snap {
+			d = pre.delta
+		} else {
+			d = mdfile.Diff(r.snap, snap)
+		}
 		m.Added, m.Changed, m.Removed = d.Added, d.Changed, d.Removed
 	}
 	r.snap = snap

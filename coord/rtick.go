@@ -208,13 +208,19 @@ func (r *Reader) fullMsg() adoptMsg {
 func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, error) {
 	comm := r.cfg.Comm
 	held := int64(r.idx.tick())
-	// Rank 0 loads the snapshot while the other ranks' ticks come up the
-	// tree, and after they are all in checks that the writer published
-	// nothing newer since (one read of the header slots), so the tick is
-	// still the newest at a moment when every rank had called Tick.
-	var pre *mdfile.Snapshot
+	// Rank 0 loads the snapshot and diffs it while the other ranks' ticks
+	// come up the tree, and after they are all in checks that the writer
+	// published nothing newer since (one read of the header slots), so
+	// the tick is still the newest at a moment when every rank had called
+	// Tick; the ranks wait for what it does after that.
+	var pre *preload
 	if r.rank == 0 && !r.ended() && r.md != nil {
-		pre, _ = r.md.Load() // an error comes again from the load below
+		if snap, err := r.md.Load(); err == nil { // an error comes again from the load below
+			pre = &preload{snap: snap}
+			if !forceFull && snap.Tick() != r.snap.Tick() {
+				pre.delta, pre.diffed = mdfile.Diff(r.snap, snap), true
+			}
+		}
 	}
 	var m adoptMsg
 	var loadErr, encErr error
