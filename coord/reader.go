@@ -409,11 +409,14 @@ func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
 }
 
 // preload is a snapshot reader rank 0 loaded a moment ago and, if diffed,
-// the delta to it from the adopted snapshot.
+// the delta to it from the adopted snapshot and that delta's message
+// encoded (enc, unless encoding failed).
 type preload struct {
 	snap   *mdfile.Snapshot
 	delta  mdfile.Delta
 	diffed bool
+	enc    []byte
+	used   bool // load made its message of delta
 }
 
 // load is rank 0's half of a tick: the newest snapshot as a message for
@@ -455,7 +458,7 @@ func (r *Reader) load(full bool, pre *preload) (adoptMsg, error) {
 	} else {
 		var d mdfile.Delta
 		if pre != nil && pre.diffed && snap == pre.snap {
-			d = pre.delta
+			d, pre.used = pre.delta, true
 		} else {
 			d = mdfile.Diff(r.snap, snap)
 		}

@@ -208,17 +208,23 @@ func (r *Reader) fullMsg() adoptMsg {
 func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, error) {
 	comm := r.cfg.Comm
 	held := int64(r.idx.tick())
-	// Rank 0 loads the snapshot and diffs it while the other ranks' ticks
-	// come up the tree, and after they are all in checks that the writer
-	// published nothing newer since (one read of the header slots), so
-	// the tick is still the newest at a moment when every rank had called
-	// Tick; the ranks wait for what it does after that.
+	// Rank 0 loads the snapshot, diffs it and encodes the delta while the
+	// other ranks' ticks come up the tree, and after they are all in
+	// checks that the writer published nothing newer since (one read of
+	// the header slots), so the tick is still the newest at a moment when
+	// every rank had called Tick; the ranks wait for what it does after
+	// that.
 	var pre *preload
 	if r.rank == 0 && !r.ended() && r.md != nil {
 		if snap, err := r.md.Load(); err == nil { // an error comes again from the load below
 			pre = &preload{snap: snap}
 			if !forceFull && snap.Tick() != r.snap.Tick() {
 				pre.delta, pre.diffed = mdfile.Diff(r.snap, snap), true
+				m := adoptMsg{Base: r.snap.Tick(), Header: snap.Header, Added: pre.delta.Added,
+					Changed: pre.delta.Changed, Removed: pre.delta.Removed}
+				if b, err := m.encode(r.tx); err == nil { // else it fails again below
+					pre.enc, r.tx = b, b
+				}
 			}
 		}
 	}
@@ -228,6 +234,8 @@ func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, 
 		full := forceFull || red[0] != held || ^red[1] != held
 		if m, loadErr = r.load(full, pre); loadErr != nil {
 			m = adoptMsg{Err: loadErr.Error(), Code: errCode(loadErr)}
+		} else if pre != nil && pre.used && pre.enc != nil {
+			return pre.enc // m is the message encoded early
 		}
 		b, err := m.encode(r.tx)
 		if err != nil {
