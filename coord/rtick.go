@@ -220,9 +220,9 @@ func (r *Reader) collectiveTick(ctx context.Context, forceFull bool) (TickInfo, 
 			pre = &preload{snap: snap}
 			if !forceFull && snap.Tick() != r.snap.Tick() {
 				pre.delta, pre.diffed = mdfile.Diff(r.snap, snap), true
-				m := adoptMsg{Base: r.snap.Tick(), Header: snap.Header, Added: pre.delta.Added,
+				msg := adoptMsg{Base: r.snap.Tick(), Header: snap.Header, Added: pre.delta.Added,
 					Changed: pre.delta.Changed, Removed: pre.delta.Removed}
-				if b, err := m.encode(r.tx); err == nil { // else it fails again below
+				if b, err := msg.encode(r.tx); err == nil { // else it fails again below
 					pre.enc, r.tx = b, b
 				}
 			}
