@@ -15,7 +15,7 @@ type Dataset struct {
 	at    ref // where the header lives
 	h     *header
 	idx   chunkIndex // opened on first use
-	tab   *extTable  // the extent table holding the shape (version 2 headers)
+	tab   *extTable  // writer: the extent table holding the shape (version 2 headers)
 	stale bool       // reader: the header's page was evicted, reload before use
 	gen   uint64     // reader: File.catGen when the catalog entry was read
 	xgen  uint64     // reader: File.extGen when the shape was read from its table
@@ -181,12 +181,10 @@ func (ds *Dataset) reshape() error {
 		return nil
 	}
 	if ds.h.ext.page != 0 {
-		h := *ds.h
-		tab, err := f.slotShape(&h)
-		if err != nil {
+		// slotShape changes the header only once the shape checks out.
+		if _, err := f.slotShape(ds.h); err != nil {
 			return err
 		}
-		ds.tab, ds.h.shape = tab, h.shape
 	}
 	ds.xgen = f.extGen
 	return nil
