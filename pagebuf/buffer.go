@@ -331,16 +331,23 @@ func (b *Buffer) Invalidate(pages []uint64) []uint64 {
 // instead of each page up in the hash table and the cover map (two lookups
 // that mostly miss).
 func (b *Buffer) invalidateHeld(pages []uint64) []uint64 {
+	return b.dropClean(func(e *entry) bool {
+		// The first listed page at or after the entry's first: is it
+		// inside the entry?
+		i, _ := slices.BinarySearch(pages, e.page)
+		return i < len(pages) && pages[i]-e.page < uint64(e.npages)
+	})
+}
+
+// dropClean evicts every clean entry that changed says has changed, as
+// Invalidate does, and returns their first pages.
+func (b *Buffer) dropClean(changed func(*entry) bool) []uint64 {
 	var gone []uint64
 	for e := b.all.head; e != nil; {
 		next := e.idx.next
-		if !e.dirty {
-			// The first listed page at or after the entry's first: is it
-			// inside the entry?
-			if i, _ := slices.BinarySearch(pages, e.page); i < len(pages) && pages[i]-e.page < uint64(e.npages) {
-				b.drop(e)
-				gone = append(gone, e.page)
-			}
+		if !e.dirty && changed(e) {
+			b.drop(e)
+			gone = append(gone, e.page)
 		}
 		e = next
 	}

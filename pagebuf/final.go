@@ -29,11 +29,5 @@ func (b *Buffer) WriteAll() error {
 // which pages changed since its last (a writer's closed mark, whose index
 // is empty).
 func (b *Buffer) InvalidateAll() []uint64 {
-	var pages []uint64
-	for e := b.all.head; e != nil; e = e.idx.next {
-		if !e.dirty {
-			pages = append(pages, e.page)
-		}
-	}
-	return b.Invalidate(pages)
+	return b.dropClean(func(*entry) bool { return true })
 }
