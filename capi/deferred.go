@@ -54,7 +54,8 @@ func register(h int64, f *fileObj, row uint64, isFile bool) error {
 // rowBytes is the bytes of one row of typ and inner shape (all ones past a
 // uint64).
 func rowBytes(typ coord.Type, inner []uint64) uint64 {
-	hi, n := bits.Mul64(uint64(typ.Size()), 1)
+	var hi uint64
+	n := uint64(typ.Size())
 	for _, x := range inner {
 		var h uint64
 		h, n = bits.Mul64(n, x)
