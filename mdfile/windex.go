@@ -21,7 +21,10 @@ type wleaf struct {
 	dirty   bool // must be (re)written this update
 }
 
-func (l *wleaf) first() uint64 { return l.entries[0].Page }
+func (l *wleaf) first() uint64  { return l.entries[0].Page }
+func (l *wleaf) items() []Entry { return l.entries }
+func (l *wleaf) place() extent  { return l.at }
+func (l *wleaf) changed() bool  { return l.dirty }
 
 // wbranch is one branch page: a run of index pages.
 type wbranch struct {
@@ -32,7 +35,10 @@ type wbranch struct {
 	dirty   bool
 }
 
-func (b *wbranch) first() uint64 { return b.leaves[0].first() }
+func (b *wbranch) first() uint64   { return b.leaves[0].first() }
+func (b *wbranch) items() []*wleaf { return b.leaves }
+func (b *wbranch) place() extent   { return b.at }
+func (b *wbranch) changed() bool   { return b.dirty }
 
 // evenRun is the length of the first of the fewest runs of at most limit
 // items that n items split into evenly.
@@ -52,58 +58,12 @@ func small(a, b, limit int, dirty bool) bool {
 // full, joined with a neighbour when nearly empty). It returns the new
 // branches and the extents the update supersedes.
 func (w *Writer) merge(ops []change) ([]*wbranch, []extent, error) {
-	old := w.branches
-	if len(old) == 0 {
-		old = []*wbranch{{}}
-	}
 	var superseded []extent
-	out := make([]*wbranch, 0, len(old)+1)
-	oi := 0
-	for bi, br := range old {
-		hi := uint64(maxPage)
-		if bi+1 < len(old) {
-			hi = old[bi+1].first()
-		}
-		oj := oi
-		for oj < len(ops) && ops[oj].page < hi {
-			oj++
-		}
-		if oj == oi {
-			if len(br.leaves) > 0 { // not the stand-in for an empty index
-				out = append(out, br)
-			}
-			continue
-		}
-		leaves, err := w.mergeLeaves(br.leaves, ops[oi:oj], &superseded)
-		if err != nil {
-			return nil, nil, err
-		}
-		oi = oj
-		if br.at.n > 0 {
-			superseded = append(superseded, br.at)
-		}
-		for k := 0; k < len(leaves); {
-			size := evenRun(len(leaves)-k, w.bcap)
-			out = append(out, &wbranch{leaves: leaves[k : k+size], dirty: true})
-			k += size
-		}
-	}
-	joined := out[:0]
-	for _, br := range out {
-		if k := len(joined); k > 0 {
-			prev := joined[k-1]
-			if small(len(prev.leaves), len(br.leaves), w.bcap, prev.dirty || br.dirty) {
-				for _, x := range []*wbranch{prev, br} {
-					if x.at.n > 0 {
-						superseded = append(superseded, x.at)
-					}
-				}
-				both := make([]*wleaf, 0, len(prev.leaves)+len(br.leaves))
-				joined[k-1] = &wbranch{leaves: append(append(both, prev.leaves...), br.leaves...), dirty: true}
-				continue
-			}
-		}
-		joined = append(joined, br)
+	joined, err := mergeLevel(w.branches, ops, w.bcap, &superseded,
+		func(leaves []*wleaf, ops []change) ([]*wleaf, error) { return w.mergeLeaves(leaves, ops, &superseded) },
+		func(leaves []*wleaf) *wbranch { return &wbranch{leaves: leaves, dirty: true} })
+	if err != nil {
+		return nil, nil, err
 	}
 	for k, br := range joined {
 		if !br.dirty {
@@ -128,61 +88,81 @@ func (w *Writer) merge(ops []change) ([]*wbranch, []extent, error) {
 // mergeLeaves applies sorted ops, all inside one branch's range, to its
 // leaves and returns the new leaves.
 func (w *Writer) mergeLeaves(old []*wleaf, ops []change, superseded *[]extent) ([]*wleaf, error) {
+	return mergeLevel(old, ops, w.cap, superseded,
+		func(entries []Entry, ops []change) ([]Entry, error) { return w.mergeLeaf(entries, ops, superseded) },
+		func(entries []Entry) *wleaf { return &wleaf{entries: entries, dirty: true} })
+}
+
+// node is a page of one level of the writer's tree holding items of type
+// K: a leaf (entries) or a branch (leaves).
+type node[K any] interface {
+	first() uint64
+	items() []K
+	place() extent // where it is on disk; n == 0 until placed
+	changed() bool // must be (re)written this update
+}
+
+// mergeLevel applies sorted ops to the pages old of one level: each page
+// whose range ops touch gets its items from mergeItems, made into new
+// pages by build (split into runs of at most limit); untouched pages are
+// kept; a changed page nearly empty is joined with a neighbour. The pages
+// replaced go to superseded.
+func mergeLevel[K any, N node[K]](old []N, ops []change, limit int, superseded *[]extent,
+	mergeItems func([]K, []change) ([]K, error), build func([]K) N) ([]N, error) {
 	if len(old) == 0 {
-		old = []*wleaf{{}}
+		old = []N{build(nil)} // a stand-in for an empty level, never kept
 	}
-	out := make([]*wleaf, 0, len(old)+1)
+	out := make([]N, 0, len(old)+1)
 	oi := 0
-	for li, lf := range old {
+	for i, n := range old {
 		hi := uint64(maxPage)
-		if li+1 < len(old) {
-			hi = old[li+1].first()
+		if i+1 < len(old) {
+			hi = old[i+1].first()
 		}
 		oj := oi
 		for oj < len(ops) && ops[oj].page < hi {
 			oj++
 		}
 		if oj == oi {
-			if len(lf.entries) > 0 { // not the stand-in for an empty branch
-				out = append(out, lf)
+			if len(n.items()) > 0 { // not the stand-in
+				out = append(out, n)
 			}
 			continue
 		}
-		merged, err := w.mergeLeaf(lf.entries, ops[oi:oj], superseded)
+		items, err := mergeItems(n.items(), ops[oi:oj])
 		if err != nil {
 			return nil, err
 		}
 		oi = oj
-		if lf.at.n > 0 {
-			*superseded = append(*superseded, lf.at)
+		if at := n.place(); at.n > 0 {
+			*superseded = append(*superseded, at)
 		}
-		for k := 0; k < len(merged); {
-			size := evenRun(len(merged)-k, w.cap)
-			out = append(out, &wleaf{entries: merged[k : k+size], dirty: true})
+		for k := 0; k < len(items); {
+			size := evenRun(len(items)-k, limit)
+			out = append(out, build(items[k:k+size]))
 			k += size
 		}
 	}
 	joined := out[:0]
-	for _, lf := range out {
+	for _, n := range out {
 		if k := len(joined); k > 0 {
 			prev := joined[k-1]
-			if small(len(prev.entries), len(lf.entries), w.cap, prev.dirty || lf.dirty) {
-				for _, x := range []*wleaf{prev, lf} {
-					if x.at.n > 0 {
-						*superseded = append(*superseded, x.at)
+			if small(len(prev.items()), len(n.items()), limit, prev.changed() || n.changed()) {
+				for _, x := range []N{prev, n} {
+					if at := x.place(); at.n > 0 {
+						*superseded = append(*superseded, at)
 					}
 				}
-				both := make([]Entry, 0, len(prev.entries)+len(lf.entries))
-				joined[k-1] = &wleaf{entries: append(append(both, prev.entries...), lf.entries...), dirty: true}
+				both := make([]K, 0, len(prev.items())+len(n.items()))
+				joined[k-1] = build(append(append(both, prev.items()...), n.items()...))
 				continue
 			}
 		}
-		joined = append(joined, lf)
+		joined = append(joined, n)
 	}
 	return joined, nil
 }
 
-// mergeLeaf merges sorted ops into one page's sorted entries, collecting
 // the images they supersede.
 func (w *Writer) mergeLeaf(old []Entry, ops []change, superseded *[]extent) ([]Entry, error) {
 	out := make([]Entry, 0, len(old)+len(ops))
