@@ -81,8 +81,7 @@ func (a *announcer) announce(tick uint64, at time.Time) {
 // reader's callers use them without the reader's lock.
 type listener struct {
 	sub     *nats.Subscription
-	heard   atomic.Uint64                // newest tick announced
-	last    atomic.Pointer[announcement] // newest announcement: its tick and publication time together
+	last    atomic.Pointer[announcement] // newest announcement heard: its tick and publication time together
 	adopted atomic.Uint64                // the reader's adopted tick, mirrored at every adoption
 	wake    chan struct{}                // one pending wake-up: an announcement came
 }
@@ -118,16 +117,11 @@ func (l *listener) hear(m *nats.Msg) {
 		return
 	}
 	tick := binary.LittleEndian.Uint64(m.Data)
-	for {
-		old := l.heard.Load()
-		if tick <= old {
-			return
-		}
-		if l.heard.CompareAndSwap(old, tick) {
-			break
-		}
+	// Messages of one subscription come one at a time: no other hear
+	// stores last between this load and the store.
+	if a := l.last.Load(); a != nil && tick <= a.tick {
+		return
 	}
-	// Messages of one subscription come one at a time: last follows heard.
 	l.last.Store(&announcement{tick: tick, at: time.Unix(0, int64(binary.LittleEndian.Uint64(m.Data[8:])))})
 	select {
 	case l.wake <- struct{}{}:
@@ -137,7 +131,11 @@ func (l *listener) hear(m *nats.Msg) {
 
 // news reports whether a tick newer than the adopted one was announced.
 func (l *listener) news() bool {
-	return l != nil && l.heard.Load() > l.adopted.Load()
+	if l == nil {
+		return false
+	}
+	a := l.last.Load()
+	return a != nil && a.tick > l.adopted.Load()
 }
 
 func (l *listener) close() {
