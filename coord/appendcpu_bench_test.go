@@ -3,20 +3,20 @@ package coord_test
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"pwstore/coord"
+	"pwstore/internal/tool/stats"
 )
 
 // cpuTime is the process's user plus system CPU time so far.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	t, err := stats.CPU()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return t
 }
 
 // BenchmarkAppendCPU: one-element appends (Extend, then WriteSlab) round

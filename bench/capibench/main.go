@@ -37,10 +37,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"pwstore/coord"
+	"pwstore/internal/tool/stats"
 )
 
 // target is the largest ratio C / Go per append the issue accepts.
@@ -64,15 +64,6 @@ func main() {
 	}
 }
 
-// cpu is the process's user plus system CPU time so far, every thread.
-func cpu() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
-
 // goWorker is the Go peer of rr.c: Extend + WriteSlab per append, or one
 // Append.
 func goWorker(file, ds, ps string, useAppend bool) error {
@@ -94,7 +85,7 @@ func goWorker(file, ds, ps string, useAppend bool) error {
 			return err
 		}
 	}
-	cpu0, err := cpu()
+	cpu0, err := stats.CPU()
 	if err != nil {
 		return err
 	}
@@ -123,7 +114,7 @@ func goWorker(file, ds, ps string, useAppend bool) error {
 		}
 	}
 	took := time.Since(start)
-	cpu1, err := cpu()
+	cpu1, err := stats.CPU()
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"pwstore/collective"
@@ -152,12 +151,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.DeltaMin = d
 		}
 		res.DeltaMax = max(res.DeltaMax, d)
-		c0 := cpuTime()
+		c0, _ := stats.CPU() // getrusage of this process does not fail
 		took, took0, err := rs.tick()
 		if err != nil {
 			return Result{}, err
 		}
-		cpu = append(cpu, ms(cpuTime()-c0))
+		c1, _ := stats.CPU()
+		cpu = append(cpu, ms(c1-c0))
 		all = append(all, ms(took))
 		zero = append(zero, ms(took0))
 	}
@@ -173,15 +173,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// cpuTime is the process's user and system time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // writer changes datasets' headers, one tick at a time.
 type writer struct {

@@ -3,7 +3,9 @@
 package stats
 
 import (
+	"fmt"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -26,4 +28,13 @@ func Millis(ds []time.Duration) []float64 {
 		out[i] = float64(d) / float64(time.Millisecond)
 	}
 	return out
+}
+
+// CPU is the process's user plus system CPU time so far, every thread.
+func CPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
