@@ -75,19 +75,30 @@ func (x *index) find(page uint64) (mdfile.Entry, bool) {
 // reset replaces the whole index. entries may come in any order; of two
 // entries for one page the later wins.
 func (x *index) reset(h mdfile.Header, entries []mdfile.Entry) {
-	x.header = h
-	if !sortedStrict(entries) {
-		entries = slices.Clone(entries)
-		slices.SortStableFunc(entries, cmpEntry)
-		entries = lastOfEach(entries)
+	x.fill(h, byPageOnce(entries))
+}
+
+// byPageOnce returns entries sorted by page with one entry a page, the
+// later of two for one page: entries itself if it already is.
+func byPageOnce(entries []mdfile.Entry) []mdfile.Entry {
+	if sortedStrict(entries) {
+		return entries
 	}
+	entries = slices.Clone(entries)
+	slices.SortStableFunc(entries, cmpEntry)
+	return lastOfEach(entries)
+}
+
+// fill replaces the whole index with entries sorted by page, one a page.
+func (x *index) fill(h mdfile.Header, entries []mdfile.Entry) {
+	x.header = h
 	clear(x.leaves)
 	x.leaves, x.firsts, x.n = x.leaves[:0], x.firsts[:0], len(entries)
 	// Leaves start three quarters full, so that the next deltas' inserts
 	// rarely split one.
-	fill := max(x.leafMax*3/4, 1)
+	per := max(x.leafMax*3/4, 1)
 	for len(entries) > 0 {
-		k := min(fill, len(entries))
+		k := min(per, len(entries))
 		l := make([]mdfile.Entry, k, x.leafMax)
 		copy(l, entries[:k])
 		x.leaves = append(x.leaves, l)
@@ -314,11 +325,7 @@ func (x *index) sorted() []mdfile.Entry {
 // replace swaps in a whole new index and returns the pages whose entry is
 // new, changed or gone: the pages a reader must evict.
 func (x *index) replace(h mdfile.Header, entries []mdfile.Entry) []uint64 {
-	if !sortedStrict(entries) {
-		entries = slices.Clone(entries)
-		slices.SortStableFunc(entries, cmpEntry)
-		entries = lastOfEach(entries)
-	}
+	entries = byPageOnce(entries)
 	var changed []uint64
 	old := x.sorted()
 	i, j := 0, 0
@@ -337,7 +344,7 @@ func (x *index) replace(h mdfile.Header, entries []mdfile.Entry) []uint64 {
 			i, j = i+1, j+1
 		}
 	}
-	x.reset(h, entries)
+	x.fill(h, entries)
 	return changed
 }
 
