@@ -170,6 +170,13 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 			return 0, err
 		}
 	}
+	// Each dataset's slab once: only its start in the first dimension
+	// moves from step to step.
+	slabs := make([]workload.Slab, len(layout))
+	mine := make([]bool, len(layout))
+	for i, d := range layout {
+		slabs[i], mine[i] = d.RankSlab(0, rank, ranks)
+	}
 	var buf []byte
 	for s := range uint64(p.Steps) {
 		if stop, err := stopAt(o, s); stop || err != nil {
@@ -179,10 +186,11 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 			if err := ds[i].Extend((s + 1) * d.Rows); err != nil {
 				return int(s), err
 			}
-			sl, mine := d.RankSlab(s, rank, ranks)
-			if !mine {
+			if !mine[i] {
 				continue
 			}
+			sl := slabs[i]
+			sl.Start[0] = s * d.Rows
 			n := int(sl.Elems()) * d.DType.Size()
 			if cap(buf) < n {
 				buf = make([]byte, n)

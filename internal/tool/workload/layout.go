@@ -244,6 +244,10 @@ func (d Dataset) CheckSlab(p []byte, s uint64, sl Slab) error {
 // eachRun calls fn for every run of contiguous elements of sl in row-major
 // order, with the run's first linear element number within the step.
 func (d Dataset) eachRun(sl Slab, fn func(e0 uint64, n int)) {
+	if len(d.Step) == 0 { // 1-D (round robin's appends): one run
+		fn(sl.Start[0]%d.Rows, int(sl.Count[0]))
+		return
+	}
 	dims := append([]uint64{d.Rows}, d.Step...)
 	rel := make([]uint64, len(dims)) // slab start relative to the step
 	copy(rel, sl.Start)
