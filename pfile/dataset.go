@@ -14,7 +14,7 @@ type Dataset struct {
 	path  string
 	at    ref // where the header lives
 	h     *header
-	idx   chunkIndex // opened on first use
+	idx   chunkIndex // opened on first use (a dataset created here: at creation)
 	tab   *extTable  // writer: the extent table holding the shape (version 2 headers)
 	stale bool       // reader: the header's page was evicted, reload before use
 	gen   uint64     // reader: File.catGen when the catalog entry was read
@@ -76,12 +76,15 @@ func (f *File) CreateDataset(path string, spec Spec) (*Dataset, error) {
 // createDataset writes the chunk index, the header and the catalog entry
 // of a new dataset (its chunks are allocated next).
 func (f *File) createDataset(h *header) (*Dataset, error) {
-	var err error
+	var (
+		idx chunkIndex
+		err error
+	)
 	st := indexStore{f}
 	if h.extensible() {
-		h.index, err = createExtensible(st)
+		idx, h.index, err = createExtensible(st)
 	} else {
-		h.index, err = createFixed(st, h.fixedChunks())
+		idx, h.index, err = createFixed(st, h.fixedChunks())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create chunk index: %w", err)
@@ -100,7 +103,9 @@ func (f *File) createDataset(h *header) (*Dataset, error) {
 	if err := f.catalogPut(h.path, at, false); err != nil {
 		return nil, err
 	}
-	ds := &Dataset{f: f, path: h.path, at: at, h: h, tab: tab}
+	// The index stays open: reopening it on the first Extend would read
+	// back its root, which by then may have been evicted.
+	ds := &Dataset{f: f, path: h.path, at: at, h: h, tab: tab, idx: idx}
 	f.dsets[h.path] = ds
 	f.headers[at.page] = ds
 	return ds, nil

@@ -19,9 +19,21 @@ type chunkIndex interface {
 	Root() uint64
 }
 
-func createExtensible(st indexStore) (uint64, error) { return chunkindex.CreateExtensible(st) }
+func createExtensible(st indexStore) (chunkIndex, uint64, error) {
+	x, err := chunkindex.NewExtensible(st)
+	if err != nil {
+		return nil, 0, err
+	}
+	return x, x.Root(), nil
+}
 
-func createFixed(st indexStore, n uint64) (uint64, error) { return chunkindex.CreateFixed(st, n) }
+func createFixed(st indexStore, n uint64) (chunkIndex, uint64, error) {
+	x, err := chunkindex.NewFixed(st, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	return x, x.Root(), nil
+}
 
 func openExtensible(st indexStore, root uint64) (chunkIndex, error) {
 	x, err := chunkindex.OpenExtensible(st, root)

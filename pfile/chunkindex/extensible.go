@@ -13,7 +13,21 @@ var _ Index = (*Extensible)(nil)
 // CreateExtensible writes the root of an empty extensible array (one page)
 // and returns its page.
 func CreateExtensible(st Store) (root uint64, err error) {
-	return create(st, KindExtensible, 0)
+	e, err := NewExtensible(st)
+	if err != nil {
+		return 0, err
+	}
+	return e.Root(), nil
+}
+
+// NewExtensible is CreateExtensible returning the array open, as
+// OpenExtensible would, without reading back the root it wrote.
+func NewExtensible(st Store) (*Extensible, error) {
+	t, err := create(st, KindExtensible, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Extensible{t: t}, nil
 }
 
 // OpenExtensible opens the extensible array rooted at root. It reads at most

@@ -13,7 +13,21 @@ var _ Index = (*Fixed)(nil)
 // CreateFixed writes the root of an empty fixed array of n chunks (one
 // page) and returns its page.
 func CreateFixed(st Store, n uint64) (root uint64, err error) {
-	return create(st, KindFixed, n)
+	x, err := NewFixed(st, n)
+	if err != nil {
+		return 0, err
+	}
+	return x.Root(), nil
+}
+
+// NewFixed is CreateFixed returning the array open, as OpenFixed would,
+// without reading back the root it wrote.
+func NewFixed(st Store, n uint64) (*Fixed, error) {
+	t, err := create(st, KindFixed, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Fixed{t: t}, nil
 }
 
 // OpenFixed opens the fixed array rooted at root; n must be the n it was

@@ -391,6 +391,56 @@ func TestOwnerKeepsRoot(t *testing.T) {
 	}
 }
 
+// TestNewReadsNothing: NewExtensible and NewFixed return an index that
+// works without reading back the root they wrote, over an owning Store
+// and over one that is not, and whose records OpenExtensible and
+// OpenFixed then find.
+func TestNewReadsNothing(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		ms := newMemStore(512)
+		var st Store = ms
+		if own {
+			st = ownStore{ms}
+		}
+		ex, err := NewExtensible(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx, err := NewFixed(st, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms.reads != 0 {
+			t.Fatalf("own %v: %d Store reads by New", own, ms.reads)
+		}
+		for i := range uint64(500) {
+			for _, ix := range []Index{ex, fx} {
+				if err := ix.Set(i, Record{Addr: 100 + i, Size: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ex2, err := OpenExtensible(st, ex.Root())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx2, err := OpenFixed(st, fx.Root(), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex2.Len() != 500 || ex.Len() != 500 {
+			t.Fatalf("own %v: Len %d, reopened %d, want 500", own, ex.Len(), ex2.Len())
+		}
+		for i := range uint64(500) {
+			for _, ix := range []Index{ex, ex2, fx, fx2} {
+				if got, err := ix.Get(i); err != nil || got.Addr != 100+i {
+					t.Fatalf("own %v: Get(%d) = %+v, %v", own, i, got, err)
+				}
+			}
+		}
+	}
+}
+
 func TestRandomOps(t *testing.T) {
 	for _, ps := range []int{512, 1024, 8192} {
 		for _, kind := range []Kind{KindExtensible, KindFixed} {

@@ -89,25 +89,26 @@ func (t *tree) readData(page, first uint64) (data, error) {
 	return decodeData(b, t.g, page, t.root, first)
 }
 
-// create allocates and writes the root of an empty index.
-func create(st Store, kind Kind, n uint64) (uint64, error) {
+// create allocates and writes the root of an empty index and returns the
+// engine over it, the root already decoded (it wrote it).
+func create(st Store, kind Kind, n uint64) (*tree, error) {
 	g, err := newGeometry(st.PageSize(), kind)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if kind == KindFixed {
 		if _, ok := g.fixedPages(n); !ok {
-			return 0, fmt.Errorf("%w: fixed array of %d chunks", ErrRange, n)
+			return nil, fmt.Errorf("%w: fixed array of %d chunks", ErrRange, n)
 		}
 	}
 	t := &tree{st: st, g: g, n: n, own: owns(st)}
 	if t.root, err = t.alloc(1); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := t.write(t.root, newRoot(g, t.root, n).b, true); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return t.root, nil
+	return t, nil
 }
 
 // open validates the root and returns the engine over it.
