@@ -53,7 +53,8 @@ type Options struct {
 	// it the oldest chunks are written back.
 	RawCacheBytes int
 	// DeferSeal keeps changed metadata objects (dataset headers, catalog
-	// nodes, the free list) in memory, encoded but not sealed, until Seal:
+	// nodes, the free list, the superblock) in memory, encoded but not
+	// sealed, until Seal:
 	// an object changed many times in a tick is framed, checksummed and
 	// handed to Pages once. The owner must call Seal before it needs the
 	// pages (end of tick, sync point); Close seals too.
@@ -76,6 +77,7 @@ type File struct {
 	dirty      map[uint64]dirtyObject
 	dirtyPages int // pages of the objects in dirty
 	deferSeal  bool
+	sbDirty    bool                 // DeferSeal: sb changed since last written; Seal writes it
 	seals      uint64               // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
 	nodes      map[uint64]*node     // decoded catalog nodes by page
 	dsets      map[string]*Dataset  // datasets handed out, by path
@@ -178,6 +180,9 @@ func Open(pages Pages, raw vfs.File, opts Options) (*File, error) {
 // readSuperblock reads page 0 through the pages and checks it against the
 // page size the caller expects (0: any).
 func (f *File) readSuperblock(want int) (Superblock, error) {
+	if f.sbDirty { // as Seal will write it, as reads of unsealed objects do
+		return f.sb, nil
+	}
 	img, err := f.pages.Read(0, 1)
 	if err != nil {
 		return Superblock{}, fmt.Errorf("read superblock: %w", err)
@@ -328,10 +333,10 @@ func (f *File) Close() error {
 		err = f.saveFreeList()
 	}
 	if err == nil {
-		err = f.Seal()
+		err = f.writeSuperblock()
 	}
 	if err == nil {
-		err = f.writeSuperblock()
+		err = f.Seal()
 	}
 	if err == nil {
 		err = f.Grow()
@@ -495,11 +500,16 @@ func (f *File) sealObject(page uint64, o dirtyObject) error {
 // DeferSeal. A failure fails the file (memory is ahead of the pages).
 func (f *File) Seal() error {
 	f.seals++
-	if len(f.dirty) == 0 {
+	if len(f.dirty) == 0 && !f.sbDirty {
 		return nil
 	}
 	if err := f.usable(); err != nil {
 		return err
+	}
+	if f.sbDirty { // page 0: first in page order
+		if err := f.putSuperblock(); err != nil {
+			return f.fail(fmt.Errorf("seal: %w", err))
+		}
 	}
 	pages := make([]uint64, 0, len(f.dirty))
 	for p := range f.dirty {
@@ -518,7 +528,12 @@ func (f *File) Seal() error {
 }
 
 // DirtyPages is the number of pages of the objects Seal would write.
-func (f *File) DirtyPages() int { return f.dirtyPages }
+func (f *File) DirtyPages() int {
+	if f.sbDirty {
+		return f.dirtyPages + 1
+	}
+	return f.dirtyPages
+}
 
 // objectPayload is the payload and version of the object of np pages at
 // page: the unsealed one if it changed since the last Seal, else unsealed
@@ -538,12 +553,25 @@ func (f *File) objectPayload(magic [4]byte, page uint64, np int) ([]byte, uint16
 	return unseal(img, magic, page, f.sb.PageSize)
 }
 
-// writeSuperblock writes page 0 if it changed since last written.
+// writeSuperblock writes page 0 if it changed since last written; with
+// DeferSeal it leaves that to Seal, so that the calls of a tick that
+// allocate (every chunk-allocating Extend) encode it once, not each.
 func (f *File) writeSuperblock() error {
 	f.sb.EOA = f.al.eoa
 	if f.sb == f.saved {
+		f.sbDirty = false
 		return nil
 	}
+	if f.deferSeal {
+		f.sbDirty = true
+		return nil
+	}
+	return f.putSuperblock()
+}
+
+// putSuperblock hands page 0 to Pages.
+func (f *File) putSuperblock() error {
+	f.sbDirty = false
 	fresh := f.fresh[0]
 	delete(f.fresh, 0)
 	if err := f.pages.Write(0, f.sb.encode(), fresh); err != nil {

@@ -209,3 +209,68 @@ func TestAppendAllocations(t *testing.T) {
 		t.Fatalf("%.2f allocations per Append", n)
 	}
 }
+
+// TestDeferSealSuperblock: with DeferSeal, calls that allocate leave page
+// 0 to Seal, which writes the superblock of the end of allocation then
+// (the pages hold the older one until it runs), and Close writes it too.
+func TestDeferSealSuperblock(t *testing.T) {
+	path := tempPath(t, "sb.pw")
+	h := createFile(t, path, Options{PageSize: 512, DeferSeal: true})
+	if err := h.f.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	pagesSB := func() Superblock {
+		img, err := h.buf.Read(0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := DecodeSuperblock(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	sealed := pagesSB()
+	if sealed != h.f.Superblock() {
+		t.Fatalf("after Seal the pages hold %+v, the writer %+v", sealed, h.f.Superblock())
+	}
+	ds, err := h.f.CreateDataset("/d", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range uint64(10) {
+		if err := ds.Extend(4 * (n + 1)); err != nil { // a chunk each
+			t.Fatal(err)
+		}
+	}
+	if got := pagesSB(); got != sealed {
+		t.Fatalf("page 0 changed before Seal: %+v, was %+v", got, sealed)
+	}
+	if h.f.Superblock().EOA <= sealed.EOA {
+		t.Fatalf("end of allocation %d did not grow past %d", h.f.Superblock().EOA, sealed.EOA)
+	}
+	if err := h.f.Check(CheckOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.f.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if got := pagesSB(); got != h.f.Superblock() {
+		t.Fatalf("after Seal the pages hold %+v, the writer %+v", got, h.f.Superblock())
+	}
+	if err := ds.Extend(100); err != nil {
+		t.Fatal(err)
+	}
+	h.close(t)
+	r := mustOpen(t, path, true)
+	if err := r.f.Check(CheckOptions{Closed: true}); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := r.f.Dataset("/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rd.Shape(); err != nil || got[0] != 100 {
+		t.Fatalf("reopened with shape %v (%v), want 100 rows", got, err)
+	}
+}
