@@ -21,7 +21,14 @@ type chunkCache struct {
 	bytes  int                     // bytes held (the chunks' buffers)
 	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
 	order  []uint64                // chunk offsets, oldest first
+	// spare: chunks written back, for reuse with their buffers (those of at
+	// most spareBuf bytes): round robin writes back every chunk at every
+	// end of tick and caches it again at its next append.
+	spare []*cachedChunk
 }
+
+// spareBuf is the largest buffer a spare chunk keeps.
+const spareBuf = 4096
 
 // cachedChunk is what the cache holds of one chunk. buf covers chunk bytes
 // [base, base+len(buf)), not the whole chunk: a one-element append to a
@@ -59,7 +66,7 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	}
 	ch, ok := c.chunks[r.Addr]
 	if !ok {
-		ch = &cachedChunk{addr: r.Addr, base: off}
+		ch = c.newChunk(r.Addr, off)
 		c.chunks[r.Addr] = ch
 		c.order = append(c.order, r.Addr)
 	}
@@ -67,6 +74,20 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	ch.mark(span{off, off + uint64(len(p))})
 	// Past the limit the oldest chunks go, possibly this one (p is in it).
 	return c.makeRoom(raw)
+}
+
+// newChunk is an empty cached chunk at addr whose bytes start at base: a
+// spare one if there is one.
+func (c *chunkCache) newChunk(addr, base uint64) *cachedChunk {
+	n := len(c.spare)
+	if n == 0 {
+		return &cachedChunk{addr: addr, base: base}
+	}
+	ch := c.spare[n-1]
+	c.spare[n-1] = nil
+	c.spare = c.spare[:n-1]
+	ch.addr, ch.base = addr, base
+	return ch
 }
 
 // hold copies p to byte off of the chunk, growing buf to cover it, and
@@ -151,6 +172,11 @@ func (c *chunkCache) writeBack(raw vfs.File, addr uint64) error {
 	}
 	delete(c.chunks, addr)
 	c.bytes -= len(ch.buf)
+	ch.buf, ch.dirty = ch.buf[:0], ch.dirty[:0]
+	if cap(ch.buf) > spareBuf {
+		ch.buf = nil
+	}
+	c.spare = append(c.spare, ch)
 	return nil
 }
 
