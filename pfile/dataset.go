@@ -353,17 +353,21 @@ func (ds *Dataset) Resize(shape []uint64) error {
 	if len(shape) != len(h.shape) {
 		return fmt.Errorf("resize %q: rank %d, dataset has %d: %w", ds.path, len(shape), len(h.shape), ErrBadSpec)
 	}
+	grows := false // the shape covers more chunks: most Extends of a row do not
 	for i := range shape {
 		if shape[i] < h.shape[i] || shape[i] > h.max[i] {
 			// clip: shape itself must not escape (Extend's is on its stack).
 			return fmt.Errorf("resize %q to %v: must lie between the shape %v and the max shape %v: %w", ds.path, clip(shape), h.shape, h.max, ErrBadSpec)
 		}
+		grows = grows || ceilDiv(shape[i], h.chunk[i]) != ceilDiv(h.shape[i], h.chunk[i])
 	}
-	if err := f.checkSpace(h, shape); err != nil {
-		return fmt.Errorf("resize %q: %w", ds.path, err)
+	if grows {
+		if err := f.checkSpace(h, shape); err != nil {
+			return fmt.Errorf("resize %q: %w", ds.path, err)
+		}
 	}
-	err := ds.resize(shape)
-	if err == nil {
+	err := ds.resize(shape, grows)
+	if err == nil && grows { // else nothing was allocated
 		err = f.writeSuperblock()
 	}
 	if err != nil {
@@ -386,8 +390,8 @@ func (f *File) checkSpace(h *header, shape []uint64) error {
 }
 
 // resize sets the shape, rewrites the header in place (its size does not
-// change) and allocates the new chunks.
-func (ds *Dataset) resize(shape []uint64) error {
+// change) and allocates the new chunks, if it grows into new ones.
+func (ds *Dataset) resize(shape []uint64, grows bool) error {
 	var buf [MaxRank]uint64
 	old := append(buf[:0], ds.h.shape...)
 	copy(ds.h.shape, shape) // same rank (checked); h.shape is the header's own, or its extent slot
@@ -405,6 +409,9 @@ func (ds *Dataset) resize(shape []uint64) error {
 			return err
 		}
 		ds.lazy = f.seals + 1
+	}
+	if !grows {
+		return nil
 	}
 	return ds.allocChunks(old, shape)
 }
