@@ -29,7 +29,15 @@ type allocator struct {
 
 	// The current raw block, bytes: small chunks go at rawCur until rawEnd.
 	rawCur, rawEnd uint64
+	// The current index block, pages: chunk-index pages go at idxCur until
+	// idxEnd (allocIndex); the next block has idxNext pages.
+	idxCur, idxEnd, idxNext uint64
 }
+
+// idxBlockPages is the size of the largest block of chunk-index pages.
+// Blocks start at one page and double, so that a file with a few
+// datasets leaves at most as many pages unused as it uses.
+const idxBlockPages = 64
 
 // rawBlockBytes is the size of a block that small chunks are packed in.
 const rawBlockBytes = 64 << 10
@@ -53,6 +61,35 @@ func (a *allocator) alloc(n uint64) uint64 {
 	p := a.eoa
 	a.eoa += n
 	return p
+}
+
+// allocIndex returns a page for a chunk index (a root, a data or super
+// page): from the free list as alloc would, else from the current index
+// block. So the index pages of datasets created one after another lie next
+// to each other, not between their headers: when their first chunks get
+// space, the roots that changed reach the data file in a few long writes,
+// not one write each (round robin over 10,000 datasets: 10,000).
+func (a *allocator) allocIndex() uint64 {
+	if len(a.free) > 0 {
+		return a.alloc(1)
+	}
+	if a.idxCur == a.idxEnd {
+		a.idxNext = min(max(2*a.idxNext, 1), idxBlockPages)
+		a.idxCur = a.eoa
+		a.eoa += a.idxNext
+		a.idxEnd = a.eoa
+	}
+	a.idxCur++
+	return a.idxCur - 1
+}
+
+// dropIndexBlock makes what is left of the index block free space (Close:
+// the free list saved then keeps it for the file's next writer).
+func (a *allocator) dropIndexBlock() {
+	if a.idxCur < a.idxEnd {
+		a.insertFree(extent{a.idxCur, a.idxEnd - a.idxCur})
+	}
+	a.idxCur, a.idxEnd = 0, 0
 }
 
 // release frees n pages at page: reusable at once, or, with deferReuse,

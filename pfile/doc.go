@@ -100,7 +100,11 @@
 // always comes from the EOA, never from freed space, so a chunk's unwritten
 // bytes are zero in the file without anyone writing zeros: chunks over half
 // a page get whole pages of their own; smaller ones are packed, 8-byte
-// aligned, into 64 KiB raw blocks.
+// aligned, into 64 KiB raw blocks. Single chunk-index pages (roots, data
+// and super pages) that the free list cannot give come from index blocks
+// of 1, 2, 4, ... up to 64 pages at the EOA, so the roots of datasets
+// created one after another are adjacent and, changed together, are
+// written back together; Close frees the unused end of the last block.
 //
 // Freed space (a moved header, pages the chunk index releases) is reusable
 // at once by default. With Options.DeferReuse it is tagged with the epoch

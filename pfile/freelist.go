@@ -12,6 +12,7 @@ import "fmt"
 // over and frees the object's pages.
 
 func (f *File) saveFreeList() error {
+	f.al.dropIndexBlock()
 	free := f.al.allFree()
 	if len(free) == 0 {
 		return nil

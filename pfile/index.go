@@ -79,6 +79,9 @@ func (s indexStore) Alloc(npages int) (uint64, error) {
 	if npages < 1 {
 		return 0, fmt.Errorf("allocate %d pages: %w", npages, ErrBadSpec)
 	}
+	if npages == 1 {
+		return s.f.al.allocIndex(), nil
+	}
 	return s.f.al.alloc(uint64(npages)), nil
 }
 

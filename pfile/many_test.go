@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -86,4 +87,55 @@ func TestManyDatasets(t *testing.T) {
 	if err := r.f.Check(CheckOptions{Closed: true}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIndexPagesTogether: the chunk-index roots of datasets created one
+// after another lie on adjacent pages (blocks of doubling size), so that
+// roots changed together reach the data file in one write; the unused end
+// of the last block is free space once the file is closed, and the file
+// checks whole.
+func TestIndexPagesTogether(t *testing.T) {
+	path := tempPath(t, "idx.pw")
+	h := createFile(t, path, Options{PageSize: 512})
+	var roots []uint64
+	for i := range 20 {
+		ds, err := h.f.CreateDataset(fmt.Sprintf("/d%02d", i), Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{8}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots = append(roots, ds.h.index)
+		if err := ds.Extend(1); err != nil { // its root changes
+			t.Fatal(err)
+		}
+	}
+	// Blocks of 1, 2, 4, 8 and 16 pages: datasets 7 to 14 share one.
+	for i := 7; i < 14; i++ {
+		if roots[i+1] != roots[i]+1 {
+			t.Fatalf("roots %v: %d and %d not adjacent", roots, i, i+1)
+		}
+	}
+	if err := h.f.Check(CheckOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.close(t)
+	r := mustOpen(t, path, true)
+	sb := r.f.Superblock()
+	free, err := r.f.loadFreeList(ref{sb.FreeList, sb.FreePages})
+	if sb.FreeList == 0 || err != nil {
+		t.Fatalf("no free list after close (%v): the unused index pages are lost", err)
+	}
+	// Datasets 15 to 19 used 5 pages of the last block of 16.
+	want := extent{roots[19] + 1, 11}
+	if !slices.Contains(free, want) {
+		t.Fatalf("free list %v lacks the block's unused end %v", free, want)
+	}
+	if err := r.f.Check(CheckOptions{Closed: true}); err != nil {
+		t.Fatal(err)
+	}
+	r.close(t)
+	w := mustOpen(t, path, false) // a writer takes the free list over
+	if err := w.f.Check(CheckOptions{Closed: true}); err != nil {
+		t.Fatal(err)
+	}
+	w.close(t)
 }
