@@ -16,6 +16,7 @@ import (
 
 	"pwstore/coord"
 	"pwstore/internal/tool/job"
+	"pwstore/internal/tool/stats"
 	"pwstore/internal/tool/workload"
 )
 
@@ -32,7 +33,15 @@ func runWorkload(b *testing.B, p workload.Params, watch bool) {
 				wsum, werr = job.Watch(path, job.WatchOptions{Timeout: time.Minute, Poll: 2 * time.Millisecond})
 			})
 		}
+		cpu0, err := stats.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
 		sum, err := job.RunWriter(path, job.WriterOptions{Params: p, Config: coord.Config{TickLen: coord.DefaultTickLen, MaxLag: coord.DefaultMaxLag}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu, err := stats.CPU()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -47,6 +56,12 @@ func runWorkload(b *testing.B, p workload.Params, watch bool) {
 		b.ReportMetric(sum.MBPerS, "MB/s")
 		b.ReportMetric(sum.AppendsPerS, "appends/s")
 		b.ReportMetric(sum.EOTP99, "eot-p99-ms")
+		// The process's CPU (the reader's too, with watch) and the ends of
+		// tick that published changes: the end of tick is at step
+		// boundaries when it takes little time against the tick's age, so a
+		// cheaper end of tick can mean more of them.
+		b.ReportMetric(float64((cpu-cpu0).Microseconds())/1e3, "cpu-ms")
+		b.ReportMetric(float64(sum.EOTs), "eots")
 		if watch {
 			b.ReportMetric(wsum.LatP99, "lat-p99-ms")
 		}
