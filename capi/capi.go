@@ -8,7 +8,7 @@ package main
 /*
 #define PWSTORE_NO_PROTOTYPES
 #include "pwstore.h"
-#include "deferred.h"
+#include "queue.h"
 */
 import "C"
 
@@ -20,6 +20,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"pwstore/coord"
@@ -91,19 +92,29 @@ func openWriter(path *C.char, c *C.pw_config, file *C.pw_handle, open func(strin
 	if err != nil {
 		return fail(err)
 	}
+	f := &fileObj{res: res}
+	if err := newQueue(f); err != nil {
+		res.release()
+		return fail(err)
+	}
+	// The timer publishes the queued calls on time when the application
+	// makes no further call. It starts before open returns: until f has
+	// its writer, the hook has no file.
+	var ready atomic.Pointer[fileObj]
+	cfg.OnTimer = func() {
+		if f := ready.Load(); f != nil {
+			f.onTimer()
+		}
+	}
 	w, err := open(C.GoString(path), cfg)
 	if err != nil {
 		res.release()
 		return fail(err)
 	}
-	f := &fileObj{w: w, res: res}
-	if err := newQueue(f); err != nil {
-		w.Close()
-		res.release()
-		return fail(err)
-	}
+	f.w = w
+	ready.Store(f)
 	h := add(f)
-	if err := register(h, f, 0, true); err != nil {
+	if err := register(h, f, nil); err != nil {
 		remove(h)
 		w.Close()
 		res.release()
@@ -159,8 +170,7 @@ func pw_dataset_create(file C.pw_handle, name *C.char, typ C.int, ndims C.int, s
 	if err != nil {
 		return fail(err)
 	}
-	f.forget()
-	return addDataset(newDataset(f, d, spec), ds)
+	return addDataset(f, d, ds)
 }
 
 //export pw_dataset_open
@@ -180,11 +190,7 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 		if err != nil {
 			return fail(err)
 		}
-		spec, err := o.spec(path)
-		if err != nil {
-			return fail(err)
-		}
-		return addDataset(newDataset(o, d, spec), ds)
+		return addDataset(o, d, ds)
 	case *readerObj:
 		if _, err := o.r.Dataset(path); err != nil {
 			return fail(err)
@@ -196,57 +202,20 @@ func pw_dataset_open(parent C.pw_handle, name *C.char, ds *C.pw_handle) (rc C.in
 	return C.PW_OK
 }
 
-// addDataset hands out a handle for a writer's dataset, entered in the
-// table of deferred appends.
-func addDataset(d *datasetObj, ds *C.pw_handle) C.int {
-	h := add(d)
-	if err := register(h, d.file, d.row, false); err != nil {
+// addDataset hands out a handle for a writer's dataset, entered in
+// queue.c's table.
+func addDataset(f *fileObj, d *coord.Dataset, ds *C.pw_handle) C.int {
+	o, err := newDataset(f, d)
+	if err != nil {
+		return fail(err)
+	}
+	h := add(o)
+	if err := register(h, f, o.cd); err != nil {
 		remove(h)
 		return fail(err)
 	}
 	*ds = C.pw_handle(h)
 	return C.PW_OK
-}
-
-// spec returns the spec of dataset path of the file as it was created
-// (coord's writer Dataset has no Spec): from the file's listing, read once
-// and again after a dataset was created, so that opening many datasets
-// lists the file once.
-func (f *fileObj) spec(path string) (coord.Spec, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.specs == nil {
-		infos, err := f.w.Datasets()
-		if err != nil {
-			return coord.Spec{}, err
-		}
-		f.specs = make(map[string]coord.Spec, len(infos))
-		for _, in := range infos {
-			f.specs[in.Path] = in.Spec
-		}
-	}
-	spec, ok := f.specs[path]
-	if !ok {
-		return coord.Spec{}, fmt.Errorf("dataset %q not in the file's listing: %w", path, coord.ErrNotFound)
-	}
-	return spec, nil
-}
-
-// forget drops the listing: a dataset was created.
-func (f *fileObj) forget() {
-	f.mu.Lock()
-	f.specs = nil
-	f.mu.Unlock()
-}
-
-// fullSpec returns a writer's dataset's spec, its Shape the current one.
-func (o *datasetObj) fullSpec() (coord.Spec, error) {
-	spec, err := o.file.spec(o.d.Path())
-	if err != nil {
-		return spec, err
-	}
-	spec.Shape, err = o.d.Shape()
-	return spec, err
 }
 
 // spec returns the spec of a dataset handle's object, its Shape current.
@@ -256,7 +225,7 @@ func specOf(o any) (coord.Spec, error) {
 	}
 	switch o := o.(type) {
 	case *datasetObj:
-		return o.fullSpec()
+		return o.d.Spec()
 	case *viewObj:
 		v, err := o.reader.r.Dataset(o.path)
 		if err != nil {
@@ -279,16 +248,6 @@ func writerDataset(h C.pw_handle) (*datasetObj, error) {
 		return nil, wrongKind(int64(h), o, "a writer's dataset")
 	}
 	return d, checkOpen(d)
-}
-
-//export pw_dataset_extend
-func pw_dataset_extend(ds C.pw_handle, n0 C.uint64_t) (rc C.int) {
-	defer guard(&rc)
-	d, err := writerDataset(ds)
-	if err != nil {
-		return fail(err)
-	}
-	return status(d.d.Extend(uint64(n0)))
 }
 
 // box checks a slab's arguments and returns start, count and the bytes it
@@ -317,43 +276,6 @@ func slabBytes(typ coord.Type, count []uint64, buflen C.size_t) (int, error) {
 		return 0, argf("buffer of %d bytes too small: count %v of %v needs %d", buflen, count, typ, need)
 	}
 	return int(need), nil
-}
-
-//export pw_dataset_write
-func pw_dataset_write(ds C.pw_handle, start, count *C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
-	defer guard(&rc)
-	d, err := writerDataset(ds)
-	if err != nil {
-		return fail(err)
-	}
-	s, c, n, err := box(d.rank, d.typ, start, count, buf, buflen)
-	if err != nil {
-		return fail(err)
-	}
-	return status(d.d.WriteSlab(s, c, unsafe.Slice((*byte)(buf), n)))
-}
-
-//export pw_dataset_append
-func pw_dataset_append(ds C.pw_handle, n C.uint64_t, buf unsafe.Pointer, buflen C.size_t) (rc C.int) {
-	defer guard(&rc)
-	d, err := writerDataset(ds)
-	if err != nil {
-		return fail(err)
-	}
-	var data []byte
-	if buf != nil {
-		// The rows' bytes, from the cached row size (saturated when a
-		// row alone passes a uint64).
-		hi, need := bits.Mul64(d.row, uint64(n))
-		if hi != 0 || d.row == ^uint64(0) && n > 0 {
-			return fail(argf("append %d rows of %v of %v: too many bytes", n, d.inner, d.typ))
-		}
-		if need > uint64(buflen) {
-			return fail(argf("buffer of %d bytes too small: %d rows of %v of %v need %d", buflen, n, d.inner, d.typ, need))
-		}
-		data = unsafe.Slice((*byte)(buf), need)
-	}
-	return status(d.d.Append(uint64(n), data))
 }
 
 //export pw_dataset_read

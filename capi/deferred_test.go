@@ -31,7 +31,7 @@ func TestDeferredOrder(t *testing.T) {
 	if !strings.Contains(out, "0 failures") {
 		t.Fatalf("pwdefer order:\n%s", out)
 	}
-	names := []string{"/a", "/b", "/imm"}
+	names := []string{"/a", "/b", "/imm", "/ew"}
 	for i := range 8 {
 		names = append(names, "/t"+string(rune('0'+i)))
 	}
@@ -50,7 +50,7 @@ func TestDeferredFourRanks(t *testing.T) {
 	if n := strings.Count(out, "of 4: 87 rows in 44 deferred appends, 0 failures"); n != 4 {
 		t.Fatalf("%d of 4 ranks succeeded:\n%s", n, out)
 	}
-	compareExport(t, file, dir, []string{"/a", "/b", "/imm"})
+	compareExport(t, file, dir, []string{"/a", "/b", "/imm", "/ew"})
 }
 
 // TestDeferredErrors: errors found at once, and errors found when a call
@@ -62,6 +62,16 @@ func TestDeferredErrors(t *testing.T) {
 		t.Fatalf("pwdefer errors:\n%s", out)
 	}
 	t.Log(out)
+}
+
+// TestQueuedVisible: calls queued on a writer with automatic ticks, and no
+// call on it after them, reach a reader by the writer's timer.
+func TestQueuedVisible(t *testing.T) {
+	prog := pwdefer(t)
+	out := ctest.Run(t, exec.Command(prog, "visible", filepath.Join(t.TempDir(), "v.pw")))
+	if !strings.Contains(out, "\n0 failures") {
+		t.Fatalf("pwdefer visible:\n%s", out)
+	}
 }
 
 // TestDeferredThreadSanitizer: the order test (eight threads queueing to

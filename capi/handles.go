@@ -1,7 +1,7 @@
 package main
 
 /*
-#include "deferred.h"
+#include "queue.h"
 */
 import "C"
 
@@ -50,12 +50,23 @@ type fileObj struct {
 	w      *coord.Writer
 	res    resources
 	closed atomic.Bool
-	q      *C.struct_pwc_queue // its deferred appends (deferred.c)
-	run    sync.Mutex          // held while executing q's appends: keeps them in order; guards batch
-	batch  []coord.Append      // the appends being executed, kept for the next execution's (up to keepBatch)
+	q      *C.struct_pwc_queue // its queued calls (queue.c)
+	// run is held while q's calls execute, and while a call goes through
+	// Go at once (datasetObj.now): keeps them in order; guards batch and
+	// late.
+	run   sync.Mutex
+	batch []coord.Op // the calls being executed, kept for the next execution's (up to keepBatch)
+	late  error      // the failure of an execution the timer made, for the next call that executes
 
-	mu    sync.Mutex            // guards specs
-	specs map[string]coord.Spec // the file's listing by path; nil until needed, and after a create
+	mu      sync.Mutex                    // guards mirrors and sets
+	mirrors map[string]*C.struct_pwc_dset // the mirror of each dataset with a handle, by path
+	sets    []dsetRef                     // those datasets, by their mirror's id
+}
+
+// dsetRef is a dataset of a file and its mirror in queue.c.
+type dsetRef struct {
+	d  *coord.Dataset
+	cd *C.struct_pwc_dset
 }
 
 // readerObj is a reader with what its configuration opened for it.
@@ -69,21 +80,28 @@ type readerObj struct {
 	names []string   // dataset paths of the adopted snapshot; nil until listed
 }
 
-// datasetObj is a writer's dataset, with the type and rank every write
-// checks its buffer against, and the shape of a row every append does.
+// datasetObj is a writer's dataset, with the type and rank every read
+// checks its buffer against, and the bytes of a row.
 type datasetObj struct {
-	file  *fileObj
-	d     *coord.Dataset
-	typ   coord.Type
-	rank  int
-	inner []uint64 // the shape past the first dimension, which never changes
-	row   uint64   // bytes of one row (all ones past a uint64), from typ and inner
+	file *fileObj
+	d    *coord.Dataset
+	cd   *C.struct_pwc_dset // its mirror, shared by its handles
+	typ  coord.Type
+	rank int
+	row  uint64 // bytes of one row (all ones past a uint64)
 }
 
 // newDataset is the object of a writer's dataset handle.
-func newDataset(f *fileObj, d *coord.Dataset, spec coord.Spec) *datasetObj {
-	inner := slices.Clone(spec.Shape[1:])
-	return &datasetObj{file: f, d: d, typ: spec.Type, rank: len(spec.Shape), inner: inner, row: rowBytes(spec.Type, inner)}
+func newDataset(f *fileObj, d *coord.Dataset) (*datasetObj, error) {
+	spec, err := d.Spec()
+	if err != nil {
+		return nil, err
+	}
+	cd, err := f.mirror(d, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &datasetObj{file: f, d: d, cd: cd, typ: spec.Type, rank: len(spec.Shape), row: rowBytes(spec.Type, spec.Shape[1:])}, nil
 }
 
 // viewObj is a reader's dataset: the reader and a path, resolved in the

@@ -24,6 +24,25 @@
  *    including the NUL) in the message: "buffer of N bytes too small: need M".
  *  - All functions may be called from several threads. Collective calls (marked below) must
  *    be made by every rank of the job, in the same order, with the same arguments.
+ *  - Queued calls. pw_dataset_append, pw_dataset_extend and pw_dataset_write of a box of at
+ *    most 4 KiB check every argument at the call and return its error there (handle, NULL
+ *    pointers, buflen, a box outside the shape, rows past the max shape, shrinking), the
+ *    shape being what the calls made before leave it. Then, instead of entering the library's
+ *    runtime (a crossing that costs about as much as the append itself), they copy the call
+ *    into a queue of the dataset's file and return; buf may be reused at once. The queue is
+ *    executed, in the order of the calls (of all threads), before any other call on the file
+ *    or one of its datasets, so no call observes the file without them; by the writer's timer
+ *    before it ends a tick (a serial writer with automatic ticks publishes them on time with
+ *    no further call); and by the call that fills it past 1 MiB. Bigger data goes through at
+ *    once, after the queue.
+ *    What only executing can find - an I/O error, a failed or diverged writer - is returned
+ *    by the next call that executes the queue, which then does not do its own work (but
+ *    pw_close still closes), with the queued call named: "append I of N queued on file F
+ *    (dataset handle D, R rows): ...; the M queued after it were dropped". The calls after
+ *    it are dropped; the ones before it were made. Nothing a caller could act on at the call
+ *    is lost: on a SWMR writer those errors are late anyway, since the data reaches the
+ *    files at the end of the tick (a parallel writer's at its sync points), long after the
+ *    call that wrote it returned.
  */
 #ifndef PWSTORE_H
 #define PWSTORE_H
@@ -138,46 +157,39 @@ int pw_dataset_create(pw_handle file, const char *name, int type, int ndims,
  * moment, so after pw_reader_tick it reports the new shape and data. */
 int pw_dataset_open(pw_handle file_or_reader, const char *name, pw_handle *ds);
 
-/* Sets the first dimension to n0 (never shrinks). Collective. */
+/* Sets the first dimension to n0 (never shrinks: PW_ERR_ARG below the current one, or past
+ * the max shape). Collective. Queued (see Conventions). */
 int pw_dataset_extend(pw_handle ds, uint64_t n0);
 
-/* Writes the box (start, count) from buf, which holds at least the box's bytes (buflen).
- * Independent: each rank writes the elements it owns. */
+/* Writes the box (start, count) from buf, which holds at least the box's bytes (buflen); the
+ * box must lie in the shape. Independent: each rank writes the elements it owns. Queued when
+ * the box has at most 4 KiB (see Conventions). */
 int pw_dataset_write(pw_handle ds, const uint64_t *start, const uint64_t *count,
                      const void *buf, size_t buflen);
 
 /* Appends n rows: extends the first dimension from its current n0 to n0 + n (collective, as
  * pw_dataset_extend) and writes the rows n0 .. n0+n-1, whole in the other dimensions, from buf
- * (buflen >= their bytes), as pw_dataset_write would. One call instead of two: a one-element
- * append pays for one crossing into the library. buf NULL: extend only (a rank of a job that
- * owns none of the new rows). On a bad argument nothing is extended. */
+ * (buflen >= their bytes), as pw_dataset_write would. buf NULL: extend only (a rank of a job
+ * that owns none of the new rows). On a bad argument (rows past the max shape included)
+ * nothing is extended. Queued when the rows have at most 4 KiB (see Conventions). */
 int pw_dataset_append(pw_handle ds, uint64_t n, const void *buf, size_t buflen);
 
-/* Deferred append (as ADIOS2's deferred Put): queues pw_dataset_append(ds, n, buf, buflen)
- * in the library's memory without executing it, and returns. It is cheaper than
- * pw_dataset_append because many of them cost one crossing into the library's runtime instead
- * of one each. buf is copied: it may be reused as soon as the call returns. buf NULL: extend
- * only, as for pw_dataset_append.
- *  - At once it checks what it can: ds must be an open dataset of an open writer file
- *    (PW_ERR_BAD_HANDLE, PW_ERR_CLOSED) and buflen must hold n rows (PW_ERR_ARG).
- *  - The queue belongs to ds's file and keeps the order of the calls (of all threads, as
- *    they took the queue's lock). It is executed, in that order, by pw_perform_appends, and
- *    before any other call on the file or one of its datasets (pw_sync, pw_end_tick,
- *    pw_flush, pw_close, pw_dataset_extend/write/append/read/info, attributes...), so
- *    that no call observes the file without them.
- *  - Errors found when executing (rows past the max shape, a failed or diverged writer, I/O)
- *    are returned by the call that executed the queue, which then does not do its own work
- *    (but pw_close still closes). pw_errmsg names the append: "deferred append I of N queued
- *    on file F (dataset handle D, R rows): ...; the M queued after it were dropped". The
- *    appends after the failing one are dropped, not executed; the ones before it are written.
+/* Deferred append (as ADIOS2's deferred Put): pw_dataset_append(ds, n, buf, buflen), queued
+ * in the same queue (see Conventions) whatever the size of the rows. buf is copied: it may be
+ * reused as soon as the call returns. buf NULL: extend only, as for pw_dataset_append.
+ *  - At once it checks: ds must be an open dataset of an open writer file (PW_ERR_BAD_HANDLE,
+ *    PW_ERR_CLOSED) and buflen must hold n rows (PW_ERR_ARG).
+ *  - Rows past the max shape are found when the queue executes, as the errors of Conventions
+ *    (pw_errmsg: "deferred append I of N queued on file F (dataset handle D, R rows): ...";
+ *    the calls queued after it, immediate ones included, are dropped).
  *  - Parallel writers: collective, as pw_dataset_append: every rank queues the same appends,
  *    in the same order; executed before the next collective call, they reach it in the
- *    order of immediate appends. */
+ *    order of the calls. */
 int pw_dataset_append_deferred(pw_handle ds, uint64_t n, const void *buf, size_t buflen);
 
-/* Executes the deferred appends queued on file (pw_dataset_append_deferred); PW_OK at once
- * when there are none. Not collective by itself: on a parallel writer, the appends it executes
- * are, as they would be at any other call. */
+/* Executes the calls queued on file (pw_dataset_append_deferred, and the queued immediate
+ * calls); PW_OK at once when there are none. Not collective by itself: on a parallel writer,
+ * the calls it executes are, as they would be at any other call. */
 int pw_perform_appends(pw_handle file);
 
 /* Reads the box (start, count) into buf (buflen >= the box's bytes). On a writer's dataset it

@@ -35,7 +35,7 @@ const (
 //   - every role: MDPath, MaxLag, TickLen, ManualTicks, CachePages,
 //     RawCacheBytes, WriterGone, Comm, Logger, FS, Now;
 //   - writer (Create, Open): PageSize, NoRawFlush, Durable, KeepMD,
-//     TickBytes, SyncBytes, DrainWait, OnPublish;
+//     TickBytes, SyncBytes, DrainWait, OnPublish, OnTimer;
 //   - reader (OpenReader): OpenWait;
 //   - recovery (Recover): ForceRecover.
 type Config struct {
@@ -126,6 +126,15 @@ type Config struct {
 	// OnPublish, if set, is called on rank 0 after every tick it publishes,
 	// with the writer's lock held: it must not call the writer.
 	OnPublish func(PublishInfo)
+	// OnTimer, if set, is called by the timer goroutine of a one-rank
+	// writer with automatic ticks when the open tick expired, with no lock
+	// held, before the timer takes the writer's lock to end it: a layer
+	// that holds calls back (libpwstore's queue) makes them there, so that
+	// the tick the timer ends publishes them although the application
+	// makes no further call. Ticks that calls end (Sync, an expiry a call
+	// finds) do not call it. It may call the writer; the timer waits for
+	// it.
+	OnTimer func()
 
 	// ---- Reader (OpenReader) ----
 

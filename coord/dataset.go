@@ -76,7 +76,12 @@ func (d *Dataset) Extend(n uint64) error { return d.ExtendContext(context.Backgr
 // ExtendContext is Extend whose wait for the other ranks, if it enters a
 // sync point, ends when ctx is done (the writer then fails).
 func (d *Dataset) ExtendContext(ctx context.Context, n uint64) error {
-	return d.w.collective(ctx, func() string { return fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n) }, func() error { return d.ds.Extend(n) })
+	return d.w.collective(ctx, func() string { return extendName(d, n) }, func() error { return d.ds.Extend(n) })
+}
+
+// extendName is how an extend appears in the sync points' call records.
+func extendName(d *Dataset, n uint64) string {
+	return fmt.Sprintf("Extend(%q, %d)", d.ds.Path(), n)
 }
 
 // Append extends the first dimension by rows and writes those rows, whole
@@ -102,23 +107,35 @@ func appendName(d *Dataset, rows uint64) string {
 	return fmt.Sprintf("Append(%q, %d)", d.ds.Path(), rows)
 }
 
-// Append is one append of AppendAll: Dataset.Append's arguments.
-type Append struct {
-	Dataset *Dataset
-	Rows    uint64
-	Data    []byte
+// OpKind says what an Op of Writer.Apply does.
+type OpKind uint8
+
+const (
+	OpAppend OpKind = iota // Dataset.Append(Rows, Data)
+	OpExtend               // Dataset.Extend(Rows)
+	OpWrite                // Dataset.WriteSlab(Start, Count, Data)
+)
+
+// Op is one call of Writer.Apply: a Dataset method's arguments.
+type Op struct {
+	Kind         OpKind
+	Dataset      *Dataset
+	Rows         uint64   // OpAppend: rows appended; OpExtend: the first dimension's new size
+	Start, Count []uint64 // OpWrite: the box
+	Data         []byte   // OpAppend, OpWrite
 }
 
-// AppendAll makes the appends in order, each as its Dataset.Append
-// would: collective, a call of its own in the sync points' records (so
-// that ranks may mix both ways), and ticks ended between two appends when
-// due, but under one acquisition of the writer's lock, which the appends
-// of a batch (libpwstore's deferred appends) would otherwise each take.
-// It stops at the first append that fails and returns how many were
-// made before it and its error. A Dataset of another writer (or nil) is
-// ErrInvalid. Calls counts the appends when AppendAll returns (the ends
-// of tick it makes count them in PublishInfo.Calls).
-func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
+// Apply makes the calls in order, each as its Dataset method would:
+// appends and extends collective, each a call of its own in the sync
+// points' records (so that ranks may mix both ways), writes independent,
+// and ticks ended between two calls when due, but under one acquisition
+// of the writer's lock, which the calls of a batch (libpwstore's queued
+// calls) would otherwise each take. It stops at the first call that
+// fails and returns how many were made before it and its error. A
+// Dataset of another writer (or nil), or an unknown Kind, is ErrInvalid.
+// Calls counts the collective calls when Apply returns (the ends of tick
+// it makes count them in PublishInfo.Calls).
+func (w *Writer) Apply(ctx context.Context, ops []Op) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	defer func() {
@@ -128,23 +145,40 @@ func (w *Writer) AppendAll(ctx context.Context, as []Append) (int, error) {
 	if err := w.enter(); err != nil {
 		return 0, public(err)
 	}
-	for i := range as {
-		a := &as[i]
-		if a.Dataset == nil || a.Dataset.w != w {
-			return i, fmt.Errorf("%s: append %d of %d: not a dataset of this writer: %w", w.path, i+1, len(as), ErrInvalid)
+	for i := range ops {
+		o := &ops[i]
+		if o.Dataset == nil || o.Dataset.w != w {
+			return i, fmt.Errorf("%s: call %d of %d: not a dataset of this writer: %w", w.path, i+1, len(ops), ErrInvalid)
 		}
-		// No enter per append: the previous append's afterCall left the
-		// writer usable (or returned) and its tick not due.
-		callErr := a.Dataset.ds.Append(a.Rows, a.Data)
-		w.batched++
-		if err := w.afterCall(ctx, func() string { return appendName(a.Dataset, a.Rows) }); err != nil {
+		// No enter per call: the previous call's afterCall or
+		// maybeEndTick left the writer usable (or returned) and its tick
+		// not due.
+		var callErr, err error
+		switch o.Kind {
+		case OpAppend:
+			callErr = o.Dataset.ds.Append(o.Rows, o.Data)
+			w.batched++
+			err = w.afterCall(ctx, func() string { return appendName(o.Dataset, o.Rows) })
+		case OpExtend:
+			callErr = o.Dataset.ds.Extend(o.Rows)
+			w.batched++
+			err = w.afterCall(ctx, func() string { return extendName(o.Dataset, o.Rows) })
+		case OpWrite:
+			// As independent: a failed write ends no tick.
+			if err = o.Dataset.ds.WriteSlab(o.Start, o.Count, o.Data); err == nil {
+				err = w.maybeEndTick()
+			}
+		default:
+			return i, fmt.Errorf("%s: call %d of %d: unknown kind %d: %w", w.path, i+1, len(ops), o.Kind, ErrInvalid)
+		}
+		if err != nil {
 			return i, public(err)
 		}
 		if callErr != nil {
 			return i, public(callErr)
 		}
 	}
-	return len(as), nil
+	return len(ops), nil
 }
 
 // SetAttr sets (adds or replaces) an attribute. Collective.
@@ -167,6 +201,18 @@ func (d *Dataset) WriteSlab(start, count []uint64, data []byte) error {
 // ReadSlab reads the box (start, count) into buf.
 func (d *Dataset) ReadSlab(start, count []uint64, buf []byte) error {
 	return d.w.independent(func() error { return d.ds.ReadSlab(start, count, buf) })
+}
+
+// Spec returns the dataset's spec as stored (its max shape and chunk
+// filled in) with the current shape.
+func (d *Dataset) Spec() (Spec, error) {
+	var s Spec
+	err := d.w.independent(func() error {
+		ps, err := d.ds.Spec()
+		s = coordSpec(ps)
+		return err
+	})
+	return s, err
 }
 
 // Shape returns the current shape.

@@ -40,7 +40,7 @@ type Writer struct {
 	pf    *pfile.File
 	dsets map[string]*Dataset // handles handed out, by path
 	calls atomic.Uint64       // collective calls made (written under mu, read by Calls without it)
-	// The appends an AppendAll in progress has made, added to calls when
+	// The collective calls an Apply in progress has made, added to calls when
 	// it returns: one atomic add per batch, not per append.
 	batched uint64
 	due     time.Time // when the open tick expires (zero: manual ticks)
@@ -762,6 +762,7 @@ func (w *Writer) timer() {
 	// which ends no tick; a call in progress ends the tick itself when it
 	// returns - until the ticker fires.
 	var retry <-chan time.Time
+	expired := false // a wake-up came, and no round got mu since: the tick is due
 	for {
 		woken := false
 		select {
@@ -774,9 +775,13 @@ func (w *Writer) timer() {
 		case <-retry:
 			woken = true
 		}
+		expired = expired || woken
 		if w.size == 1 && !w.cfg.ManualTicks {
+			if expired && w.cfg.OnTimer != nil {
+				w.cfg.OnTimer() // before the end of an expired tick, not at every poll
+			}
 			if w.mu.TryLock() {
-				retry = nil
+				retry, expired = nil, false
 				if w.usable() == nil && !time.Now().Before(w.due) {
 					w.endTickLocked(context.Background(), "timer") // one rank; a failure is sticky and reported by the next call
 				}

@@ -8,11 +8,13 @@
 //   - extend+write: pw_dataset_extend + pw_dataset_write per append (the
 //     issue's contract) against coord's Extend + WriteSlab;
 //   - append: one pw_dataset_append per append against coord's Append;
-//   - deferred: one pw_dataset_append_deferred per append, the pass's
-//     queue executed by its pw_sync in one crossing (one coord AppendAll:
-//     the writer's lock taken once for the pass), against coord's Append
-//     (the same Go runs as the append pair's: the Go API's one-element
-//     calls).
+//   - deferred: one pw_dataset_append_deferred per append against coord's
+//     Append (the same Go runs as the append pair's: the Go API's
+//     one-element calls).
+//
+// The C calls of all three are checked and queued in C; the pass's queue
+// is executed by its pw_sync in one crossing (one coord Writer.Apply: the
+// writer's lock taken once for the pass).
 //
 // Runs alternate in rounds (one run of each kind, the order rotated each
 // round). Two estimates of C / Go are judged against the target, C / Go <=

@@ -245,7 +245,8 @@ module pwstore
   ! holds them whole in the other dimensions: buf(nz, ny, n) for a dataset of Fortran shape
   ! (nz, ny, *). Without buf: extend by n only (a rank that owns none of the new rows).
   ! Collective, as pwf_dataset_extend; a buf too small for n rows is PW_ERR_ARG and extends
-  ! nothing.
+  ! nothing. Rows of up to 4 KiB are checked at the call, then queued (pwstore.h, "Queued
+  ! calls"), as are pwf_dataset_extend and small pwf_dataset_write.
   interface pwf_dataset_append
     module procedure append_f64, append_f32, append_i32, append_i64, append_none
   end interface
