@@ -39,9 +39,11 @@ var (
 	// ErrWrongFile: the metadata file belongs to another data file, or its
 	// page size changed under the reader.
 	ErrWrongFile = errors.New("mdfile: metadata file does not match")
-	// ErrTooFarBehind: a snapshot is more than max_lag - 1 ticks behind the
-	// writer; space it references may be reused.
-	ErrTooFarBehind = errors.New("mdfile: reader more than max_lag - 1 ticks behind the writer")
+	// ErrTooFarBehind: a snapshot's tick is older than the oldest tick the
+	// newest header lets a reader be on (max_lag - 1 ticks behind it, or
+	// more within the writer's lag window in time); space it references
+	// may be reused.
+	ErrTooFarBehind = errors.New("mdfile: reader behind the oldest tick the writer keeps")
 	// ErrNoSnapshot: no consistent snapshot could be loaded within the
 	// retry budget.
 	ErrNoSnapshot = errors.New("mdfile: no consistent snapshot")

@@ -1,6 +1,7 @@
 package mdfile
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -15,6 +16,7 @@ func sampleHeader() Header {
 		RootOffset: 1 << 45, RootLength: nodeLength(3), RootChecksum: 0xdeadbeef, Entries: 77,
 		FileID:    [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		Heartbeat: time.Unix(1700000000, 123456789), MaxLag: 10, ReservedPages: 64,
+		Version: headerVersion, OldestTick: 1<<40 - 400,
 	}
 }
 
@@ -65,6 +67,24 @@ func TestHeaderRoundTrip(t *testing.T) {
 	empty.Encode(b)
 	if _, err := DecodeHeader(b); err != nil {
 		t.Fatalf("empty index header: %v", err)
+	}
+	// Version 3: 104 bytes, no oldest tick stored; it reads as the ticks
+	// rule gives it, and re-encodes to the same bytes.
+	v3 := sampleHeader()
+	v3.Version = headerVersion3
+	b3 := make([]byte, v3.Size())
+	v3.Encode(b3)
+	got3, err := DecodeHeader(b3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := v3.Tick - uint64(v3.MaxLag) + 1; got3.Version != headerVersion3 || got3.OldestTick != want {
+		t.Fatalf("version 3 header: version %d, oldest tick %d, want 3 and %d", got3.Version, got3.OldestTick, want)
+	}
+	again := make([]byte, got3.Size())
+	got3.Encode(again)
+	if !bytes.Equal(again, b3) {
+		t.Fatal("version 3 header re-encodes differently")
 	}
 }
 
@@ -138,6 +158,10 @@ func TestCorruptionDetected(t *testing.T) {
 	hb := make([]byte, HeaderSize)
 	h.Encode(hb)
 	everyByteCorrupts(t, "header", hb, func(b []byte) error { _, err := DecodeHeader(b); return err })
+	h.Version = headerVersion3
+	hb3 := make([]byte, h.Size())
+	h.Encode(hb3)
+	everyByteCorrupts(t, "version 3 header", hb3, func(b []byte) error { _, err := DecodeHeader(b); return err })
 	lb := encodeLeaf(nil, 4096, 9, sampleEntries())
 	everyByteCorrupts(t, "index page", lb, func(b []byte) error { _, err := DecodeLeaf(b, 4096); return err })
 	rb := encodeNode(nil, rootMagic, 9, 7, sampleRefs())
@@ -173,6 +197,10 @@ func TestDistinctSentinels(t *testing.T) {
 		{"index tick", reseal(func() Header { h := h; h.IndexTick = h.Tick + 1; return h }()), ErrTickMismatch},
 		{"root offset", reseal(func() Header { h := h; h.RootOffset = 1000; return h }()), ErrBadBounds},
 		{"root length", reseal(func() Header { h := h; h.RootLength = rootFixed + 1; return h }()), ErrBadBounds},
+		{"oldest tick after tick", reseal(func() Header { h := h; h.OldestTick = h.Tick + 1; return h }()), ErrTickMismatch},
+		{"oldest tick 0", reseal(func() Header { h := h; h.OldestTick = 0; return h }()), ErrTickMismatch},
+		{"version 3 short", func() []byte { h := h; h.Version = headerVersion3; return reseal(h)[:headerSize3-1] }(), ErrBadLength},
+		{"version 3 max lag 0", reseal(func() Header { h := h; h.Version, h.MaxLag = headerVersion3, 0; return h }()), ErrBadField},
 	}
 	for _, c := range cases {
 		_, err := DecodeHeader(c.b)

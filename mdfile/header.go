@@ -20,10 +20,17 @@ const (
 	// headerVersion is the version of a header slot. Version 3 adds
 	// status finalising, which a version 2 reader must not take for a bad
 	// slot and skip (it would then read pages written early under it):
-	// the version tells it to refuse the file.
-	headerVersion = 3 // Frozen: this header format.
-	// HeaderSize is the encoded size of one header slot in bytes.
-	HeaderSize = 104 // Frozen: header slot length.
+	// the version tells it to refuse the file. Version 4 adds the oldest
+	// tick, which a version 3 reader would not check (it would trust
+	// pages of a tick it thinks within max_lag after the writer gave it
+	// up); version 3 headers are still read.
+	headerVersion = 4 // Frozen: this header format.
+	// headerVersion3 is the previous header format, read but not written
+	// by writers: 104 bytes, no oldest tick (it is tick - max_lag + 1).
+	headerVersion3 = 3   // Frozen.
+	headerSize3    = 104 // Frozen: a version 3 slot's length.
+	// HeaderSize is the encoded size of one (version 4) header slot in bytes.
+	HeaderSize = 112 // Frozen: header slot length.
 	// headerSlots is the number of header slots, at byte offsets 0 and
 	// slotStride, so a reader finds both before it knows the page size.
 	headerSlots = 2   // Frozen: slot count.
@@ -72,6 +79,9 @@ func (s Status) String() string {
 
 // Header is one decoded header slot.
 type Header struct {
+	// Version is the header format: 0 or 4 encodes version 4, 3 the
+	// version 3 layout (DecodeHeader sets what it read).
+	Version  uint32
 	PageSize uint32
 	Status   Status
 	// Tick is the tick this header publishes.
@@ -95,14 +105,41 @@ type Header struct {
 	MaxLag uint32
 	// ReservedPages is md_pages_reserved, header slots included.
 	ReservedPages uint32
+	// OldestTick is the oldest tick a reader may still be on (1 <= it <=
+	// Tick): the writer keeps everything ticks from it on may read until
+	// it publishes a header with a higher one. A reader on an older tick
+	// is too far behind. Version 3 stores none: it is then Tick - MaxLag
+	// + 1 (at least 1), the rule those writers kept.
+	OldestTick uint64
 }
 
-// Encode writes h into b, which must be at least HeaderSize bytes.
+// oldestByTicks is the oldest tick a reader of tick may be on by the
+// ticks rule alone: max_lag - 1 ticks behind it (at least tick 1).
+func oldestByTicks(tick, maxLag uint64) uint64 {
+	if tick < maxLag {
+		return 1
+	}
+	return tick - maxLag + 1
+}
+
+// Size is the encoded length of h: HeaderSize, or 104 for version 3.
+func (h *Header) Size() int {
+	if h.Version == headerVersion3 {
+		return headerSize3
+	}
+	return HeaderSize
+}
+
+// Encode writes h into b, which must be at least h.Size() bytes.
 func (h *Header) Encode(b []byte) {
-	b = b[:HeaderSize]
+	v, n := uint32(headerVersion), h.Size()
+	if n == headerSize3 {
+		v = headerVersion3
+	}
+	b = b[:n]
 	copy(b[0:4], headerMagic)
 	le := binary.LittleEndian
-	le.PutUint32(b[4:], headerVersion)
+	le.PutUint32(b[4:], v)
 	le.PutUint32(b[8:], h.PageSize)
 	le.PutUint32(b[12:], uint32(h.Status))
 	le.PutUint64(b[16:], h.Tick)
@@ -115,7 +152,12 @@ func (h *Header) Encode(b []byte) {
 	le.PutUint64(b[80:], uint64(h.Heartbeat.UnixNano()))
 	le.PutUint32(b[88:], h.MaxLag)
 	le.PutUint32(b[92:], h.ReservedPages)
-	le.PutUint64(b[96:], xxhash.Sum64(b[:96]))
+	if v == headerVersion3 {
+		le.PutUint64(b[96:], xxhash.Sum64(b[:96]))
+		return
+	}
+	le.PutUint64(b[96:], h.OldestTick)
+	le.PutUint64(b[104:], xxhash.Sum64(b[:104]))
 }
 
 // DecodeHeader validates and decodes a header slot: magic, version and
@@ -123,18 +165,27 @@ func (h *Header) Encode(b []byte) {
 // and corrupt.Err.
 func DecodeHeader(b []byte) (Header, error) {
 	var h Header
-	if len(b) < HeaderSize {
-		return h, corrupt.Errorf("mdfile header: %d bytes, need %d: %w", len(b), HeaderSize, ErrBadLength)
+	if len(b) < headerSize3 {
+		return h, corrupt.Errorf("mdfile header: %d bytes, need %d: %w", len(b), headerSize3, ErrBadLength)
 	}
-	b = b[:HeaderSize]
 	if string(b[0:4]) != headerMagic {
 		return h, corrupt.Errorf("mdfile header: signature %q: %w", b[0:4], ErrBadMagic)
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(b[4:]); v != headerVersion {
-		return h, fmt.Errorf("mdfile header: version %d, this reader knows %d: %w", v, headerVersion, ErrBadVersion)
+	h.Version = le.Uint32(b[4:])
+	n := HeaderSize
+	switch h.Version {
+	case headerVersion:
+	case headerVersion3:
+		n = headerSize3
+	default:
+		return h, fmt.Errorf("mdfile header: version %d, this reader knows %d and %d: %w", h.Version, headerVersion3, headerVersion, ErrBadVersion)
 	}
-	if sum, want := xxhash.Sum64(b[:96]), le.Uint64(b[96:]); sum != want {
+	if len(b) < n {
+		return h, corrupt.Errorf("mdfile header: %d bytes, need %d: %w", len(b), n, ErrBadLength)
+	}
+	b = b[:n]
+	if sum, want := xxhash.Sum64(b[:n-8]), le.Uint64(b[n-8:]); sum != want {
 		return h, corrupt.Errorf("mdfile header: checksum %#x, stored %#x: %w", sum, want, ErrBadChecksum)
 	}
 	h.PageSize = le.Uint32(b[8:])
@@ -149,6 +200,11 @@ func DecodeHeader(b []byte) (Header, error) {
 	h.Heartbeat = time.Unix(0, int64(le.Uint64(b[80:])))
 	h.MaxLag = le.Uint32(b[88:])
 	h.ReservedPages = le.Uint32(b[92:])
+	if h.Version == headerVersion3 {
+		h.OldestTick = oldestByTicks(h.Tick, uint64(h.MaxLag))
+	} else {
+		h.OldestTick = le.Uint64(b[96:])
+	}
 	return h, h.check()
 }
 
@@ -168,6 +224,9 @@ func (h *Header) check() error {
 	}
 	if h.MaxLag == 0 || uint64(h.ReservedPages) < headerPages(uint64(h.PageSize)) {
 		return corrupt.Errorf("mdfile header: max lag %d, reserved pages %d: %w", h.MaxLag, h.ReservedPages, ErrBadField)
+	}
+	if h.OldestTick == 0 || h.OldestTick > h.Tick {
+		return corrupt.Errorf("mdfile header: oldest tick %d, tick %d: %w", h.OldestTick, h.Tick, ErrTickMismatch)
 	}
 	if h.RootLength == 0 {
 		if h.RootOffset != 0 || h.Entries != 0 || h.RootChecksum != 0 {

@@ -498,17 +498,26 @@ func (r *Reader) WriterHeader() (Header, error) {
 	return hs[0].h, nil
 }
 
-// CheckLag fails with ErrTooFarBehind when snap is more than max_lag - 1
-// ticks behind the newest header: its pages may since have been reused.
+// CheckLag fails with ErrTooFarBehind when snap's tick is older than the
+// oldest tick the newest header lets a reader be on: its pages may since
+// have been reused.
 func (r *Reader) CheckLag(snap *Snapshot) error {
-	now, err := r.WriterTick()
+	h, err := r.WriterHeader()
 	if err != nil {
 		return err
 	}
-	if now > snap.Tick() && now-snap.Tick() > uint64(snap.Header.MaxLag)-1 {
-		return fmt.Errorf("%w: snapshot of tick %d, writer at %d, max lag %d", ErrTooFarBehind, snap.Tick(), now, snap.Header.MaxLag)
+	return TooFarBehind(snap.Tick(), h)
+}
+
+// TooFarBehind returns ErrTooFarBehind, with the figures, when a reader on
+// tick is older than newest.OldestTick: newest is the newest header, read
+// after the reader loaded a page, and the page cannot be trusted.
+func TooFarBehind(tick uint64, newest Header) error {
+	if tick >= newest.OldestTick {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: snapshot of tick %d, writer at %d, oldest tick a reader may be on %d (max lag %d)",
+		ErrTooFarBehind, tick, newest.Tick, newest.OldestTick, newest.MaxLag)
 }
 
 // Close closes the file.

@@ -61,6 +61,12 @@ type WriterOptions struct {
 	// Now is the clock for the heartbeat field of Update and Close
 	// (default time.Now).
 	Now func() time.Time
+	// KeepFor is the lag window in time: a tick's superseded space is
+	// released only once max_lag ticks have passed and it was superseded
+	// at least KeepFor ago, so a reader may lag max_lag ticks or KeepFor,
+	// whichever is more (0: ticks only). Every header names the oldest
+	// tick a reader may still be on (Header.OldestTick).
+	KeepFor time.Duration
 }
 
 // Stats describe a writer.
@@ -75,6 +81,7 @@ type Stats struct {
 	LastBytes       uint64 // bytes written by the last Update or Heartbeat
 	PendingRelease  int    // extents on the delayed-release list
 	Relocated       bool   // the index has left the reserved pages
+	Oldest          uint64 // the oldest tick a reader may be on (the last header's)
 }
 
 // Writer publishes ticks into a metadata file. It is not safe for
@@ -101,6 +108,10 @@ type Writer struct {
 	entries   int
 	tick      uint64 // last tick published
 	indexTick uint64 // tick of the last index change
+	oldest    uint64 // OldestTick of the last header published
+	keepFor   time.Duration
+	pubs      []published      // the ticks published from oldest on, in order
+	clock     func() time.Time // measures KeepFor (time.Now; tests set it)
 	slot      int    // header slot written last (-1: none)
 	relocated bool   // the index lives in allocated space for good
 	stats     Stats
@@ -142,6 +153,8 @@ func Create(fsys vfs.FS, path string, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("mdfile: reserved pages %d: must hold the header slots and be at most %d", opts.ReservedPages, 1<<20)
 	case opts.LeafPages < 1 || uint64(opts.LeafPages)*uint64(opts.PageSize) > 1<<26:
 		return nil, fmt.Errorf("mdfile: leaf pages %d: out of range", opts.LeafPages)
+	case opts.KeepFor < 0:
+		return nil, fmt.Errorf("mdfile: keep for %v: negative", opts.KeepFor)
 	}
 	f, err := fsys.Create(path)
 	if errors.Is(err, fs.ErrExist) {
@@ -173,6 +186,8 @@ func Create(fsys vfs.FS, path string, opts WriterOptions) (*Writer, error) {
 		space:    newSpace(uint64(opts.ReservedPages) * ps / granule),
 		reserved: newSpace(0),
 		slot:     -1,
+		keepFor:  opts.KeepFor,
+		clock:    time.Now,
 	}
 	w.space.take(0, w.res)
 	w.reserved.take(0, headerBytes/granule)
@@ -411,7 +426,7 @@ func (w *Writer) publish(tick uint64, ops []change, branches []*wbranch, superse
 	for _, e := range superseded {
 		w.delayed.add(tick, e)
 	}
-	return w.release(tick)
+	return w.release()
 }
 
 // maxWrite caps the bytes gathered into one WriteAt.
@@ -465,9 +480,11 @@ func (w *Writer) writePieces(pieces []piece) error {
 // writeHeader writes the header of tick into the slot not written last,
 // naming the current index (or an empty one when withIndex is false).
 func (w *Writer) writeHeader(tick uint64, status Status, withIndex bool, now time.Time) error {
+	at := w.clock()
 	h := Header{
-		PageSize: uint32(w.ps), Status: status, Tick: tick, FileID: w.opts.FileID,
+		Version: headerVersion, PageSize: uint32(w.ps), Status: status, Tick: tick, FileID: w.opts.FileID,
 		Heartbeat: now, MaxLag: uint32(w.opts.MaxLag), ReservedPages: uint32(w.res),
+		OldestTick: w.nextOldest(tick, at),
 	}
 	if withIndex {
 		h.IndexTick = w.indexTick
@@ -489,17 +506,66 @@ func (w *Writer) writeHeader(tick uint64, status Status, withIndex bool, now tim
 		}
 	}
 	w.slot, w.tick = slot, tick
+	w.oldest = h.OldestTick
+	w.pubs = append(w.pubs, published{tick: tick, at: at})
 	return nil
 }
 
-// release hands the space superseded max_lag or more ticks before tick to
-// the free-space manager and shrinks the file when its tail came free.
-func (w *Writer) release(tick uint64) error {
-	if tick <= w.opts.MaxLag {
+// published is when a tick's header was written.
+type published struct {
+	tick uint64
+	at   time.Time
+}
+
+// nextOldest is the OldestTick of the header of tick written at time at:
+// the ticks rule (max_lag - 1 ticks behind tick), lowered by the time
+// rule to the oldest tick superseded less than KeepFor ago (a tick is
+// superseded when the next one is published), never below the last
+// header's. It forgets the publication times of the ticks before it.
+func (w *Writer) nextOldest(tick uint64, at time.Time) uint64 {
+	o := oldestByTicks(tick, w.opts.MaxLag)
+	if w.keepFor > 0 {
+		cut := at.Add(-w.keepFor)
+		for i, p := range w.pubs {
+			superseded := at
+			if i+1 < len(w.pubs) {
+				superseded = w.pubs[i+1].at
+			}
+			if superseded.After(cut) {
+				o = min(o, p.tick)
+				break
+			}
+		}
+	}
+	o = max(o, w.oldest)
+	i := 0
+	for i < len(w.pubs) && w.pubs[i].tick < o {
+		i++
+	}
+	w.pubs = w.pubs[i:]
+	return o
+}
+
+// SetKeepFor changes the lag window in time from the next header on (0:
+// ticks only). The oldest tick never moves back: a longer window keeps
+// only what is superseded from then on.
+func (w *Writer) SetKeepFor(d time.Duration) { w.keepFor = max(d, 0) }
+
+// Oldest is the oldest tick a reader may be on, as the last header said
+// (0 before the first).
+func (w *Writer) Oldest() uint64 { return w.oldest }
+
+// release hands the space superseded before the oldest tick a reader may
+// be on (the last header's) to the free-space manager and shrinks the
+// file when its tail came free. Space superseded at tick s was last named
+// by tick s - 1, so it may go once s < OldestTick; the ticks rule alone
+// releases at tick T what was superseded max_lag or more ticks before.
+func (w *Writer) release() error {
+	if w.oldest <= 1 {
 		return nil
 	}
 	end := w.space.end()
-	for _, e := range w.delayed.due(tick - w.opts.MaxLag) {
+	for _, e := range w.delayed.due(w.oldest - 1) {
 		sp := w.space
 		if !w.relocated && e.page < w.res {
 			sp = w.reserved
@@ -528,7 +594,7 @@ func (w *Writer) Heartbeat(tick uint64, now time.Time) error {
 		err = w.writeHeader(tick, StatusOpen, true, now)
 	}
 	if err == nil {
-		err = w.release(tick)
+		err = w.release()
 	}
 	if err != nil {
 		w.err = err
@@ -654,5 +720,6 @@ func (w *Writer) Stats() Stats {
 	s.FileSize = int64(w.space.end() * granule)
 	s.PendingRelease = w.delayed.len()
 	s.Relocated = w.relocated
+	s.Oldest = w.oldest
 	return s
 }
