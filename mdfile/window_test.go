@@ -45,8 +45,8 @@ func TestLagWindowKeepsOldTick(t *testing.T) {
 	r := mustOpen(t, path)
 	held := r.Current()
 	size1 := w.Stats().FileSize
-	for tick := uint64(2); tick <= 60; tick++ { // 59 ms of fake time: within the window
-		changed, removed := randomTick(rng, m, tick, 512, 40)
+	for tick := uint64(2); tick <= 300; tick++ { // 299 ms of fake time: within the window
+		changed, removed := randomTick(rng, m, tick, 512, 8)
 		if err := w.Update(tick, changed, removed); err != nil {
 			t.Fatal(err)
 		}
@@ -58,20 +58,20 @@ func TestLagWindowKeepsOldTick(t *testing.T) {
 		}
 	}
 	if err := checkSnapshot(r, held, m1); err != nil {
-		t.Fatalf("reader held on tick 1 (59 ticks behind, max lag 3, within the window): %v", err)
+		t.Fatalf("reader held on tick 1 (299 ticks behind, max lag 3, within the window): %v", err)
 	}
 	if w.Stats().FileSize <= size1 {
-		t.Fatal("the file did not grow while the window held 59 ticks of superseded images")
+		t.Fatal("the file did not grow while the window held 299 ticks of superseded images")
 	}
 	// The window passes: the next header drops every tick superseded
 	// more than a second ago, and the ticks rule bounds the rest.
 	clk.now = clk.now.Add(2 * time.Second)
-	changed, removed = randomTick(rng, m, 61, 512, 40)
-	if err := w.Update(61, changed, removed); err != nil {
+	changed, removed = randomTick(rng, m, 301, 512, 8)
+	if err := w.Update(301, changed, removed); err != nil {
 		t.Fatal(err)
 	}
-	if o := w.Stats().Oldest; o != 59 {
-		t.Fatalf("oldest tick %d after the window, want 59 (tick 61 - max lag 3 + 1)", o)
+	if o := w.Stats().Oldest; o != 299 {
+		t.Fatalf("oldest tick %d after the window, want 299 (tick 301 - max lag 3 + 1)", o)
 	}
 	if err := r.CheckLag(held); !errors.Is(err, ErrTooFarBehind) {
 		t.Fatalf("reader on tick 1 past the window: %v, want ErrTooFarBehind", err)
