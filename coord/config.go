@@ -35,7 +35,7 @@ const (
 //   - every role: MDPath, MaxLag, TickLen, ManualTicks, CachePages,
 //     RawCacheBytes, WriterGone, Comm, Logger, FS, Now;
 //   - writer (Create, Open): PageSize, NoRawFlush, Durable, KeepMD,
-//     TickBytes, SyncBytes, DrainWait, OnPublish, OnTimer;
+//     TickBytes, SyncBytes, DrainWait, LagWindow, OnPublish, OnTimer;
 //   - reader (OpenReader): OpenWait;
 //   - recovery (Recover): ForceRecover.
 type Config struct {
@@ -105,6 +105,15 @@ type Config struct {
 	// lag: MaxLag ticks may pass in MaxLag*MinTickInterval. A value of
 	// TickLen or more publishes steps only when the tick expires.
 	MinTickInterval time.Duration
+	// LagWindow is how long, besides MaxLag ticks, a reader may lag: the
+	// writer keeps what a tick's readers may read (superseded metadata-file
+	// space, delayed data-file writes, freed data-file space) until MaxLag
+	// ticks have passed and it was superseded LagWindow ago, and every
+	// metadata-file header names the oldest tick a reader may still be on.
+	// So ticks that steps end every MinTickInterval do not shorten the
+	// time a reader has (default MaxLag*TickLen, one second at the
+	// defaults; ManualTicks: none, MaxLag ticks alone).
+	LagWindow time.Duration
 	// Announce, if set, is a NATS connection for tick announcements: writer
 	// rank 0 publishes one after every end of tick, on AnnounceSubject of
 	// the file's identity; a reader subscribes to it and wakes on them
@@ -158,6 +167,9 @@ func (c Config) writerDefaults(path string) (Config, error) {
 	if err == nil && c.MaxLag == 0 {
 		c.MaxLag = DefaultMaxLag
 	}
+	if err == nil && c.LagWindow == 0 && !c.ManualTicks {
+		c.LagWindow = time.Duration(c.MaxLag) * c.TickLen
+	}
 	return c, err
 }
 
@@ -187,7 +199,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 	if c.MDPath == path {
 		return c, fmt.Errorf("%w: metadata file path equals the data file path %q", ErrConfig, path)
 	}
-	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 || c.DrainWait < 0 || c.MinTickInterval < 0 {
+	if c.CachePages < 0 || c.TickBytes < 0 || c.SyncBytes < 0 || c.WriterGone < 0 || c.OpenWait < 0 || c.RawCacheBytes < 0 || c.DrainWait < 0 || c.MinTickInterval < 0 || c.LagWindow < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrConfig)
 	}
 	if c.CachePages == 0 {

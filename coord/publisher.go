@@ -27,7 +27,7 @@ type publisher struct {
 func newPublisher(cfg Config, id [16]byte, takeover bool, data vfs.File, log *zap.Logger) (*publisher, error) {
 	md, err := mdfile.Create(cfg.FS, cfg.MDPath, mdfile.WriterOptions{
 		PageSize: cfg.PageSize, MaxLag: cfg.MaxLag, FileID: id, Takeover: takeover,
-		Durable: cfg.Durable, SyncData: data.Sync, Logger: log, Now: cfg.Now,
+		Durable: cfg.Durable, SyncData: data.Sync, Logger: log, Now: cfg.Now, KeepFor: cfg.LagWindow,
 	})
 	if err != nil {
 		return nil, err
@@ -99,4 +99,19 @@ func (p *publisher) abandon() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.md.Abandon()
+}
+
+// oldest is the oldest tick a reader may be on, as the last header said.
+func (p *publisher) oldest() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.md.Oldest()
+}
+
+// keepFor sets the metadata file's lag window in time from the next
+// header on.
+func (p *publisher) keepFor(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.md.SetKeepFor(d)
 }

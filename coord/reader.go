@@ -281,13 +281,21 @@ func (r *Reader) checkLag() error {
 	if h.Status != mdfile.StatusOpen && r.idx.header.Status == mdfile.StatusOpen && wt > r.idx.tick() {
 		return fmt.Errorf("%s: reader at tick %d, writer %s at tick %d: %w", r.path, r.idx.tick(), h.Status, wt, errFinal)
 	}
-	lag := wt - min(wt, r.idx.tick())
-	r.behind = lag >= r.maxLag/2
-	if lag > r.maxLag-1 {
-		return fmt.Errorf("%s: reader at tick %d, writer at %d: %d ticks behind, more than max lag %d - 1; call Tick more often or raise max lag: %w",
-			r.path, r.idx.tick(), wt, lag, r.maxLag, ErrLagging)
+	r.behind = late(r.idx.tick(), h)
+	if r.idx.tick() < h.OldestTick {
+		return fmt.Errorf("%s: reader at tick %d, writer at %d: the oldest tick a reader may be on is %d (max lag %d ticks, or the writer's lag window); call Tick more often or raise max lag: %w",
+			r.path, r.idx.tick(), wt, h.OldestTick, h.MaxLag, ErrLagging)
 	}
 	return nil
+}
+
+// late says whether a reader on tick is in the older half of what the
+// newest header lets readers be on (OldestTick to its tick, max_lag ticks
+// at least: the first ticks have fewer behind them): time to move. With
+// ticks alone that is half of max_lag behind.
+func late(tick uint64, newest mdfile.Header) bool {
+	lag := newest.Tick - min(newest.Tick, tick)
+	return lag >= max(newest.Tick-newest.OldestTick+1, uint64(newest.MaxLag))/2
 }
 
 // errFinal: a page was loaded under an older tick after the writer marked
@@ -568,6 +576,23 @@ func (r *Reader) MaxLag() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.maxLag
+}
+
+// Late reports whether the writer's newest header finds this reader in
+// the older half of the ticks a reader may be on (half of max_lag behind,
+// or more within the writer's lag window): a reader that verifies or
+// reads long should move to a newer tick soon.
+func (r *Reader) Late() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.md == nil || r.ended() {
+		return false, nil
+	}
+	h, err := r.md.WriterHeader()
+	if err != nil {
+		return false, public(fmt.Errorf("%s: writer tick: %w", r.path, err))
+	}
+	return late(r.idx.tick(), h), nil
 }
 
 // Lag is how many ticks the writer is ahead of the adopted snapshot.

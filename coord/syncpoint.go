@@ -64,6 +64,10 @@ type decision struct {
 	End      bool     // the tick ends here
 	Written  []uint64 // pages rank 0 wrote to the data file since the last sync point
 	K        int      // collective calls until the next sync point
+	// Oldest is the page-buffer tick of the oldest tick a reader may be
+	// on, as rank 0's last header said: every rank frees data-file space
+	// by it at the end of tick, alike.
+	Oldest uint64
 }
 
 // digest is a fixed-size summary of a rank's calls since the last sync
@@ -196,7 +200,7 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	if err := comm.Barrier(ctx); err != nil {
 		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))
 	}
-	return w.publishTick()
+	return w.publishTick(dec.Oldest)
 }
 
 // divergence gathers every rank's full report, once the digests said the
@@ -223,6 +227,9 @@ func (w *Writer) decide(kind syncKind) decision {
 		End:     kind == forceEnd || due || w.pb.OverLimit(),
 		Written: w.pb.TakeWritten(),
 		K:       w.sync.k,
+	}
+	if dec.End {
+		dec.Oldest = w.oldestPB()
 	}
 	if dec.End {
 		// Aim for several sync points per tick at the last tick's pace.

@@ -63,6 +63,11 @@ type Writer struct {
 	done     bool          // Close has run
 	final    bool          // the data file is closed: its raw data and last metadata are written
 	fence    *fencedFile   // w.data: the data file, checked against fencing and cuts
+	// pubs maps metadata-file ticks to the page buffer's (rank 0): the
+	// ticks that published a page-buffer tick, from the one the oldest
+	// tick a reader may be on needs on. Heartbeats publish metadata-file
+	// ticks of their own, so the two numberings part.
+	pubs []pubTick
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
 	stats   WriterStats // Pagebuf: as of the last Stats call that got mu
@@ -628,7 +633,29 @@ func (w *Writer) endTickLocked(ctx context.Context, why string) error {
 	if err := w.grow(); err != nil {
 		return w.fail(err)
 	}
-	return w.publishTick()
+	return w.publishTick(w.oldestPB())
+}
+
+// pubTick is a metadata-file tick that published a page-buffer tick.
+type pubTick struct{ md, pb uint64 }
+
+// oldestPB is the page-buffer tick a reader of the oldest metadata-file
+// tick it may be on (the newest header's) has: the last one published at
+// or before it; 0 before any. Rank 0 only. It forgets older ticks.
+func (w *Writer) oldestPB() uint64 {
+	if w.pub == nil {
+		return 0
+	}
+	o := w.pub.oldest()
+	i := 0
+	for i+1 < len(w.pubs) && w.pubs[i+1].md <= o {
+		i++
+	}
+	w.pubs = w.pubs[i:]
+	if len(w.pubs) == 0 || w.pubs[0].md > o {
+		return 0
+	}
+	return w.pubs[0].pb
 }
 
 // grow runs on rank 0 once every rank's raw data of the tick is written,
@@ -671,8 +698,10 @@ func (w *Writer) flushRaw() error {
 }
 
 // publishTick runs the end of tick after the raw data is written: the page
-// buffer hands over the tick's changes and rank 0 publishes them.
-func (w *Writer) publishTick() error {
+// buffer hands over the tick's changes and rank 0 publishes them. oldest
+// is the page-buffer tick of the oldest tick a reader may be on, as rank 0
+// knew it before this end of tick (every rank frees space by it alike).
+func (w *Writer) publishTick(oldest uint64) error {
 	start := time.Now()
 	if err := w.seal(); err != nil {
 		return err
@@ -697,6 +726,8 @@ func (w *Writer) publishTick() error {
 			zap.Int("index_entries", st.Entries), zap.Int("changed", len(res.Changes)),
 			zap.Int("removed", len(res.Remove)), zap.Uint64("md_bytes_written", st.LastBytes),
 			zap.Int64("md_file_size", st.FileSize))
+		w.pubs = append(w.pubs, pubTick{md: st.Tick, pb: tick})
+		w.pb.SetOldest(w.oldestPB())
 		w.ann.announce(st.Tick, time.Now())
 		if w.cfg.OnPublish != nil {
 			w.cfg.OnPublish(PublishInfo{Tick: st.Tick, Calls: w.calls.Load() + w.batched, Took: took, Index: st.Entries, MD: st.FileSize})
@@ -707,8 +738,13 @@ func (w *Writer) publishTick() error {
 	w.statsMu.Unlock()
 	next := w.pb.Tick()
 	w.pf.SetEpoch(next)
+	// Space freed in epoch f is what readers of ticks before f may still
+	// read: reusable once max_lag ticks have passed and f <= oldest, which
+	// a header published before this end of tick said, so that ranks that
+	// reuse it before rank 0 publishes this tick reuse nothing a reader
+	// may be on.
 	if next > w.cfg.MaxLag {
-		w.pf.ReleaseBefore(next - w.cfg.MaxLag)
+		w.pf.ReleaseBefore(min(next-w.cfg.MaxLag, oldest+1))
 	}
 	now := time.Now()
 	if w.stepWait {
@@ -819,13 +855,19 @@ func (w *Writer) FlushContext(ctx context.Context) error {
 }
 
 // drain ends ticks until rank 0's page buffer has written everything:
-// at most max_lag + 1 ticks. It waits for ticks to expire for at most
-// cfg.DrainWait in all; past that the remaining ticks end back to back (a
-// reader that falls max_lag ticks behind then gets ErrLagging, never
-// reused space).
+// at most max_lag + 1 ticks, and the lag window. It waits for ticks to
+// expire for at most cfg.DrainWait in all; past that the remaining ticks
+// end back to back and the lag window is suspended (a reader that falls
+// max_lag ticks behind then gets ErrLagging, never reused space).
 func (w *Writer) drain(ctx context.Context, why string) error {
 	deadline := time.Now().Add(w.cfg.DrainWait)
+	if w.pub != nil {
+		defer w.pub.keepFor(w.cfg.LagWindow)
+	}
 	for {
+		if w.pub != nil && !time.Now().Before(deadline) {
+			w.pub.keepFor(0)
+		}
 		if err := w.endTickLocked(ctx, why); err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ type Buffer struct {
 	cover map[uint64]uint64 // page inside a multi-page entry, not its first -> first page
 
 	cur     uint64             // the open tick (SWMRWriter)
+	upTo    uint64             // no entry with a later writeAt is written (SetOldest; 0: no such limit)
 	final   bool               // WriteAll ran: delays no longer apply (SWMRWriter)
 	indexed map[uint64]*record // pages in the metadata-file index, by page (SWMRWriter)
 	due     map[uint64][]uint64
@@ -483,7 +484,18 @@ func (b *Buffer) canWrite(e *entry) bool {
 	if b.cfg.Follower || e.onTick {
 		return false
 	}
-	return b.cfg.Mode != SWMRWriter || b.final || e.writeAt <= b.cur
+	return b.cfg.Mode != SWMRWriter || b.final || e.writeAt <= b.cur && (b.upTo == 0 || e.writeAt <= b.upTo)
+}
+
+// SetOldest tells a SWMR writer's buffer the oldest tick a reader may be
+// on, as the coordinator last published it (its own lag window in time
+// may keep readers longer than max_lag ticks): from then on an entry is
+// written back only when its delay ends by that tick too. A delay of an
+// entry changed in tick t ends at t + max_lag, and its write changes what
+// readers of ticks before t read; so it waits until t <= oldest. Without
+// a call, max_lag ticks alone decide. oldest never moves back.
+func (b *Buffer) SetOldest(oldest uint64) {
+	b.upTo = max(b.upTo, oldest+b.cfg.MaxLag)
 }
 
 // writeBack writes e's image to the Backend and marks it clean; the caller

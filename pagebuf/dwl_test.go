@@ -237,3 +237,29 @@ func TestWriteBackGathersAdjacent(t *testing.T) {
 		t.Errorf("%d entries written back, want 5", st.Flushes)
 	}
 }
+
+// SetOldest holds a delayed write back past its max_lag ticks while the
+// coordinator's oldest tick a reader may be on has not reached the tick of
+// the change; it goes at the first end of tick after the oldest tick does.
+func TestSetOldestHoldsDelayedWrite(t *testing.T) {
+	be := newMem(ps)
+	b := writer(t, 2, 100, be)
+	mustWrite(t, b, 8, img(ps, 8, 1, 1), false) // changed in tick 1: writeAt 3
+	for range 6 {
+		b.SetOldest(0) // a reader may still be on any tick
+		endTick(t, b, be)
+	}
+	if len(be.writes) != 0 {
+		t.Fatal("written while a reader may be on a tick before the change")
+	}
+	if pending, _ := b.Flush(); pending != 1 {
+		t.Fatalf("pending %d, want 1", pending)
+	}
+	b.SetOldest(1) // readers are on tick 1 or later: they see the change
+	if pending, err := b.Flush(); err != nil || pending != 0 {
+		t.Fatalf("pending %d, %v after the oldest tick reached the change", pending, err)
+	}
+	if w := be.writesTo(8); len(w) != 1 || !bytes.Equal(w[0].data, img(ps, 8, 1, 1)) {
+		t.Fatalf("writes %v", w)
+	}
+}

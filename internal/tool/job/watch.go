@@ -396,10 +396,11 @@ func (w *watcher) setLayout(layout []workload.Dataset) {
 	}
 }
 
-// late reports whether the writer is half of max_lag or more ahead.
+// late reports whether the reader is in the older half of the ticks the
+// writer lets a reader be on (half of max_lag behind with ticks alone).
 func (w *watcher) late() bool {
-	lag, err := w.r.Lag()
-	return err == nil && lag >= w.r.MaxLag()/2
+	late, err := w.r.Late()
+	return err == nil && late
 }
 
 // spotCheck verifies the first elements of step s of every dataset.
