@@ -175,7 +175,13 @@ func TestAutomaticReaderTicksWhenBehind(t *testing.T) {
 // *steps counts the steps so far.
 func lagWriter(t *testing.T, path string, maxLag uint64) (w *Writer, layout []workload.Dataset, steps *uint64, step func()) {
 	t.Helper()
-	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
+	return lagWriterConfig(t, path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4})
+}
+
+// lagWriterConfig is lagWriter with the writer's whole configuration.
+func lagWriterConfig(t *testing.T, path string, cfg Config) (w *Writer, layout []workload.Dataset, steps *uint64, step func()) {
+	t.Helper()
+	w, err := Create(path, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +205,87 @@ func lagWriter(t *testing.T, path string, maxLag uint64) (w *Writer, layout []wo
 		}
 	}
 	return w, layout, steps, step
+}
+
+// TestLagWindowKeepsReader: a writer with a lag window in time ends ticks
+// fast (manual ticks, as steps at a short MinTickInterval would): a reader
+// held on one tick (one-page cache: every read loads pages, from the
+// metadata file and the data file) reads exactly its tick's data while it
+// is many times max_lag ticks behind but within the window - the writer
+// kept the superseded metadata-file space, the delayed data-file writes
+// and the freed data-file space for it.
+func TestLagWindowKeepsReader(t *testing.T) {
+	const maxLag = 4
+	path := filepath.Join(t.TempDir(), "window.pw")
+	w, layout, steps, step := lagWriterConfig(t, path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4, LagWindow: time.Hour})
+	defer w.Close()
+	for range 3 {
+		step()
+	}
+	// Ticks without changes until the pages leave the index: the held
+	// reader then reads them from the data file, where the writer must
+	// not put their later images while the reader may be on this tick.
+	for range maxLag + 2 {
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	held := *steps
+	for lag := uint64(1); lag <= 8*maxLag; lag++ {
+		step()
+		if got, err := r.Lag(); err != nil || got != lag {
+			t.Fatalf("reader lag %d (%v), want %d", got, err, lag)
+		}
+		checkExact(t, r, layout, held, fmt.Sprintf("reader %d ticks behind, max lag %d, within the lag window", lag, maxLag))
+	}
+	if _, err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, r, layout, *steps, "reader caught up")
+}
+
+// TestLagWindowPassed: once a held reader's tick was superseded longer ago
+// than the lag window and max_lag ticks have passed, the next header drops
+// it: every read fails with ErrLagging or returns the held tick's data,
+// and at least one fails.
+func TestLagWindowPassed(t *testing.T) {
+	const maxLag = 4
+	const window = 1500 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "window.pw")
+	w, layout, steps, step := lagWriterConfig(t, path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4, LagWindow: window})
+	defer w.Close()
+	for range 3 {
+		step()
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	held := *steps
+	start := time.Now()
+	for range 2 * maxLag {
+		step()
+	}
+	if time.Since(start) < window { // within the window, 2 max_lag behind: exact
+		checkExact(t, r, layout, held, "reader 8 ticks behind, max lag 4, within the lag window")
+	}
+	time.Sleep(window - time.Since(start) + 50*time.Millisecond)
+	step()
+	failed, err := readOrLag(r, layout, held)
+	if err != nil {
+		t.Fatalf("reader past the lag window: %v", err)
+	}
+	if failed == 0 {
+		t.Fatal("reader past the lag window and max_lag ticks: every read succeeded")
+	}
+	if _, err := r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, r, layout, *steps, "reader caught up")
 }
