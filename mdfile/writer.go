@@ -112,8 +112,8 @@ type Writer struct {
 	keepFor   time.Duration
 	pubs      []published      // the ticks published from oldest on, in order
 	clock     func() time.Time // measures KeepFor (time.Now; tests set it)
-	slot      int    // header slot written last (-1: none)
-	relocated bool   // the index lives in allocated space for good
+	slot      int              // header slot written last (-1: none)
+	relocated bool             // the index lives in allocated space for good
 	stats     Stats
 	err       error // sticky: an I/O failure leaves the writer unusable
 	closed    bool
