@@ -46,7 +46,8 @@ type Config struct {
 	// MaxLag is how many ticks a reader may lag (3 to MaxMaxLag = 1000,
 	// default 10).
 	// Writers and readers of one file must use the same value; a reader
-	// takes the writer's from the metadata file when it is zero.
+	// judges its lag by the oldest tick the metadata file's newest header
+	// names, which the writer derives from it (and from LagWindow).
 	MaxLag uint64
 	// TickLen is the publication period (DefaultTickLen is 100ms). A
 	// writer needs one unless ManualTicks is set; a reader with none ticks

@@ -16,8 +16,15 @@
 // adopted and everything else from the data file, so they always see the
 // state of one completed tick, and a change becomes visible within a few
 // ticks. Nothing a reader may still use is overwritten or reused for
-// max_lag ticks; a reader that falls further behind gets ErrLagging rather
-// than wrong data.
+// max_lag ticks and for Config.LagWindow (default max_lag tick lengths):
+// superseded metadata-file space, metadata pages waiting to be written
+// into the data file, and freed data-file space are all kept until both
+// have passed, and every metadata-file header names the oldest tick a
+// reader may still be on. A reader on an older tick gets ErrLagging rather
+// than wrong data. The window in time is what lets steps end ticks every
+// few milliseconds without giving readers only a few tens of them; an
+// automatic reader ticks early once it is in the older half of what the
+// newest header lets it be on.
 //
 // Sync marks an application step complete: the tick ends there at once,
 // unless the last end of tick a step caused started less than

@@ -29,21 +29,21 @@ type Reader struct {
 
 	// Lock order: mu, then statsMu. mu is held across a collective Tick,
 	// so Stats does not wait for it.
-	mu     sync.Mutex // guards every field below up to statsMu, and every call into md, pb and pf
-	data   vfs.File
-	md     *mdfile.Reader   // nil: the writer had closed and removed it before we opened
-	snap   *mdfile.Snapshot // rank 0: the snapshot adopted last
-	idx    *index
-	back   *snapshotBackend
-	pb     *pagebuf.Buffer
-	pf     *pfile.File
-	maxLag uint64
-	moved  time.Time // when the adopted tick last changed (monotonic)
-	due    time.Time // next automatic tick (one-rank readers without ManualTicks)
-	// behind: at the last page load the writer was half of max_lag or
-	// more ahead; an automatic reader then ticks at its next call rather
-	// than when due, so that fast ticks (steps published at Sync) do not
-	// leave it max_lag behind between two of its ticks.
+	mu    sync.Mutex // guards every field below up to statsMu, and every call into md, pb and pf
+	data  vfs.File
+	md    *mdfile.Reader   // nil: the writer had closed and removed it before we opened
+	snap  *mdfile.Snapshot // rank 0: the snapshot adopted last
+	idx   *index
+	back  *snapshotBackend
+	pb    *pagebuf.Buffer
+	pf    *pfile.File
+	moved time.Time // when the adopted tick last changed (monotonic)
+	due   time.Time // next automatic tick (one-rank readers without ManualTicks)
+	// behind: at the last page load the reader was in the older half of
+	// the ticks the newest header lets a reader be on (late); an automatic
+	// reader then ticks at its next call rather than when due, so that
+	// fast ticks (steps published at Sync) do not leave it behind the
+	// oldest tick between two of its ticks.
 	behind bool
 	// told: the tick the last Tick or TickFull reported (or the one
 	// opened), so that Changed counts a move made between two of them too
@@ -236,10 +236,6 @@ func (r *Reader) openFollower(m adoptMsg) error {
 // build makes the page buffer and data file view for the first index.
 func (r *Reader) build(h mdfile.Header, entries []mdfile.Entry) error {
 	r.idx.reset(h, entries)
-	r.maxLag = r.cfg.MaxLag
-	if r.maxLag == 0 {
-		r.maxLag = uint64(h.MaxLag)
-	}
 	ps := int(h.PageSize)
 	r.back = &snapshotBackend{data: dataBackend{f: r.data, ps: int64(ps)}, md: r.md, idx: r.idx}
 	if !r.ended() {
@@ -358,7 +354,7 @@ func (r *Reader) scheduleTick() {
 
 // enter is run by every read call of a one-rank reader: tick when due, or
 // at once when a newer tick was announced or the last page load found the
-// writer half of max_lag ahead.
+// reader late (in the older half of what the writer keeps).
 func (r *Reader) enter() error {
 	if r.closed {
 		return fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
@@ -568,14 +564,6 @@ func (r *Reader) Stats() ReaderStats {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
 	return r.stats
-}
-
-// MaxLag is how many ticks this reader may lag (the writer's, unless the
-// configuration set one).
-func (r *Reader) MaxLag() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.maxLag
 }
 
 // Late reports whether the writer's newest header finds this reader in

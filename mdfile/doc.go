@@ -16,8 +16,8 @@
 // All integers are little-endian. The page size P (a power of two, 512 B
 // to 1 MiB) is the data file's. The file is:
 //
-//	byte 0      header slot 0 (104 bytes)
-//	byte 512    header slot 1 (104 bytes)
+//	byte 0      header slot 0 (112 bytes)
+//	byte 512    header slot 1 (112 bytes)
 //	bytes [1024, md_pages_reserved x P)   the index while it fits
 //	bytes md_pages_reserved x P ...       stored page images, index pages,
 //	                                      branch pages and roots, in
@@ -27,13 +27,16 @@
 // starts at any byte offset from 1024 on (the writer happens to use
 // multiples of 16) and is as long as its bytes.
 //
-// Header slot (HeaderSize = 104 bytes; slots at 0 and 512 so a reader
+// Header slot (HeaderSize = 112 bytes; slots at 0 and 512 so a reader
 // finds both before it knows P):
 //
 //	 0  4  magic "PWMH"
-//	 4  4  header version (3; a reader refuses any other with
+//	 4  4  header version (4; a reader refuses any but 3 and 4 with
 //	       ErrBadVersion: version 2 had no status 4, and a version 2
-//	       reader must not take a finalising slot for a bad one)
+//	       reader must not take a finalising slot for a bad one; a
+//	       version 3 reader does not know the oldest tick, and must not
+//	       judge lag by max_lag alone in a file whose writer gives
+//	       readers a lag window in time)
 //	 8  4  page size P
 //	12  4  status: 1 writer open, 2 closed cleanly, 3 consumed by
 //	       recovery, 4 finalising (see Finalising)
@@ -48,7 +51,14 @@
 //	80  8  writer heartbeat, Unix nanoseconds
 //	88  4  max_lag
 //	92  4  md_pages_reserved
-//	96  8  xxhash64 of bytes 0..95
+//	96  8  oldest tick: the oldest tick a reader may still be on
+//	       (1 <= it <= tick; see "Lag")
+//	104 8  xxhash64 of bytes 0..103
+//
+// Version 3 (written before the oldest tick existed, still read) is the
+// same up to byte 95, then the xxhash64 of bytes 0..95 at 96: 104 bytes.
+// Its oldest tick is tick - max_lag + 1 (at least 1), the rule its
+// writers kept.
 //
 // The index is a three-level tree: the root lists branch pages, a branch
 // page lists index pages, an index page holds entries.
@@ -104,7 +114,8 @@
 // not surround a run of zeros (the writer cuts out a whole run), or a
 // page that fails the checksum. Stored bytes running past the end of the
 // file are a short read (io.ErrUnexpectedEOF), as for an index piece: a
-// reader more than max_lag ticks behind can meet a file its writer shrank.
+// reader on a tick older than the oldest tick can meet a file its writer
+// shrank.
 //
 // # Updates
 //
@@ -126,16 +137,48 @@
 //
 // Space an update supersedes (old images, index and branch pages, roots)
 // goes on a delayed-release list tagged with the tick and returns to the
-// free-space manager only max_lag ticks later, so any header a reader (or
-// recovery) may still follow points at intact bytes. The two header slots
-// alternate: the slot being written is never the newest valid one.
+// free-space manager only once that tick is before the oldest tick a
+// header named (see "Lag"): max_lag ticks later at least, so any header a
+// reader (or recovery) may still follow points at intact bytes. The two
+// header slots alternate: the slot being written is never the newest
+// valid one.
+//
+// # Lag
+//
+// Every header names the oldest tick a reader may still be on, O. The
+// writer's promise: nothing a tick r >= O names - the metadata-file space
+// of its index and images, and (its caller's part) the data-file pages a
+// reader of r reads and the data-file space r's objects occupy - is
+// overwritten or reused until a header with an oldest tick above r is
+// published. A reader checks the newest header after every page it loads
+// (Reader.CheckLag) and is too far behind (ErrTooFarBehind) when its tick
+// is below that header's O. Why a page it keeps is intact: the header it
+// read after the page has O <= its tick, and oldest ticks never decrease,
+// so no header with an oldest tick above its tick was published before
+// that read; the writer destroys nothing of the reader's tick before
+// publishing one, so the page was intact when loaded (reads and writes
+// go through one node's page cache, whose order every process sees, as
+// for Finalising). A torn newest slot does not count as published: the
+// writer destroys only after the header write returned.
+//
+// O is never above tick - max_lag + 1 (the ticks rule: a reader may lag
+// max_lag - 1 ticks, the rule of version 3). With a lag window in time
+// (WriterOptions.KeepFor) the writer also keeps every tick superseded (its
+// next tick published) less than KeepFor ago, so a reader has max_lag
+// ticks or KeepFor, whichever is longer: a writer that publishes every
+// few milliseconds does not shorten the time a reader may take. Space
+// superseded at tick s was last named by tick s - 1 and is released once
+// s < O. A writer that publishes rarely holds nothing longer than the
+// ticks rule; one that publishes often holds KeepFor's worth of
+// superseded space.
 //
 // # Free space
 //
 // The writer allocates in granules of 16 bytes: a bitmap with a segment
 // tree over it (first fit in O(log n), coalescing implicit). Each stored
 // image and index piece owns the granules it covers, and is released on
-// its own, max_lag ticks after an update superseded it; the run an update
+// its own, once the oldest tick passes the update that superseded it (max_lag
+// ticks later at least); the run an update
 // was packed into is only where its objects happened to be placed, not a
 // unit of release. So the space follows what is live: a dataset header
 // rewritten every tick frees its 144 bytes while its neighbours in the
@@ -148,11 +191,11 @@
 // runs, small holes wait until their neighbours free up and coalesce with
 // them, and the file shrinks when its tail comes free. In a steady
 // workload each tick supersedes about what it writes, so the file holds
-// the live objects plus max_lag ticks of superseded ones.
+// the live objects plus max_lag ticks (or KeepFor) of superseded ones.
 //
 // The index starts inside the reserved pages. When it no longer fits
 // there it moves, for good, to allocated space; the reserved pages become
-// ordinary space max_lag ticks later.
+// ordinary space once the oldest tick passes the move.
 //
 // # Loading
 //

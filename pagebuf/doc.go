@@ -50,6 +50,9 @@
 //
 // The Backend write of a delayed entry happens during a tick t >= its delay,
 // or inside EndTick(t) (before index t is published) under the same rule.
+// A coordinator whose readers may lag longer than max_lag ticks (a lag
+// window in time) says which tick every reader has reached (SetOldest):
+// an entry changed in T then also waits until that is T or later.
 // The coordinator must publish index t before it calls the buffer again.
 //
 // WriteAll ends the delays: once the writer has published its last tick

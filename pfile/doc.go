@@ -110,7 +110,8 @@
 // at once by default. With Options.DeferReuse it is tagged with the epoch
 // set by SetEpoch and becomes reusable only when ReleaseBefore passes that
 // epoch: a SWMR writer sets the epoch to the tick and releases ticks older
-// than max_lag, so no lagging reader follows a pointer into reused space.
+// than max_lag and older than the oldest tick a reader may be on (its lag
+// window in time), so no lagging reader follows a pointer into reused space.
 // Close persists the free list (reusable and pending alike) in an object
 // allocated at the EOA; a writer that opens the file takes it over.
 //
@@ -140,8 +141,10 @@
 // Writer (every rank, same calls, same arguments): Create(buffer, dataFile,
 // Options{ID: the same id on every rank, PageSize, DeferReuse: true for
 // SWMR}); optionally buffer.SetEvictHook(f.Evicted). At the start of tick
-// T call SetEpoch(T) and, once T > max_lag, ReleaseBefore(T - max_lag): a
-// page freed in tick t is then reused no earlier than tick t + max_lag + 1.
+// T call SetEpoch(T) and, once T > max_lag, ReleaseBefore(min(T - max_lag,
+// O + 1)), O the tick every reader has reached (the coordinator's oldest
+// tick a reader may be on): a page freed in tick t is then reused no
+// earlier than tick t + max_lag + 1, nor while a reader may be before t.
 // Before a tick's raw data must be durable, FlushRaw. At the end, Close
 // (it writes back raw data, persists the free list and writes the
 // superblock), then flush the page buffer. CreateDataset, Resize/Extend

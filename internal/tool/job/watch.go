@@ -45,8 +45,8 @@ type WatchSummary struct {
 	PubP50 float64 `json:"pub_ms_p50,omitempty"`
 	PubP99 float64 `json:"pub_ms_p99,omitempty"`
 	// Unverified counts the steps this rank skipped to catch up: when it
-	// is half of max_lag behind, it verifies only the newest new step,
-	// rather than fall max_lag behind and stop.
+	// is late (half of max_lag behind, or of the writer's lag window), it
+	// verifies only the newest new step, rather than fall behind and stop.
 	Unverified int    `json:"steps_unverified"`
 	Errors     int    `json:"errors"`
 	Error      string `json:"error,omitempty"`
@@ -329,9 +329,9 @@ func (w *watcher) checkExtent(i int) error {
 // verify checks the adopted snapshot: every dataset's extent, then the
 // steps adopted since the last verify in full, split across ranks, then one
 // random older step again after each new snapshot - unless verifying lets
-// the writer get half of max_lag ahead: then the newest step is only
+// the reader late (half of what the writer keeps behind): then the newest step is only
 // spot-checked and the rest counted as unverified, so that the watcher
-// catches up instead of falling max_lag behind and failing. With
+// catches up instead of falling behind the oldest tick and failing. With
 // interruptible it returns busy before a dataset - after at least one, so
 // that it progresses however often ticks come - once a newer tick is
 // announced or the next tick is due, to adopt it and go on from where it
