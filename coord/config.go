@@ -98,13 +98,13 @@ type Config struct {
 	// steps cause: a Sync (the application's step boundary) ends the tick
 	// at once if the last end of tick a step caused started at least this
 	// long ago - and at least twice as long ago as it took to publish - and
-	// otherwise as soon as it did (default TickLen/10: 10 ms at the default
+	// otherwise as soon as it did (default TickLen/50: 2 ms at the default
 	// tick; docs/DECISIONS.md, "Writer.Sync is the application's step
 	// boundary", says why). Expiries of the tick do not count. It keeps a
 	// fast loop of tiny steps from turning every Sync into an end of tick,
-	// which would write more metadata and shorten the time a reader may
-	// lag: MaxLag ticks may pass in MaxLag*MinTickInterval. A value of
-	// TickLen or more publishes steps only when the tick expires.
+	// which would write more metadata. (The time a reader may lag is
+	// LagWindow's, however fast ticks come.) A value of TickLen or more
+	// publishes steps only when the tick expires.
 	MinTickInterval time.Duration
 	// LagWindow is how long, besides MaxLag ticks, a reader may lag: the
 	// writer keeps what a tick's readers may read (superseded metadata-file
@@ -213,7 +213,7 @@ func (c Config) withDefaults(path string) (Config, error) {
 		c.SyncBytes = DefaultSyncBytes
 	}
 	if c.MinTickInterval == 0 {
-		c.MinTickInterval = c.TickLen / 10
+		c.MinTickInterval = c.TickLen / 50
 	}
 	if c.WriterGone == 0 {
 		c.WriterGone = max(DefaultWriterGone, 10*c.TickLen)

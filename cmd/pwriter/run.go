@@ -47,7 +47,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.p.Side, "side", 0, "ckpt: cube side; planes: plane side")
 	fs.DurationVar(&f.stepDelay, "step-delay", 0, "pause between steps, standing for computation")
 	fs.DurationVar(&f.tick, "tick", coord.DefaultTickLen, "tick length")
-	fs.DurationVar(&f.minTick, "min-tick", 0, "shortest time between ends of tick at step boundaries (default a tenth of --tick; --tick or more: publish steps only when the tick expires)")
+	fs.DurationVar(&f.minTick, "min-tick", 0, "shortest time between ends of tick at step boundaries (default a fiftieth of --tick; --tick or more: publish steps only when the tick expires)")
 	fs.Uint64Var(&f.maxLag, "max-lag", coord.DefaultMaxLag, "ticks a reader may lag (3 to 1000)")
 	fs.IntVar(&f.pageSize, "page-size", coord.DefaultPageSize, "page size in bytes (power of two, 512 to 1048576)")
 	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
