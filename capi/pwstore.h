@@ -73,7 +73,7 @@ enum {
   PW_ERR_EXISTS = -4,        /* the file or the dataset path exists already */
   PW_ERR_CORRUPT = -5,       /* bad bytes: not a pwstore file, or a damaged one */
   PW_ERR_IO = -6,            /* any other failure (the operating system's, ...) */
-  PW_ERR_LAGGING = -7,       /* the reader fell more than max_lag ticks behind */
+  PW_ERR_LAGGING = -7,       /* the reader fell behind what the writer keeps (max_lag ticks and its lag window) */
   PW_ERR_WRITER_GONE = -8,   /* the writer's heartbeat stopped */
   PW_ERR_TIMEOUT = -9,       /* a collective call timed out (a rank died or drifted) */
   PW_ERR_DIVERGED = -10,     /* the ranks made different collective calls */

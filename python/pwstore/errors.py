@@ -58,8 +58,9 @@ class IOError(Error, builtins.OSError):  # noqa: A001 - the library's own I/O er
 
 
 class LaggingError(Error):
-    """The reader fell more than max_lag - 1 ticks behind the writer
-    (PW_ERR_LAGGING); call ``tick()`` to catch up."""
+    """The reader fell behind the oldest tick the writer keeps (max_lag
+    ticks and its lag window in time) (PW_ERR_LAGGING); call ``tick()``
+    to catch up."""
     code = -7
 
 
