@@ -230,8 +230,6 @@ func (w *Writer) decide(kind syncKind) decision {
 	}
 	if dec.End {
 		dec.Oldest = w.oldestPB()
-	}
-	if dec.End {
 		// Aim for several sync points per tick at the last tick's pace.
 		w.sync.perTick = w.sync.total - w.sync.tickCalls
 		w.sync.tickCalls = w.sync.total

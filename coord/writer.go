@@ -63,10 +63,10 @@ type Writer struct {
 	done     bool          // Close has run
 	final    bool          // the data file is closed: its raw data and last metadata are written
 	fence    *fencedFile   // w.data: the data file, checked against fencing and cuts
-	// pubs maps metadata-file ticks to the page buffer's (rank 0): the
-	// ticks that published a page-buffer tick, from the one the oldest
-	// tick a reader may be on needs on. Heartbeats publish metadata-file
-	// ticks of their own, so the two numberings part.
+	// pubs maps metadata-file ticks to the page buffer's (rank 0): each
+	// metadata-file tick that published a page-buffer tick, from the last
+	// one at or before the oldest tick a reader may be on. Heartbeats
+	// publish metadata-file ticks of their own, so the numberings part.
 	pubs []pubTick
 
 	statsMu sync.Mutex  // guards stats; taken after mu, never held across a call
