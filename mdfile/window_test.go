@@ -1,6 +1,7 @@
 package mdfile
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -139,8 +140,21 @@ func TestVersion3FileReadable(t *testing.T) {
 	if err := os.WriteFile(path, golden.Read(t, "metadata-v3.md"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	hb := golden.Read(t, "header-v3.bin") // the newest slot of that file
+	h3, err := DecodeHeader(hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := make([]byte, h3.Size())
+	h3.Encode(again)
+	if h3.Size() != len(hb) || !bytes.Equal(again, hb) {
+		t.Fatal("version 3 header re-encodes differently")
+	}
 	r := mustOpen(t, path)
 	snap := r.Current()
+	if snap.Header != h3 {
+		t.Fatalf("reader's header %+v, the golden slot's %+v", snap.Header, h3)
+	}
 	if snap.Header.Version != headerVersion3 || snap.Tick() != 2 || snap.Header.OldestTick != 1 || snap.Len() != goldenPages-1 {
 		t.Fatalf("version 3 file: version %d, tick %d, oldest %d, %d entries", snap.Header.Version, snap.Tick(), snap.Header.OldestTick, snap.Len())
 	}
