@@ -82,25 +82,44 @@ func Fill(p []byte, dtype DType, d, s, e0 uint64, n int) {
 	switch dtype {
 	case Int32:
 		p = p[:4*n]
-		// Two elements per 8-byte store: half the stores of one per element.
+		// Eight elements per iteration, two per 8-byte store, each from v
+		// and a constant multiple of the stride: the four stores do not
+		// wait for one another, and one bounds check covers them (twice the
+		// speed of one store per iteration, about the speed of copy).
+		s1, s2, s3, s4, s5, s6, s7 := stride, 2*stride, 3*stride, 4*stride, 5*stride, 6*stride, 7*stride
 		i := 0
-		for stride2 := 2 * stride; i+8 <= len(p); i += 8 {
-			binary.LittleEndian.PutUint64(p[i:i+8], v>>33|(v+stride)>>33<<32)
-			v += stride2
+		for ; i+32 <= len(p); i += 32 {
+			q := p[i : i+32 : i+32]
+			binary.LittleEndian.PutUint64(q[0:], v>>33|(v+s1)>>33<<32)
+			binary.LittleEndian.PutUint64(q[8:], (v+s2)>>33|(v+s3)>>33<<32)
+			binary.LittleEndian.PutUint64(q[16:], (v+s4)>>33|(v+s5)>>33<<32)
+			binary.LittleEndian.PutUint64(q[24:], (v+s6)>>33|(v+s7)>>33<<32)
+			v += 8 * stride
 		}
-		if i < len(p) {
+		for ; i+4 <= len(p); i += 4 {
 			binary.LittleEndian.PutUint32(p[i:], uint32(v>>33))
-		}
-	case Int64:
-		p = p[:8*n]
-		for i := 0; i+8 <= len(p); i += 8 {
-			binary.LittleEndian.PutUint64(p[i:i+8], v>>1)
 			v += stride
 		}
-	case Float64:
+	case Int64, Float64:
 		p = p[:8*n]
-		for i := 0; i+8 <= len(p); i += 8 {
-			binary.LittleEndian.PutUint64(p[i:i+8], float64One|v>>12)
+		// One loop for both: narrow is a shift and an OR (sh&63 spares Go's
+		// check for shifts of 64 or more).
+		sh, or := uint64(1), uint64(0)
+		if dtype == Float64 {
+			sh, or = 12, float64One
+		}
+		s1, s2, s3 := stride, 2*stride, 3*stride
+		i := 0
+		for ; i+32 <= len(p); i += 32 {
+			q := p[i : i+32 : i+32]
+			binary.LittleEndian.PutUint64(q[0:], or|v>>(sh&63))
+			binary.LittleEndian.PutUint64(q[8:], or|(v+s1)>>(sh&63))
+			binary.LittleEndian.PutUint64(q[16:], or|(v+s2)>>(sh&63))
+			binary.LittleEndian.PutUint64(q[24:], or|(v+s3)>>(sh&63))
+			v += 4 * stride
+		}
+		for ; i+8 <= len(p); i += 8 {
+			binary.LittleEndian.PutUint64(p[i:], or|v>>(sh&63))
 			v += stride
 		}
 	default:
@@ -117,31 +136,46 @@ func Check(p []byte, dtype DType, d, s, e0 uint64, n int) int {
 	switch dtype {
 	case Int32:
 		p = p[:4*n]
+		// Fill's loop, comparing; at a difference the loop below, from the
+		// start of the block, names the element.
+		s1, s2, s3, s4, s5, s6, s7 := stride, 2*stride, 3*stride, 4*stride, 5*stride, 6*stride, 7*stride
 		i := 0
-		for stride2 := 2 * stride; i+8 <= len(p); i += 8 {
-			if binary.LittleEndian.Uint64(p[i:i+8]) != v>>33|(v+stride)>>33<<32 {
-				break // the loop below names the element
+		for ; i+32 <= len(p); i += 32 {
+			q := p[i : i+32 : i+32]
+			if binary.LittleEndian.Uint64(q[0:]) != v>>33|(v+s1)>>33<<32 ||
+				binary.LittleEndian.Uint64(q[8:]) != (v+s2)>>33|(v+s3)>>33<<32 ||
+				binary.LittleEndian.Uint64(q[16:]) != (v+s4)>>33|(v+s5)>>33<<32 ||
+				binary.LittleEndian.Uint64(q[24:]) != (v+s6)>>33|(v+s7)>>33<<32 {
+				break
 			}
-			v += stride2
+			v += 8 * stride
 		}
 		for ; i+4 <= len(p); i += 4 {
-			if binary.LittleEndian.Uint32(p[i:i+4]) != uint32(v>>33) {
+			if binary.LittleEndian.Uint32(p[i:]) != uint32(v>>33) {
 				return i / 4
 			}
 			v += stride
 		}
-	case Int64:
+	case Int64, Float64:
 		p = p[:8*n]
-		for i := 0; i+8 <= len(p); i += 8 {
-			if binary.LittleEndian.Uint64(p[i:i+8]) != v>>1 {
-				return i / 8
-			}
-			v += stride
+		sh, or := uint64(1), uint64(0)
+		if dtype == Float64 {
+			sh, or = 12, float64One
 		}
-	case Float64:
-		p = p[:8*n]
-		for i := 0; i+8 <= len(p); i += 8 {
-			if binary.LittleEndian.Uint64(p[i:i+8]) != float64One|v>>12 {
+		s1, s2, s3 := stride, 2*stride, 3*stride
+		i := 0
+		for ; i+32 <= len(p); i += 32 {
+			q := p[i : i+32 : i+32]
+			if binary.LittleEndian.Uint64(q[0:]) != or|v>>(sh&63) ||
+				binary.LittleEndian.Uint64(q[8:]) != or|(v+s1)>>(sh&63) ||
+				binary.LittleEndian.Uint64(q[16:]) != or|(v+s2)>>(sh&63) ||
+				binary.LittleEndian.Uint64(q[24:]) != or|(v+s3)>>(sh&63) {
+				break
+			}
+			v += 4 * stride
+		}
+		for ; i+8 <= len(p); i += 8 {
+			if binary.LittleEndian.Uint64(p[i:]) != or|v>>(sh&63) {
 				return i / 8
 			}
 			v += stride

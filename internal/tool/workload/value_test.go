@@ -7,42 +7,58 @@ import (
 )
 
 // TestFillMatchesValue checks the tight loops of Fill and Check against the
-// documented formula, element by element, for every element type.
+// documented formula, element by element, for every element type, and
+// lengths that end inside, at and past their unrolled blocks.
 func TestFillMatchesValue(t *testing.T) {
 	for _, dt := range []DType{Int32, Int64, Float64} {
-		const d, s, e0, n = 7, 11, 1_000_003, 301
-		p := make([]byte, n*dt.Size())
-		Fill(p, dt, d, s, e0, n)
-		base := mix(mix(d) ^ s)
-		stride := mix(base) | 1
-		for i := range uint64(n) {
-			v := base + (e0+i)*stride
-			var got uint64
-			switch dt {
-			case Int32:
-				got = uint64(binary.LittleEndian.Uint32(p[4*i:]))
-				if got != v>>33 || int32(got) < 0 {
-					t.Fatalf("int32 element %d: %#x, want %#x", i, got, v>>33)
-				}
-			case Int64:
-				got = binary.LittleEndian.Uint64(p[8*i:])
-				if got != v>>1 || int64(got) < 0 {
-					t.Fatalf("int64 element %d: %#x, want %#x", i, got, v>>1)
-				}
-			case Float64:
-				f := math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:]))
-				if f != math.Float64frombits(float64One|v>>12) || f < 1 || f >= 2 {
-					t.Fatalf("float64 element %d: %v", i, f)
-				}
+		for _, n := range []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 301} {
+			fillMatchesValue(t, dt, n)
+		}
+	}
+}
+
+func fillMatchesValue(t *testing.T, dt DType, n int) {
+	t.Helper()
+	const d, s, e0 = 7, 11, 1_000_003
+	p := make([]byte, n*dt.Size())
+	Fill(p, dt, d, s, e0, n)
+	base := mix(mix(d) ^ s)
+	stride := mix(base) | 1
+	for i := range uint64(n) {
+		v := base + (e0+i)*stride
+		var got uint64
+		switch dt {
+		case Int32:
+			got = uint64(binary.LittleEndian.Uint32(p[4*i:]))
+			if got != v>>33 || int32(got) < 0 {
+				t.Fatalf("n=%d: int32 element %d: %#x, want %#x", n, i, got, v>>33)
 			}
-			one := make([]byte, dt.Size())
-			Put(one, dt, d, s, e0+i)
-			if string(one) != string(p[int(i)*dt.Size():int(i+1)*dt.Size()]) {
-				t.Fatalf("%s element %d: Put and Fill disagree", dt, i)
+		case Int64:
+			got = binary.LittleEndian.Uint64(p[8*i:])
+			if got != v>>1 || int64(got) < 0 {
+				t.Fatalf("n=%d: int64 element %d: %#x, want %#x", n, i, got, v>>1)
+			}
+		case Float64:
+			f := math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:]))
+			if f != math.Float64frombits(float64One|v>>12) || f < 1 || f >= 2 {
+				t.Fatalf("n=%d: float64 element %d: %v", n, i, f)
 			}
 		}
-		if k := Check(p, dt, d, s, e0, n); k != -1 {
-			t.Fatalf("%s: Check rejects Fill's values at %d", dt, k)
+		one := make([]byte, dt.Size())
+		Put(one, dt, d, s, e0+i)
+		if string(one) != string(p[int(i)*dt.Size():int(i+1)*dt.Size()]) {
+			t.Fatalf("n=%d: %s element %d: Put and Fill disagree", n, dt, i)
+		}
+	}
+	if k := Check(p, dt, d, s, e0, n); k != -1 {
+		t.Fatalf("n=%d: %s: Check rejects Fill's values at %d", n, dt, k)
+	}
+	// A change in any element is found there.
+	for i := range n {
+		q := append([]byte(nil), p...)
+		q[i*dt.Size()] ^= 1
+		if k := Check(q, dt, d, s, e0, n); k != i {
+			t.Fatalf("n=%d: %s: element %d changed, Check says %d", n, dt, i, k)
 		}
 	}
 }
@@ -95,5 +111,13 @@ func BenchmarkCheckInt32(b *testing.B) {
 		if Check(p, Int32, 1, 2, 0, len(p)/4) != -1 {
 			b.Fatal("mismatch")
 		}
+	}
+}
+
+func BenchmarkFillFloat64(b *testing.B) {
+	p := make([]byte, 4<<20)
+	b.SetBytes(int64(len(p)))
+	for i := 0; b.Loop(); i++ {
+		Fill(p, Float64, 1, uint64(i), 0, len(p)/8)
 	}
 }
