@@ -15,6 +15,7 @@ type diskResult struct {
 	CachedMBps float64 `json:"mb_per_s_cached"` // write to the page cache, before the fsync
 	Load       float64 `json:"load"`
 	Error      string  `json:"error,omitempty"`
+	rowStart
 }
 
 // diskBaseline writes size bytes sequentially in 1 MiB blocks into a file

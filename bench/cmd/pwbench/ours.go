@@ -61,6 +61,7 @@ type ourRun struct {
 	Verified  float64 `json:"snapshots_verified"`
 	ReadSteps float64 `json:"steps_seen"`
 	Errors    float64 `json:"reader_errors"`
+	rowStart
 }
 
 // workloadSpec says what to run.
@@ -85,7 +86,7 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 		readers = w.readers
 	}
 	r := ourRun{Name: w.name, Workload: w.kind, Writers: w.writers, Readers: readers, Reader: "verify",
-		Steps: w.steps, Datasets: w.datasets, Side: w.side, TickMS: ms(b.cfg.tick), MaxLag: b.cfg.maxLag, Load: loadAvg(), Announce: w.announce}
+		Steps: w.steps, Datasets: w.datasets, Side: w.side, TickMS: ms(b.cfg.tick), MaxLag: b.cfg.maxLag, Announce: w.announce}
 	switch {
 	case readers == 0:
 		r.Reader = "none"
@@ -113,6 +114,8 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 		args = append(args, "--no-announce")
 	}
 	args = append(args, file)
+	r.rowStart = b.settle(ctx)
+	r.Load = loadAvg()
 	p := b.proc(w.name)
 	var lastStep, summaryAt time.Time
 	p.onLine = func(line []byte, at time.Time) {

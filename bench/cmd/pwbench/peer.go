@@ -37,6 +37,7 @@ type peerRun struct {
 	LatMax     float64        `json:"lat_ms_max"`
 	RdErrors   float64        `json:"reader_errors"`
 	Raw        map[string]any `json:"raw,omitempty"`
+	rowStart
 }
 
 // setupPeer runs bench/h5peer/setup.sh and reads its verdict.
@@ -62,9 +63,11 @@ func (b *bench) setupPeer(ctx context.Context) peerInfo {
 
 // runPeer runs one h5bench.py workload in one mode.
 func (b *bench) runPeer(ctx context.Context, name, workload, mode string, args ...string) peerRun {
-	r := peerRun{Name: name, Workload: workload, Mode: mode, Load: loadAvg()}
+	r := peerRun{Name: name, Workload: workload, Mode: mode}
 	argv := append([]string{b.cfg.python, filepath.Join(b.root, "bench", "h5peer", "h5bench.py"), workload, "--" + mode,
 		"--dir", b.work}, args...)
+	r.rowStart = b.settle(ctx)
+	r.Load = loadAvg()
 	out, err := b.proc(name).run(ctx, argv...)
 	lines := jsonLines(out.stdout)
 	if len(lines) == 0 {

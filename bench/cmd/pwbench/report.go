@@ -256,6 +256,7 @@ func report(r *results, c config) string {
 			mbs, apps, lat, mb(pr.File), pr.Load)
 	}
 	p("\nMB are 10^6 bytes. Writer MB/s and appends/s cover creating the file and datasets through close (HDF5's also shown without creation, as h5bench.py reports them); for pwstore, \"to last step\" is from launching pwriter to the tick that published the last step, without Close (which publishes one more tick, marks the metadata file finalising and writes the delayed metadata pages at once; it fsyncs only with --durable). Readers: verify = preader watch ranks checking every element of every step; probe = pwbench's reader ranks checking the first values of each step, as HDF5's reader does. Latency: from a step's publication time to a reader rank 0 adopting the tick that shows it (HDF5: from the end of a pass's writes to its polling reader seeing it). In ticks: over the tick length. Published to adopted: writer ticks (heartbeats included) between the tick that published a step and the writer's tick when the reader had adopted it; a parallel writer's tick can end only at a sync point, so the latency can exceed this by the time a step waited for its tick to end. Steps end ticks at Sync (at most one per fiftieth of a tick by default), so these ticks can be shorter than the tick length: the latency target is judged in time only.\n\n")
+	p("%s\n\n", settleNote(c))
 
 	sb.WriteString(latencyTable(r, c))
 
@@ -340,3 +341,13 @@ func oneLine(s string) string {
 }
 
 func sortedKeys(m map[string]float64) []string { return slices.Sorted(maps.Keys(m)) }
+
+// settleNote says how every writer row started.
+func settleNote(c config) string {
+	if c.settle <= 0 {
+		return "Rows ran back to back (--settle 0): each writer row started after sync(2) only, so its figure depends on the rows before it (bench/README.md)."
+	}
+	return fmt.Sprintf("Every writer row (ours, HDF5's and the disk baseline) started the same way: the previous row's files removed, sync(2), then a pause of %v (--settle), "+
+		"so that no row inherits another's page-cache state: on a virtual machine that returns freed memory to its host, a writer starting within a second of another row's removal reuses that row's pages, one starting later faults its page cache back in from the host (bench/README.md). "+
+		"dirty_mb_start and writeback_mb_start in results.json: /proc/meminfo when each row started.", c.settle)
+}
