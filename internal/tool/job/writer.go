@@ -177,7 +177,10 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	for i, d := range layout {
 		slabs[i], mine[i] = d.RankSlab(0, rank, ranks)
 	}
-	var buf []byte
+	pre := startPrefill(p, layout, rank, ranks)
+	defer pre.close()
+	var small []byte // slabs not prefilled, filled here
+	var stamp [8]byte
 	for s := range uint64(p.Steps) {
 		if stop, err := stopAt(o, s); stop || err != nil {
 			return int(s), err
@@ -192,15 +195,25 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 			sl := slabs[i]
 			sl.Start[0] = s * d.Rows
 			n := int(sl.Elems()) * d.DType.Size()
-			if cap(buf) < n {
-				buf = make([]byte, n)
+			var buf []byte
+			switch {
+			case d.Path == workload.TimePath:
+				binary.LittleEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano()))
+				buf = stamp[:]
+			case prefilled(d, n):
+				buf = <-pre.ready
+			default:
+				if cap(small) < n {
+					small = make([]byte, n)
+				}
+				buf = small[:n]
+				d.FillSlab(buf, s, sl)
 			}
-			if d.Path == workload.TimePath {
-				binary.LittleEndian.PutUint64(buf[:8], uint64(time.Now().UnixNano()))
-			} else {
-				d.FillSlab(buf[:n], s, sl)
+			err := ds[i].WriteSlab(sl.Start, sl.Count, buf)
+			if prefilled(d, n) {
+				pre.free <- buf
 			}
-			if err := ds[i].WriteSlab(sl.Start, sl.Count, buf[:n]); err != nil {
+			if err != nil {
 				return int(s), err
 			}
 		}
@@ -222,6 +235,64 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 		}
 	}
 	return p.Steps, nil
+}
+
+// prefilled says whether the values of a slab of n bytes of d are computed
+// ahead, on the prefill goroutine: not the time stamps (taken when written),
+// nor slabs under 64 KiB (rr's appends), which cost less to fill than to
+// hand over.
+func prefilled(d workload.Dataset, n int) bool {
+	return d.Path != workload.TimePath && n >= 64<<10
+}
+
+// prefill computes the values of this rank's large slabs one slab ahead of
+// the writer, on its own goroutine, into two buffers: while WriteSlab copies
+// one into the file, the next is filled on another core, as an application
+// that double-buffers its output would. The writer takes filled buffers from
+// ready in the order writeAll writes the slabs and returns each to free once
+// written; close stops the goroutine and waits for it.
+type prefill struct {
+	ready chan []byte   // filled slabs, in writeAll's order
+	free  chan []byte   // buffers to fill next
+	stop  chan struct{} // closed by close
+	done  chan struct{} // closed when the goroutine has returned
+}
+
+func startPrefill(p workload.Params, layout []workload.Dataset, rank, ranks int) *prefill {
+	// Two buffers in all: neither channel's sends can block.
+	f := &prefill{ready: make(chan []byte, 2), free: make(chan []byte, 2), stop: make(chan struct{}), done: make(chan struct{})}
+	f.free <- nil
+	f.free <- nil
+	go func() {
+		defer close(f.done)
+		for s := range uint64(p.Steps) {
+			for _, d := range layout {
+				sl, mine := d.RankSlab(s, rank, ranks)
+				n := int(sl.Elems()) * d.DType.Size()
+				if !mine || !prefilled(d, n) {
+					continue
+				}
+				var buf []byte
+				select {
+				case buf = <-f.free:
+				case <-f.stop:
+					return
+				}
+				if cap(buf) < n {
+					buf = make([]byte, n)
+				}
+				buf = buf[:n]
+				d.FillSlab(buf, s, sl)
+				f.ready <- buf
+			}
+		}
+	}()
+	return f
+}
+
+func (f *prefill) close() {
+	close(f.stop)
+	<-f.done
 }
 
 // stopAt reports whether the run stops before step s: o.Stop is closed on
