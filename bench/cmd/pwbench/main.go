@@ -64,7 +64,7 @@ type config struct {
 	latRd    int    // its verifying reader ranks
 
 	eotBenchtime string
-	settle       time.Duration // before every writer row: sync, then this pause
+	settle       time.Duration // before every writer row: this pause, then sync
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -99,7 +99,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.latRd, "lat-readers", 1, "latency part: verifying reader ranks following each run")
 	fs.IntVar(&c.latSide, "lat-ckpt-side", 64, "latency part: cube side of the checkpoint runs (their readers verify every element)")
 	fs.StringVar(&c.eotBenchtime, "eot-benchtime", "30x", "end of tick: go test -benchtime for mdfile's BenchmarkUpdate")
-	fs.DurationVar(&c.settle, "settle", 5*time.Second, "before every writer row (ours, HDF5's, the disk baseline): sync, then this pause, so that no row inherits another's page-cache state (with --quick: 0 unless given)")
+	fs.DurationVar(&c.settle, "settle", 5*time.Second, "before every writer row (ours, HDF5's, the disk baseline): this pause, then sync, so that no row inherits another's page-cache state (with --quick: 0 unless given)")
 }
 
 func (c *config) check() error {

@@ -347,7 +347,7 @@ func settleNote(c config) string {
 	if c.settle <= 0 {
 		return "Rows ran back to back (--settle 0): each writer row started after sync(2) only, so its figure depends on the rows before it (bench/README.md)."
 	}
-	return fmt.Sprintf("Every writer row (ours, HDF5's and the disk baseline) started the same way: the previous row's files removed, sync(2), then a pause of %v (--settle), "+
+	return fmt.Sprintf("Every writer row (ours, HDF5's and the disk baseline) started the same way: the previous row's files removed, a pause of %v (--settle), then sync(2), "+
 		"so that no row inherits another's page-cache state: on a virtual machine that returns freed memory to its host, a writer starting within a second of another row's removal reuses that row's pages, one starting later faults its page cache back in from the host (bench/README.md). "+
 		"dirty_mb_start and writeback_mb_start in results.json: /proc/meminfo when each row started.", c.settle)
 }

@@ -19,9 +19,9 @@ type rowStart struct {
 
 // settle runs before every writer row, ours and HDF5's alike, so that each
 // starts from the same state whatever ran before it: the previous row's
-// files are already removed, sync(2) writes back what earlier rows (and
-// anything else) left dirty, and the pause lets the kernel finish with the
-// memory those files freed. On a virtual machine that hands freed guest
+// files are already removed, the pause lets the kernel finish with the
+// memory they freed, and sync(2) then writes back what earlier rows (and
+// anything else) left dirty. On a virtual machine that hands freed guest
 // memory back to its host (virtio-balloon free page reporting, about two
 // seconds after the free, as on the machine of bench/RESULTS.md), a writer
 // that starts within a second of another row's removal reuses that row's
@@ -30,7 +30,6 @@ type rowStart struct {
 // the whole write otherwise takes. Without the pause, a row's figure
 // depended on how soon after a large row it ran.
 func (b *bench) settle(ctx context.Context) rowStart {
-	syscall.Sync()
 	if d := b.cfg.settle; d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -39,6 +38,7 @@ func (b *bench) settle(ctx context.Context) rowStart {
 			t.Stop()
 		}
 	}
+	syscall.Sync() // last: what others wrote during the pause is written back too
 	return readRowStart()
 }
 
