@@ -314,7 +314,12 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Millisecond})
 	defer a.abandon()
 	a.boundary(t, 1)
-	time.Sleep(5 * time.Millisecond) // past MinTickInterval and twice this end of tick
+	// Past MinTickInterval and twice what this end of tick took (which a
+	// loaded machine can make longer than the interval).
+	a.w.mu.Lock()
+	wait := max(5*time.Millisecond, 3*a.w.stepCost)
+	a.w.mu.Unlock()
+	time.Sleep(wait)
 	before := a.w.Stats().LastTick
 	a.boundary(t, 2)
 	first := a.w.Stats().LastTick
