@@ -82,13 +82,14 @@ func (f *File) createDataset(h *header) (*Dataset, error) {
 	)
 	st := indexStore{f}
 	if h.extensible() {
-		idx, h.index, err = createExtensible(st)
+		idx, err = createExtensible(st)
 	} else {
-		idx, h.index, err = createFixed(st, h.fixedChunks())
+		idx, err = createFixed(st, h.fixedChunks())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create chunk index: %w", err)
 	}
+	h.index = idx.Root()
 	x, tab, err := f.newSlot(h.shape)
 	if err != nil {
 		return nil, fmt.Errorf("extent slot: %w", err)

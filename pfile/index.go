@@ -19,20 +19,20 @@ type chunkIndex interface {
 	Root() uint64
 }
 
-func createExtensible(st indexStore) (chunkIndex, uint64, error) {
+func createExtensible(st indexStore) (chunkIndex, error) {
 	x, err := chunkindex.NewExtensible(st)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return x, x.Root(), nil
+	return x, nil
 }
 
-func createFixed(st indexStore, n uint64) (chunkIndex, uint64, error) {
+func createFixed(st indexStore, n uint64) (chunkIndex, error) {
 	x, err := chunkindex.NewFixed(st, n)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return x, x.Root(), nil
+	return x, nil
 }
 
 func openExtensible(st indexStore, root uint64) (chunkIndex, error) {
