@@ -240,12 +240,15 @@ func specOf(o any) (coord.Spec, error) {
 // is closed.
 func writerDataset(h C.pw_handle) (*datasetObj, error) {
 	o, err := lookup(int64(h))
+	return openIn(int64(h), o, err)
+}
+
+// openIn returns o, the object of handle h found with err, as a writer's
+// open dataset.
+func openIn(h int64, o any, err error) (*datasetObj, error) {
+	d, err := as[*datasetObj](h, o, err, "a writer's dataset")
 	if err != nil {
 		return nil, err
-	}
-	d, ok := o.(*datasetObj)
-	if !ok {
-		return nil, wrongKind(int64(h), o, "a writer's dataset")
 	}
 	return d, checkOpen(d)
 }

@@ -231,30 +231,29 @@ func wrongKind(h int64, o any, want string) error {
 	return fmt.Errorf("handle %d is %s handle, not %s: %w", h, kindName(o), want, errBadHandle)
 }
 
+// as returns o, the object of handle h found with err, as a T (want
+// names T in the error of another kind).
+func as[T any](h int64, o any, err error, want string) (T, error) {
+	t, ok := o.(T)
+	switch {
+	case err != nil:
+		return t, err
+	case !ok:
+		return t, wrongKind(h, o, want)
+	}
+	return t, nil
+}
+
 // fileOf returns the open writer of h.
 func fileOf(h int64) (*fileObj, error) {
 	o, err := lookup(h)
-	if err != nil {
-		return nil, err
-	}
-	f, ok := o.(*fileObj)
-	if !ok {
-		return nil, wrongKind(h, o, "a file")
-	}
-	return f, nil
+	return as[*fileObj](h, o, err, "a file")
 }
 
 // readerOf returns the open reader of h.
 func readerOf(h int64) (*readerObj, error) {
 	o, err := lookup(h)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := o.(*readerObj)
-	if !ok {
-		return nil, wrongKind(h, o, "a reader")
-	}
-	return r, nil
+	return as[*readerObj](h, o, err, "a reader")
 }
 
 // datasetOf returns the dataset of h: a *datasetObj or a *viewObj.

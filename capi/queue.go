@@ -135,9 +135,15 @@ func (f *fileObj) resync() {
 	sets := f.sets
 	f.mu.Unlock()
 	for _, s := range sets {
-		if shape, err := s.d.Shape(); err == nil { // else the writer failed: nothing will execute
-			C.pwc_reset(f.q, s.cd, (*C.uint64_t)(unsafe.Pointer(&shape[0])))
-		}
+		f.reset(s.d, s.cd)
+	}
+}
+
+// reset sets mirror cd from dataset d's shape (and the calls still
+// queued). f.run held.
+func (f *fileObj) reset(d *coord.Dataset, cd *C.struct_pwc_dset) {
+	if shape, err := d.Shape(); err == nil { // else the writer failed: nothing will execute
+		C.pwc_reset(f.q, cd, (*C.uint64_t)(unsafe.Pointer(&shape[0])))
 	}
 }
 
@@ -306,9 +312,7 @@ func (d *datasetObj) now(call func() error, reshapes bool) error {
 	}
 	err := call()
 	if reshapes {
-		if shape, serr := d.d.Shape(); serr == nil {
-			C.pwc_reset(f.q, d.cd, (*C.uint64_t)(unsafe.Pointer(&shape[0])))
-		}
+		f.reset(d.d, d.cd)
 	}
 	return err
 }
@@ -317,14 +321,7 @@ func (d *datasetObj) now(call func() error, reshapes bool) error {
 // the queue (queue.c's calls, which checked it is one, and perform).
 func openDataset(h int64) (*datasetObj, error) {
 	o, err := get(h)
-	if err != nil {
-		return nil, err
-	}
-	d, ok := o.(*datasetObj)
-	if !ok {
-		return nil, wrongKind(h, o, "a writer's dataset")
-	}
-	return d, checkOpen(d)
+	return openIn(h, o, err)
 }
 
 // fnames are the names of queue.c's calls by PWC_* kind.
