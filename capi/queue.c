@@ -250,9 +250,9 @@ static const char *dims_str(char *b, size_t sz, const uint64_t *v, int n) {
 }
 
 // bad_arg records the PW_ERR_ARG error of call fn on dataset d (handle
-// ds): "FN: dataset "PATH" (handle DS): WHY: bad argument". mu held: a
-// close racing with the call may free d once it is released. Out of line,
-// as grow: a call's own frame stays small.
+// ds): "FN: dataset "PATH" (handle DS): WHY: bad argument", and releases
+// mu, held until then: a close racing with the call may free d once it is
+// released. Out of line, as grow: a call's own frame stays small.
 static __attribute__((noinline, cold, format(printf, 4, 5))) int bad_arg(int fn, pw_handle ds,
                                                                           const struct pwc_dset *d,
                                                                           const char *why, ...) {
@@ -266,6 +266,7 @@ static __attribute__((noinline, cold, format(printf, 4, 5))) int bad_arg(int fn,
   size_t n = strlen(m);
   snprintf(m + n, sizeof m - n, ": bad argument");
   pwc_set_err(m, strlen(m));
+  unlock();
   return PW_ERR_ARG;
 }
 
@@ -279,8 +280,10 @@ static __attribute__((noinline)) int grow(struct pwc_queue *q, size_t add) {
   return 0;
 }
 
-// out_of_memory is the error of a queue that cannot grow.
+// out_of_memory is the error of a queue that cannot grow. It releases
+// mu.
 static __attribute__((noinline, cold)) int out_of_memory(int fn) {
+  unlock();
   char m[128];
   snprintf(m, sizeof m, "%s: queue of calls: out of memory", fname[fn]);
   pwc_set_err(m, strlen(m));
@@ -336,16 +339,12 @@ static inline int append(int kind, pw_handle ds, uint64_t n, const void *buf, si
   uint64_t row = d->row, need = 0, len = PWC_NO_DATA;
   if (buf != NULL) {
     if (row != 0 && n > UINT64_MAX / row) {
-      int rc = bad_arg(kind, ds, d, "%llu rows of %llu bytes: too many bytes", (unsigned long long)n,
-                       (unsigned long long)row);
-      unlock();
-      return rc;
+      return bad_arg(kind, ds, d, "%llu rows of %llu bytes: too many bytes", (unsigned long long)n,
+                     (unsigned long long)row);
     }
     if (n * row > buflen) {
-      int rc = bad_arg(kind, ds, d, "buffer of %zu bytes too small: %llu rows of %llu bytes need %llu", buflen,
-                       (unsigned long long)n, (unsigned long long)row, (unsigned long long)(n * row));
-      unlock();
-      return rc;
+      return bad_arg(kind, ds, d, "buffer of %zu bytes too small: %llu rows of %llu bytes need %llu", buflen,
+                     (unsigned long long)n, (unsigned long long)row, (unsigned long long)(n * row));
     }
     len = need = n * row;
   }
@@ -353,10 +352,8 @@ static inline int append(int kind, pw_handle ds, uint64_t n, const void *buf, si
     uint64_t s0 = d->shape[0], m0 = d->max[0];
     if (n > m0 || s0 > m0 - n) {
       char b[200];
-      int rc = bad_arg(kind, ds, d, "append %llu rows to %llu: beyond the max shape %s", (unsigned long long)n,
-                       (unsigned long long)s0, dims_str(b, sizeof b, d->max, d->ndims));
-      unlock();
-      return rc;
+      return bad_arg(kind, ds, d, "append %llu rows to %llu: beyond the max shape %s", (unsigned long long)n,
+                     (unsigned long long)s0, dims_str(b, sizeof b, d->max, d->ndims));
     }
     if (s0 + n > d->fast0 || need > PWC_SMALL) {
       unlock();
@@ -365,7 +362,6 @@ static inline int append(int kind, pw_handle ds, uint64_t n, const void *buf, si
   }
   struct pwc_entry *e = enqueue(s, kind, n, 0, len);
   if (e == NULL) {
-    unlock();
     return out_of_memory(kind);
   }
   if (need > 0) memcpy(e + 1, buf, need);
@@ -386,24 +382,19 @@ int pw_dataset_extend(pw_handle ds, uint64_t n0) {
   if (s == NULL) return pwc_refused(ds, PWC_EXTEND);
   struct pwc_dset *d = s->d;
   if (n0 < d->shape[0]) {
-    int rc = bad_arg(PWC_EXTEND, ds, d, "extend to %llu rows: it has %llu, and never shrinks", (unsigned long long)n0,
-                       (unsigned long long)d->shape[0]);
-    unlock();
-    return rc;
+    return bad_arg(PWC_EXTEND, ds, d, "extend to %llu rows: it has %llu, and never shrinks", (unsigned long long)n0,
+                   (unsigned long long)d->shape[0]);
   }
   if (n0 > d->max[0]) {
     char b[200];
-    int rc = bad_arg(PWC_EXTEND, ds, d, "extend to %llu rows: beyond the max shape %s", (unsigned long long)n0,
-                     dims_str(b, sizeof b, d->max, d->ndims));
-    unlock();
-    return rc;
+    return bad_arg(PWC_EXTEND, ds, d, "extend to %llu rows: beyond the max shape %s", (unsigned long long)n0,
+                   dims_str(b, sizeof b, d->max, d->ndims));
   }
   if (n0 > d->fast0) {
     unlock();
     return pwc_extend_now(ds, n0);
   }
   if (enqueue(s, PWC_EXTEND, n0, 0, PWC_NO_DATA) == NULL) {
-    unlock();
     return out_of_memory(PWC_EXTEND);
   }
   project(d, PWC_EXTEND, n0);
@@ -415,35 +406,27 @@ int pw_dataset_write(pw_handle ds, const uint64_t *start, const uint64_t *count,
   if (s == NULL) return pwc_refused(ds, PWC_WRITE);
   struct pwc_dset *d = s->d;
   if (start == NULL || count == NULL || buf == NULL) {
-    int rc = bad_arg(PWC_WRITE, ds, d, "NULL start, count or buffer");
-    unlock();
-    return rc;
+    return bad_arg(PWC_WRITE, ds, d, "NULL start, count or buffer");
   }
   int r = d->ndims;
   uint64_t need = d->elem;
   for (int i = 0; i < r; i++) {
     if (count[i] != 0 && need > UINT64_MAX / count[i]) {
       char b[200];
-      int rc = bad_arg(PWC_WRITE, ds, d, "count %s too large", dims_str(b, sizeof b, count, r));
-      unlock();
-      return rc;
+      return bad_arg(PWC_WRITE, ds, d, "count %s too large", dims_str(b, sizeof b, count, r));
     }
     need *= count[i];
   }
   if (need > buflen) {
     char b[200];
-    int rc = bad_arg(PWC_WRITE, ds, d, "buffer of %zu bytes too small: count %s needs %llu", buflen,
-                     dims_str(b, sizeof b, count, r), (unsigned long long)need);
-    unlock();
-    return rc;
+    return bad_arg(PWC_WRITE, ds, d, "buffer of %zu bytes too small: count %s needs %llu", buflen,
+                   dims_str(b, sizeof b, count, r), (unsigned long long)need);
   }
   for (int i = 0; i < r; i++) {
     if (count[i] > d->shape[i] || start[i] > d->shape[i] - count[i]) {
       char b0[200], b1[200], b2[200];
-      int rc = bad_arg(PWC_WRITE, ds, d, "start %s count %s beyond the shape %s", dims_str(b0, sizeof b0, start, r),
-                       dims_str(b1, sizeof b1, count, r), dims_str(b2, sizeof b2, d->shape, r));
-      unlock();
-      return rc;
+      return bad_arg(PWC_WRITE, ds, d, "start %s count %s beyond the shape %s", dims_str(b0, sizeof b0, start, r),
+                     dims_str(b1, sizeof b1, count, r), dims_str(b2, sizeof b2, d->shape, r));
     }
   }
   if (need == 0) {
@@ -457,7 +440,6 @@ int pw_dataset_write(pw_handle ds, const uint64_t *start, const uint64_t *count,
   size_t dimb = sizeof(uint64_t) * (size_t)r;
   struct pwc_entry *e = enqueue(s, PWC_WRITE, (uint64_t)r, 2 * dimb, need);
   if (e == NULL) {
-    unlock();
     return out_of_memory(PWC_WRITE);
   }
   unsigned char *p = (unsigned char *)(e + 1);
