@@ -19,6 +19,8 @@
 //	             allreduce results, decisions, abort)
 //	pw.J.C.r     rank r's own inbox (startup hellos, and what its children
 //	             in the tree send: arrivals, acks, contributions)
+//	pw.J.C.claim.r  requests of processes starting as rank r, which the
+//	             process holding rank r answers (see below)
 //
 // so concurrent jobs (or communicators) on one server never see each
 // other's traffic; a message of another job or communicator that reaches a
@@ -50,10 +52,18 @@
 // at once with ErrConnLost. Payloads above the server's max payload travel
 // in chunks.
 //
-// Every process draws a random nonce that all its messages carry. A rank
-// that hears two nonces for one rank (two jobs with one job id on one
-// server, or a rank started twice) fails with ErrProtocol ("two processes
-// claim rank r") and aborts every rank that can hear it.
+// Every process draws a random nonce that all its messages carry. Before
+// it listens on anything, a process starting as rank r claims the rank: it
+// requests on pw.J.C.claim.r with its nonce. The server answers "no
+// responders" when nobody holds r; the holder, if there is one, answers, so
+// the claimant fails at once without sending a collective message, and the
+// holder fails its own job as well (two jobs with one job id on one
+// server, or a rank started twice: neither can go on). Two processes that
+// claim one rank in the same moment both find it free; then a rank that
+// hears two nonces for one rank fails. Either way the error is ErrProtocol
+// ("two processes claim rank r") and the rank aborts every rank that can
+// hear it. A process that joins after its partners failed that way and
+// left can only time out waiting for them.
 //
 // At start every rank subscribes, then sends hellos to rank 0 (repeated
 // with a growing pause and jitter) until rank 0, having heard from all,

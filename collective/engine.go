@@ -172,11 +172,7 @@ func (c *comm) deliver(data []byte) {
 			c.log.Warn("cannot repeat the welcome", zap.Int("to", m.From), zap.Error(err))
 		}
 	case sendAbort:
-		c.mu.Lock()
-		reason := c.fail.Error()
-		c.mu.Unlock()
-		c.log.Warn("communicator broken; aborting the other ranks", zap.String("reason", reason))
-		c.sendAbort(reason)
+		c.abortOthers()
 	case sendFailure:
 		c.mu.Lock()
 		reason := c.fail.Error()
@@ -216,15 +212,7 @@ func (c *comm) deliverLocked(m *message, err error) reply {
 	case m.From == c.rank && m.Nonce == c.nonce:
 		return noReply // our own broadcast, echoed by a connection without NoEcho
 	case !c.knownLocked(m):
-		// Two processes claim one rank: two jobs with one job id on one
-		// server, or a rank started twice. Nothing either sends can be
-		// trusted; say so to everyone at once, as the duplicate may be
-		// waiting for a welcome.
-		c.fail = protocolf("two processes claim rank %d of job %q (communicator %q): is another job running with the same job id on this NATS server?",
-			m.From, c.job, c.name)
-		c.told = true
-		c.signal()
-		return sendAbort
+		return c.duplicateLocked(m.From)
 	case m.Kind == kindAbort:
 		c.fail = &AbortError{Rank: m.From, Reason: string(m.Payload)}
 	case m.Kind == kindHello && m.From == 0:
@@ -243,6 +231,53 @@ func (c *comm) deliverLocked(m *message, err error) reply {
 	}
 	c.signal()
 	return noReply
+}
+
+// duplicateLocked fails c because two processes claim rank: two jobs with
+// one job id on one server, or a rank started twice. Nothing either sends
+// can be trusted; the caller says so to everyone at once (abortOthers), as
+// the duplicate may be waiting for a welcome.
+func (c *comm) duplicateLocked(rank int) reply {
+	c.fail = duplicatef(rank, c.job, c.name, "")
+	c.told = true
+	c.signal()
+	return sendAbort
+}
+
+// duplicatef is the error of a rank claimed twice; why, if not empty, says
+// how it was found.
+func duplicatef(rank int, job, name, why string) error {
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	return protocolf("two processes claim rank %d of job %q (communicator %q)%s: is another job running with the same job id on this NATS server?",
+		rank, job, name, why)
+}
+
+// abortOthers tells every other rank why c failed.
+func (c *comm) abortOthers() {
+	c.mu.Lock()
+	reason := c.fail.Error()
+	c.mu.Unlock()
+	c.log.Warn("communicator broken; aborting the other ranks", zap.String("reason", reason))
+	c.sendAbort(reason)
+}
+
+// claimedBy fails c when another process (nonce) asks for its rank, which
+// it holds: see claim.
+func (c *comm) claimedBy(nonce uint64) {
+	if nonce == c.nonce {
+		return
+	}
+	c.mu.Lock()
+	r := noReply
+	if c.fail == nil {
+		r = c.duplicateLocked(c.rank)
+	}
+	c.mu.Unlock()
+	if r == sendAbort {
+		c.abortOthers()
+	}
 }
 
 // knownLocked records the identity of m's sender, and reports whether it

@@ -3,10 +3,13 @@ package collective
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"pwstore/internal/infra/natsd"
 )
@@ -64,14 +67,35 @@ func TestJoinTimeout(t *testing.T) {
 	}
 }
 
-// TestDuplicateRank: two processes started as the same rank are caught in
-// the handshake.
+// TestDuplicateRank: two processes started as the same rank at once,
+// while rank 0 listens, are caught, by the claim check or, when both claim
+// before either listens, by the nonce check; every rank fails and rank 0
+// says why, directly or in the abort of the rank that was claimed. (A rank
+// 0 that starts after both left can only time out: the package doc.)
 func TestDuplicateRank(t *testing.T) {
 	s := startServer(t, natsd.Options{})
+	nc, err := nats.Connect(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	announced, err := nc.SubscribeSync("pw.dup.world.all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	ranks := []int{0, 1, 1}
 	errs := make([]error, len(ranks))
 	var wg sync.WaitGroup
 	for i, r := range ranks {
+		if i == 1 {
+			// Rank 0 announces itself once it listens.
+			if _, err := announced.NextMsg(10 * time.Second); err != nil {
+				t.Fatalf("rank 0's announcement: %v", err)
+			}
+		}
 		wg.Go(func() {
 			c, err := Open(context.Background(), Config{Job: "dup", URL: s.URL(), Rank: r, Size: 3, JoinTimeout: 3 * time.Second})
 			if err == nil {
@@ -81,7 +105,13 @@ func TestDuplicateRank(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if !errors.Is(errs[0], ErrProtocol) || !strings.Contains(errs[0].Error(), "two processes claim rank 1") {
-		t.Errorf("rank 0: %v", errs[0])
+	var ab *AbortError
+	if err := errs[0]; (!errors.Is(err, ErrProtocol) && !errors.As(err, &ab)) || !strings.Contains(fmt.Sprint(err), "two processes claim rank 1") {
+		t.Errorf("rank 0: %v", err)
+	}
+	for i, err := range errs[1:] {
+		if err == nil {
+			t.Errorf("rank 1 (process %d) joined beside its duplicate", i+1)
+		}
 	}
 }

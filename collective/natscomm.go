@@ -3,6 +3,7 @@ package collective
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	neturl "net/url"
@@ -265,9 +266,17 @@ func (c *comm) start(ctx context.Context, nc *nats.Conn, own bool, joinTimeout t
 		l.ranks[r] = base + strconv.Itoa(r)
 	}
 	c.attach(l)
+	claim := base + "claim." + strconv.Itoa(c.rank)
+	if err := c.claim(nc, claim, joinTimeout); err != nil {
+		return err
+	}
 	handler := func(m *nats.Msg) { c.deliver(m.Data) }
-	for _, subj := range []string{l.all, l.ranks[c.rank]} {
-		sub, err := nc.Subscribe(subj, handler)
+	for _, subj := range []string{l.all, l.ranks[c.rank], claim} {
+		h := handler
+		if subj == claim {
+			h = c.answerClaim
+		}
+		sub, err := nc.Subscribe(subj, h)
 		if err == nil {
 			// The protocol bounds what is in flight; never drop messages.
 			err = sub.SetPendingLimits(-1, -1)
@@ -290,7 +299,55 @@ func (c *comm) start(ctx context.Context, nc *nats.Conn, own bool, joinTimeout t
 	return nil
 }
 
-// natsLink: one subject all ranks subscribe to, and one per rank.
+// claimWait bounds the wait for an answer to a claim. The server answers a
+// request nobody listens to at once ("no responders"), and a holder answers
+// from its own subscription's goroutine, so only a server without that
+// feature, or one under extreme load, makes a claim wait this long.
+const claimWait = 2 * time.Second
+
+// claim asks, before c listens on anything, whether another process holds
+// c's rank: it requests on the rank's claim subject with c's nonce. No
+// responders: the rank is free. An answer: a holder is there (and, told by
+// the request, fails its own job, see answerClaim), so c fails at once
+// without sending a collective message. No answer within claimWait (a
+// server without "no responders"): c goes on, and the nonce check catches a
+// duplicate as soon as their messages meet. Two processes that claim one
+// rank at the same moment both find it free; the nonce check catches them.
+func (c *comm) claim(nc *nats.Conn, subj string, joinTimeout time.Duration) error {
+	if !nc.HeadersSupported() { // no "no responders" without headers
+		return nil
+	}
+	var req [8]byte
+	binary.LittleEndian.PutUint64(req[:], c.nonce)
+	_, err := nc.Request(subj, req[:], min(claimWait, max(joinTimeout/2, time.Millisecond)))
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil
+	case errors.Is(err, nats.ErrTimeout):
+		c.log.Debug("no answer to the rank's claim; going on", zap.String("subject", subj))
+		return nil
+	case err != nil:
+		return fmt.Errorf("collective: claim rank %d on %s: %w", c.rank, Redact(nc.ConnectedUrl()), err)
+	}
+	return duplicatef(c.rank, c.job, c.name, "a running process answered this one's claim")
+}
+
+// answerClaim answers a claim on c's rank with c's nonce, and fails c
+// when the claimant is another process.
+func (c *comm) answerClaim(m *nats.Msg) {
+	if len(m.Data) != 8 {
+		return // not a claim
+	}
+	var nonce [8]byte
+	binary.LittleEndian.PutUint64(nonce[:], c.nonce)
+	if err := m.Respond(nonce[:]); err != nil {
+		c.log.Debug("cannot answer a claim", zap.Error(err))
+	}
+	c.claimedBy(binary.LittleEndian.Uint64(m.Data))
+}
+
+// natsLink: one subject all ranks subscribe to, one per rank, and one per
+// rank for claims.
 type natsLink struct {
 	nc    *nats.Conn
 	own   bool     // Close closes nc
