@@ -290,3 +290,67 @@ func TestLagWindowPassed(t *testing.T) {
 	}
 	checkExact(t, r, layout, *steps, "reader caught up")
 }
+
+// TestLagWindowDefersReuse: space freed within the lag window does not
+// reach a reader that may be on a tick that still uses it, though max_lag
+// ticks have passed. A dataset's header moves (its attribute outgrows its
+// page), then the writer creates datasets whose pages take the free ones.
+// A reader held on a tick from before the move, which has not looked at
+// the dataset yet, then reads the catalog and the old header from the data
+// file: it must find them intact. Two rules guard it, and for one rank
+// either suffices: pfile reuses no space freed after the oldest tick a
+// reader may be on, and the page buffer writes nothing changed after it
+// (SetOldest). The test fails when the page buffer's is dropped (the
+// catalog then points past the held tick's end of allocation); pfile's
+// alone is a second guard this test cannot tell apart from the buffer's.
+func TestLagWindowDefersReuse(t *testing.T) {
+	const maxLag = 3
+	path := filepath.Join(t.TempDir(), "reuse.pw")
+	w, err := Create(path, Config{ManualTicks: true, MaxLag: maxLag, CachePages: 4, LagWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	spec := Spec{Type: Int64, Shape: []uint64{4}, Chunk: []uint64{4}}
+	a, err := w.CreateDataset("/a", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAttr("note", StringValue("held")); err != nil {
+		t.Fatal(err)
+	}
+	// Ticks without changes until /a's pages leave the index: the held
+	// reader then reads them from the data file.
+	for range maxLag + 2 {
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := a.SetAttr("note", StringValue(strings.Repeat("x", 3*DefaultPageSize))); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 * maxLag {
+		if _, err := w.CreateDataset(fmt.Sprintf("/new%d", i), spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lag, err := r.Lag(); err != nil || lag != 4*maxLag {
+		t.Fatalf("reader lag %d (%v), want %d", lag, err, 4*maxLag)
+	}
+	v, err := r.Dataset("/a")
+	if err != nil {
+		t.Fatalf("reader %d ticks behind, max lag %d, within the lag window: %v", 4*maxLag, maxLag, err)
+	}
+	got, ok, err := v.Attr("note")
+	if err != nil || !ok || string(got.Data) != "held" {
+		t.Fatalf("note = %.20q, %v, %v; want the held tick's %q", got.Data, ok, err, "held")
+	}
+}
