@@ -1,6 +1,7 @@
 package pfile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -20,7 +21,7 @@ type chunkCache struct {
 	limit  int                     // bytes held before the oldest chunks are written back
 	bytes  int                     // bytes held (the chunks' buffers)
 	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
-	order  []uint64                // chunk offsets, oldest first
+	order  []*cachedChunk          // the same chunks, oldest first
 	// spare: chunks written back, for reuse with their buffers (those of at
 	// most spareBuf bytes): round robin writes back every chunk at every
 	// end of tick and caches it again at its next append.
@@ -68,7 +69,7 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	if !ok {
 		ch = c.newChunk(r.Addr, off)
 		c.chunks[r.Addr] = ch
-		c.order = append(c.order, r.Addr)
+		c.order = append(c.order, ch)
 	}
 	c.bytes += ch.hold(off, p)
 	ch.mark(span{off, off + uint64(len(p))})
@@ -148,48 +149,70 @@ func (c *chunkCache) drop(addr uint64) {
 	}
 	delete(c.chunks, addr)
 	c.bytes -= len(ch.buf)
-	c.order = slices.DeleteFunc(c.order, func(a uint64) bool { return a == addr })
+	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
 }
 
 // makeRoom writes back the oldest chunks while the cache holds more than
 // its limit.
 func (c *chunkCache) makeRoom(raw vfs.File) error {
 	for len(c.order) > 0 && c.bytes > c.limit {
-		if err := c.writeBack(raw, c.order[0]); err != nil {
+		ch := c.order[0]
+		if err := ch.writeBack(raw); err != nil {
 			return err
 		}
+		delete(c.chunks, ch.addr)
+		c.release(ch)
+		c.order[0] = nil
 		c.order = c.order[1:]
 	}
 	return nil
 }
 
-func (c *chunkCache) writeBack(raw vfs.File, addr uint64) error {
-	ch := c.chunks[addr]
+// writeBack writes the chunk's written ranges to the file.
+func (ch *cachedChunk) writeBack(raw vfs.File) error {
 	for _, s := range ch.dirty {
-		if _, err := raw.WriteAt(ch.buf[s.lo-ch.base:s.hi-ch.base], int64(addr+s.lo)); err != nil {
-			return fmt.Errorf("write chunk at byte %d: %w", addr, err)
+		if _, err := raw.WriteAt(ch.buf[s.lo-ch.base:s.hi-ch.base], int64(ch.addr+s.lo)); err != nil {
+			return fmt.Errorf("write chunk at byte %d: %w", ch.addr, err)
 		}
 	}
-	delete(c.chunks, addr)
+	return nil
+}
+
+// release takes a chunk that is written back and no longer in the cache
+// off the count of bytes held and keeps it as a spare.
+func (c *chunkCache) release(ch *cachedChunk) {
 	c.bytes -= len(ch.buf)
 	ch.buf, ch.dirty = ch.buf[:0], ch.dirty[:0]
 	if cap(ch.buf) > spareBuf {
 		ch.buf = nil
 	}
 	c.spare = append(c.spare, ch)
-	return nil
 }
 
 // flush writes back every chunk, in address order, and empties the cache.
+// It goes down the list and clears the map once at the end, rather than
+// looking up and deleting each chunk: at 10,000 chunks a tick, lookups
+// and deletes in a map far bigger than the CPU's caches took nearly a tenth of
+// the write-back's time. If a write fails, the chunks before it are
+// forgotten (written back) and the rest stay.
 func (c *chunkCache) flush(raw vfs.File) error {
-	slices.Sort(c.order)
-	for len(c.order) > 0 {
-		if err := c.writeBack(raw, c.order[0]); err != nil {
+	slices.SortFunc(c.order, func(a, b *cachedChunk) int { return cmp.Compare(a.addr, b.addr) })
+	for i, ch := range c.order {
+		if err := ch.writeBack(raw); err != nil {
+			for _, w := range c.order[:i] {
+				delete(c.chunks, w.addr)
+				c.release(w)
+			}
+			c.order = slices.Delete(c.order, 0, i)
 			return err
 		}
-		c.order = c.order[1:]
 	}
-	c.order = nil
+	for _, ch := range c.order {
+		c.release(ch)
+	}
+	clear(c.chunks)
+	clear(c.order)
+	c.order = c.order[:0]
 	return nil
 }
 

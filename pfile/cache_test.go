@@ -2,8 +2,16 @@ package pfile
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
+
+	"pwstore/pagebuf"
+	"pwstore/vfs"
 )
 
 // TestWholeChunkWrites: a write of a whole chunk bypasses the cache and
@@ -119,5 +127,100 @@ func TestCacheHoldsWrittenExtent(t *testing.T) {
 	}
 	if got := read(rd); !bytes.Equal(got, model) {
 		t.Fatalf("reopened:\n got %v\nwant %v", got, model)
+	}
+}
+
+// TestFlushRawWriteFails: a write of FlushRaw fails (EIO from the fault
+// layer) at each position in turn. The error names the chunk being written;
+// the chunks before it are on disk and out of the cache, that chunk and the
+// ones after it are still cached (its bytes counted), and a second FlushRaw
+// writes them, so every element reads back from a reopened file.
+func TestFlushRawWriteFails(t *testing.T) {
+	const chunks, elems = 6, 16 // two spans per chunk: elements 1..2 and 9
+	for fail := 1; fail <= 2*chunks; fail++ {
+		path := tempPath(t, "fail.pw")
+		fsys := vfs.NewFaultFS(vfs.OS, uint64(fail))
+		raw, err := fsys.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := newBuffer(t, raw, DefaultPageSize, pagebuf.Plain)
+		f, err := Create(buf, raw, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.SetEvictHook(f.Evicted)
+		h := &handle{path, raw, buf, f}
+		ds, err := f.CreateDataset("/d", Spec{Type: Int32, Shape: []uint64{chunks * elems}, Chunk: []uint64{elems}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, 4*chunks*elems)
+		for c := range uint64(chunks) {
+			for _, s := range [][2]uint64{{c*elems + 1, 2}, {c*elems + 9, 1}} {
+				p := make([]byte, 4*s[1])
+				elemBytes(p, 7, s[0])
+				if err := ds.WriteSlab([]uint64{s[0]}, []uint64{s[1]}, p); err != nil {
+					t.Fatal(err)
+				}
+				copy(want[4*s[0]:], p)
+			}
+		}
+		addrs := make([]uint64, 0, chunks)
+		for _, ch := range f.cache.order {
+			addrs = append(addrs, ch.addr)
+		}
+		slices.Sort(addrs)
+		if len(addrs) != chunks {
+			t.Fatalf("%d chunks cached, want %d", len(addrs), chunks)
+		}
+		fsys.FailAt(fail, syscall.EIO)
+		err = f.FlushRaw()
+		bad := (fail - 1) / 2 // the chunk of the failing write
+		if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), fmt.Sprintf("write chunk at byte %d:", addrs[bad])) {
+			t.Fatalf("write %d fails: FlushRaw: %v, want EIO at the chunk at byte %d", fail, err, addrs[bad])
+		}
+		c := f.cache
+		held := 0
+		for i, ch := range c.order {
+			if ch.addr != addrs[bad+i] || c.chunks[ch.addr] != ch {
+				t.Fatalf("write %d fails: cached chunk %d at byte %d, want %d, in the map", fail, i, ch.addr, addrs[bad+i])
+			}
+			held += len(ch.buf)
+		}
+		if len(c.order) != chunks-bad || len(c.chunks) != chunks-bad || c.bytes != held {
+			t.Fatalf("write %d fails: %d chunks listed, %d mapped, %d bytes counted (held %d), want %d chunks",
+				fail, len(c.order), len(c.chunks), c.bytes, held, chunks-bad)
+		}
+		// Chunks written back are on disk (up to their last element
+		// written: the file may end there): read without the cache.
+		for i, a := range addrs[:bad] {
+			got := make([]byte, 4*10)
+			if err := vfs.ReadFull(raw, got, int64(a)); err != nil {
+				t.Fatal(err)
+			}
+			if off := 4 * i * elems; !bytes.Equal(got, want[off:off+len(got)]) {
+				t.Fatalf("write %d fails: chunk %d on disk %v, want %v", fail, i, got, want[off:off+len(got)])
+			}
+		}
+		if err := f.FlushRaw(); err != nil {
+			t.Fatalf("write %d failed, then FlushRaw: %v", fail, err)
+		}
+		if len(c.order) != 0 || len(c.chunks) != 0 || c.bytes != 0 {
+			t.Fatalf("after the second FlushRaw: %d chunks listed, %d mapped, %d bytes", len(c.order), len(c.chunks), c.bytes)
+		}
+		h.close(t)
+		r := mustOpen(t, path, true)
+		rd, err := r.f.Dataset("/d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(want))
+		if err := rd.ReadSlab([]uint64{0}, []uint64{chunks * elems}, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("write %d failed: reopened:\n got %v\nwant %v", fail, got, want)
+		}
 	}
 }
