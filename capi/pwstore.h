@@ -253,7 +253,9 @@ int pw_dataset_name(pw_handle reader, size_t i, char *buf, size_t buflen);
 
 /* Brings a file whose writer died to its last completed tick (written to *tick, may be NULL).
  * Waits until the writer's heartbeat is writer_gone_seconds old (PW_ERR_WRITER_ALIVE if it
- * moves). Not collective: call it on one process (e.g. rank 0), then pw_open on all. */
+ * moves), and refuses (PW_ERR_WRITER_ALIVE) while a writer process, even a stopped one, still
+ * holds the data file's lock. Not collective: call it on one process (e.g. rank 0), then
+ * pw_open on all. */
 int pw_recover(const char *path, const pw_config *c, uint64_t *tick);
 
 /* Closes a file (publishes the last tick, collective), a reader (collective) or a dataset

@@ -34,6 +34,7 @@ const (
 //
 //   - every role: MDPath, MaxLag, TickLen, ManualTicks, CachePages,
 //     RawCacheBytes, WriterGone, Comm, Logger, FS, Now;
+//   - writer and recovery: NoFileLock;
 //   - writer (Create, Open): PageSize, NoRawFlush, Durable, KeepMD,
 //     TickBytes, SyncBytes, DrainWait, LagWindow, OnPublish, OnTimer;
 //   - reader (OpenReader): OpenWait;
@@ -145,6 +146,16 @@ type Config struct {
 	// finds) do not call it. It may call the writer; the timer waits for
 	// it.
 	OnTimer func()
+
+	// NoFileLock: the writer's processes take no lock on the data file,
+	// and recovery does not look for one. By default every writer rank
+	// holds a shared advisory lock (flock) on the data file for its life,
+	// and Recover refuses, with ErrWriterAlive, a file a process still
+	// holds that way - a writer that is stopped (SIGSTOP, a frozen node)
+	// rather than dead, whose next write would land after the recovery.
+	// Set it for a file system whose locks misbehave; one that keeps no
+	// locks is detected and needs nothing.
+	NoFileLock bool
 
 	// ---- Reader (OpenReader) ----
 

@@ -3,6 +3,7 @@ package coord
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +18,14 @@ import (
 // (here: between two of its calls); the writer's next end of tick, and
 // before it any data write after a silence longer than half its
 // heartbeat threshold, fails with ErrFenced, and the recovered data file
-// is not changed by a byte.
+// is not changed by a byte. The writer takes no file lock, as on a node
+// whose locks the recovering node does not see (TestRecoverRefusesLockedFile:
+// where it does, recovery refuses).
 func TestRecoveredWriterStops(t *testing.T) {
 	for _, how := range []string{"end of tick", "data write"} {
 		t.Run(how, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "fenced.pw")
-			w, err := Create(path, Config{ManualTicks: true, WriterGone: 40 * time.Millisecond})
+			w, err := Create(path, Config{ManualTicks: true, WriterGone: 40 * time.Millisecond, NoFileLock: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,5 +174,51 @@ func closeFenced(t *testing.T, w *Writer, path string, before []byte) {
 	}
 	if !bytes.Equal(before, after) {
 		t.Fatal("the fenced writer changed the recovered data file")
+	}
+}
+
+// TestRecoverRefusesLockedFile: a writer process holds its data file's
+// lock for its life, so recovery refuses the file at once, even forced
+// (the heartbeat cannot tell a stopped writer from a dead one), and
+// changes neither file; the writer goes on and closes. While a recovery
+// holds the file, a writer cannot open it.
+func TestRecoverRefusesLockedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.pw")
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createSmall(t, w, "/a")
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	data, md := readFile(t, path), readFile(t, path+".md")
+	for _, force := range []bool{false, true} {
+		_, err := Recover(path, Config{ForceRecover: force, WriterGone: time.Millisecond})
+		if !errors.Is(err, ErrWriterAlive) || !strings.Contains(err.Error(), "still has it open as its writer") {
+			t.Fatalf("recover (force %v) of a file its writer holds: %v, want ErrWriterAlive", force, err)
+		}
+	}
+	if !bytes.Equal(readFile(t, path), data) || !bytes.Equal(readFile(t, path+".md"), md) {
+		t.Fatal("a refused recovery changed the files")
+	}
+	createSmall(t, w, "/b")
+	if err := w.Close(); err != nil {
+		t.Fatalf("the writer after a refused recovery: %v", err)
+	}
+
+	f, err := vfs.OS.OpenRW(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if held, err := vfs.Lock(f, true); err != nil || !held {
+		t.Fatalf("lock as recovery does: %v, %v", held, err)
+	}
+	if w, err := Open(path, Config{ManualTicks: true}); !errors.Is(err, ErrNeedsRecovery) || !strings.Contains(fmt.Sprint(err), "being recovered") {
+		if err == nil {
+			w.Close()
+		}
+		t.Fatalf("open while a recovery holds the file: %v, want ErrNeedsRecovery", err)
 	}
 }

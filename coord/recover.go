@@ -34,10 +34,13 @@ type Recovered struct {
 // than its end of allocation, are refused before a byte is written, and
 // both files are left as they are.
 //
-// Unless cfg.ForceRecover, it first makes sure the writer is gone: a
-// heartbeat younger than cfg.WriterGone is watched until it would be that
-// old, and a tick that moves meanwhile means ErrWriterAlive; a metadata
-// file its writer has not published in yet must be that old itself.
+// It first takes the data file's lock exclusively (unless
+// cfg.NoFileLock): a file that a writer process, running or stopped,
+// still holds is refused with ErrWriterAlive. Unless cfg.ForceRecover, it
+// then makes sure the writer is gone: a heartbeat younger than
+// cfg.WriterGone is watched until it would be that old, and a tick that
+// moves meanwhile means ErrWriterAlive; a metadata file its writer has not
+// published in yet must be that old itself.
 func Recover(path string, cfg Config) (Recovered, error) {
 	out, err := recoverFile(path, cfg)
 	return out, public(err)
@@ -52,9 +55,16 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	if _, err := cfg.FS.Stat(cfg.MDPath); errors.Is(err, fs.ErrNotExist) {
 		return Recovered{}, nil
 	}
+	data, openErr := cfg.FS.OpenRW(path)
+	if openErr == nil {
+		defer data.Close()
+		if err := lockForRecovery(path, cfg, data); err != nil {
+			return Recovered{}, err
+		}
+	}
 	h, err := mdfile.Newest(cfg.FS, cfg.MDPath)
 	if errors.Is(err, mdfile.ErrNotReady) {
-		return unpublished(path, cfg)
+		return unpublished(path, cfg, data, openErr)
 	}
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%s: %w", path, err)
@@ -70,11 +80,9 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	}
 	defer rc.Close()
 	h = rc.Snapshot.Header
-	data, err := cfg.FS.OpenRW(path)
-	if err != nil {
-		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
+	if openErr != nil {
+		return Recovered{}, fmt.Errorf("recover %s: %w", path, openErr)
 	}
-	defer data.Close()
 	if err := ours(path, cfg.MDPath, data, rc); err != nil {
 		return Recovered{}, err
 	}
@@ -106,6 +114,43 @@ func recoverFile(path string, cfg Config) (Recovered, error) {
 	log.Info("recovered", zap.Uint64("tick", out.Tick), zap.Int("pages", out.Pages))
 	return out, removeMD(cfg)
 }
+
+// lockForRecovery takes the data file's lock exclusively, unless
+// cfg.NoFileLock: a writer process holds it shared for its life, so a
+// conflict means one still lives - running, or stopped (SIGSTOP, a frozen
+// node) with a write perhaps already past its fencing check, which would
+// land after the recovery. A conflict is retried for WriterGone, as a
+// heartbeat is watched (a launcher killed a moment ago may still be
+// taking its ranks down); ForceRecover retries nothing but does not
+// override it either: it skips the wait on the heartbeat, which cannot
+// tell a stopped writer from a dead one, and the lock can, where the file
+// system shares it.
+func lockForRecovery(path string, cfg Config, data vfs.File) error {
+	if cfg.NoFileLock {
+		return nil
+	}
+	end := time.Now()
+	if !cfg.ForceRecover {
+		end = end.Add(cfg.WriterGone)
+	}
+	for {
+		_, err := vfs.Lock(data, true)
+		switch {
+		case errors.Is(err, vfs.ErrLocked) && time.Now().Before(end):
+			time.Sleep(lockRetry)
+			continue
+		case errors.Is(err, vfs.ErrLocked):
+			return fmt.Errorf("refusing to recover %s: a process still has it open as its writer (running, or stopped): end that process first; both files are left as they are: %w",
+				path, ErrWriterAlive)
+		case err != nil:
+			return fmt.Errorf("recover %s: lock: %w", path, err)
+		}
+		return nil
+	}
+}
+
+// lockRetry is the pause between attempts on a locked data file.
+const lockRetry = 20 * time.Millisecond
 
 // ours checks, before recovery writes a byte, that the data file is the
 // one the metadata file was written for, and whole: its superblock
@@ -183,7 +228,7 @@ func removeMD(cfg Config) error {
 // a valid superblock is as its previous writer closed it (the crash came
 // while reopening it), and only the metadata file must go. Anything else
 // is refused, and both files are left as they are.
-func unpublished(path string, cfg Config) (Recovered, error) {
+func unpublished(path string, cfg Config, data vfs.File, openErr error) (Recovered, error) {
 	ok, err := mdfile.Unpublished(cfg.FS, cfg.MDPath)
 	if err != nil {
 		return Recovered{}, fmt.Errorf("recover %s: %w", path, err)
@@ -201,10 +246,9 @@ func unpublished(path string, cfg Config) (Recovered, error) {
 			return Recovered{}, err
 		}
 	}
-	data, err := cfg.FS.Open(path)
+	err = openErr
 	if err == nil {
 		_, err = pfile.ReadSuperblock(data)
-		data.Close()
 	}
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%s: its writer died while creating it, before publishing anything (%v): nothing to recover; it can be created again once %s and %s are removed",

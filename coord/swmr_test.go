@@ -243,10 +243,11 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestRecoverRefusesLiveWriter: recovery of a file whose writer is still
-// publishing refuses, and leaves the writer working.
+// publishing refuses, and leaves the writer working. The writer takes no
+// file lock, so that the heartbeat is what recovery watches.
 func TestRecoverRefusesLiveWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "live.pw")
-	w, err := Create(path, Config{TickLen: 10 * time.Millisecond})
+	w, err := Create(path, Config{TickLen: 10 * time.Millisecond, NoFileLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -205,6 +205,10 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 			return id, 0, fmt.Errorf("create %s: %w", w.path, err)
 		}
 		w.data, ps = data, w.cfg.PageSize
+		if err := w.lockData(); err != nil {
+			fsys.Remove(w.path) // created above, still empty
+			return id, 0, err
+		}
 		if w.cfg.Durable {
 			if err := vfs.SyncDirOf(fsys, w.path); err != nil {
 				return id, 0, fmt.Errorf("create %s: %w", w.path, err)
@@ -216,6 +220,9 @@ func (w *Writer) prepare(create bool) (id [16]byte, ps int, err error) {
 			return id, 0, fmt.Errorf("open %s: %w", w.path, err)
 		}
 		w.data = data
+		if err := w.lockData(); err != nil {
+			return id, 0, err
+		}
 		sb, err := pfile.ReadSuperblock(data)
 		if err == nil {
 			err = pfile.CheckSize(data, sb) // before the metadata file is made
@@ -332,8 +339,27 @@ func (w *Writer) shareStart(ctx context.Context, id [16]byte, ps int, err error)
 			return id, 0, err
 		}
 		w.data = data
+		if err := w.lockData(); err != nil {
+			return id, 0, err
+		}
 	}
 	return got.ID, got.PageSize, nil
+}
+
+// lockData takes this process's shared lock on the data file, held until
+// the file is closed, so that recovery refuses the file while any writer
+// process lives, stopped or not (Config.NoFileLock).
+func (w *Writer) lockData() error {
+	if w.cfg.NoFileLock {
+		return nil
+	}
+	if _, err := vfs.Lock(w.data, false); err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return fmt.Errorf("rank %d: %s is being recovered (another process holds it exclusively): %w", w.rank, w.path, ErrNeedsRecovery)
+		}
+		return fmt.Errorf("rank %d: lock %s: %w", w.rank, w.path, err)
+	}
+	return nil
 }
 
 // reasonWait bounds how long a rank whose start failed waits to hear why

@@ -32,7 +32,8 @@ func recoverCmd(args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as one JSON line")
 	md := fs.String("md", "", "metadata file (default FILE.md)")
 	gone := fs.Duration("writer-gone", coord.DefaultWriterGone, "a writer whose heartbeat is younger than this is watched that long first: recovery refuses a live writer")
-	force := fs.Bool("force", false, "skip the check that the writer is gone")
+	force := fs.Bool("force", false, "skip the wait on the writer's heartbeat (a process that still holds the file's lock is refused all the same)")
+	noLock := fs.Bool("no-file-lock", false, "do not look for a writer process holding the data file's lock (for file systems whose locks misbehave)")
 	pos, err := cli.Parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -49,7 +50,7 @@ func recoverCmd(args []string) error {
 	}
 	_, err = os.Stat(mdPath)
 	hadMD := !errors.Is(err, os.ErrNotExist)
-	rec, err := coord.Recover(path, coord.Config{MDPath: *md, WriterGone: *gone, ForceRecover: *force})
+	rec, err := coord.Recover(path, coord.Config{MDPath: *md, WriterGone: *gone, ForceRecover: *force, NoFileLock: *noLock})
 	if errors.Is(err, pfile.ErrNotPWFile) && hadMD {
 		return fmt.Errorf("%w; %s is left as it is", cli.FileErr(path, err), mdPath)
 	}

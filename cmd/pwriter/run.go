@@ -29,6 +29,7 @@ type runFlags struct {
 	flushRaw   bool
 	durable    bool
 	keepMD     bool
+	noLock     bool
 	syncBytes  int64
 	cachePages int
 	logFile    string
@@ -53,6 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
 	fs.BoolVar(&f.durable, "durable", false, "fsync at every end of tick: completed ticks survive power loss")
 	fs.BoolVar(&f.keepMD, "keep-md", false, "keep the metadata file after close")
+	fs.BoolVar(&f.noLock, "no-file-lock", false, "take no lock on the data file (for file systems whose locks misbehave; pwriter recover then cannot tell a stopped writer from a dead one)")
 	fs.Int64Var(&f.syncBytes, "sync-bytes", coord.DefaultSyncBytes, "dirty metadata between sync points (parallel)")
 	fs.IntVar(&f.cachePages, "cache-pages", coord.DefaultCachePages, "page buffer capacity in pages")
 	fs.StringVar(&f.logFile, "log-file", "", "per-rank log file (%r is replaced by the rank)")
@@ -172,7 +174,7 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 	defer prog.Done()
 	cfg := coord.Config{
 		TickLen: f.tick, MinTickInterval: f.minTick, Announce: ann, MaxLag: f.maxLag, PageSize: f.pageSize, NoRawFlush: !f.flushRaw,
-		Durable: f.durable, KeepMD: f.keepMD, SyncBytes: f.syncBytes, CachePages: f.cachePages,
+		Durable: f.durable, KeepMD: f.keepMD, SyncBytes: f.syncBytes, CachePages: f.cachePages, NoFileLock: f.noLock,
 		Logger: log, Comm: comm,
 	}
 	sum, err := job.RunWriter(path, job.WriterOptions{

@@ -687,7 +687,8 @@ def recover(path, *, writer_gone=None, log_file=None):
     """Recover a file whose writer died: apply the last valid index of its
     metadata file to the data file. Returns the recovered tick. Raises
     WriterAliveError while the writer still heartbeats (``writer_gone``
-    seconds of silence, default the library's, mean gone)."""
+    seconds of silence, default the library's, mean gone) or while a writer
+    process, even a stopped one, still holds the data file's lock."""
     cfg = _config(writer_gone=writer_gone, log_file=log_file, comm=Comm(0, 1))
     t = ctypes.c_uint64()
     _lib.call("pw_recover", _path(path).encode(), ctypes.byref(cfg), ctypes.byref(t))
