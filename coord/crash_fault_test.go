@@ -179,14 +179,24 @@ func createSmall(t *testing.T, w *Writer, path string) {
 // by createSmall.
 func smallFile(t *testing.T, path string) {
 	t.Helper()
+	if err := smallWriter(t, path).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// smallWriter creates a file at path with manual ticks and the dataset
+// "/a" made by createSmall, published; the caller closes the writer.
+func smallWriter(t *testing.T, path string) *Writer {
+	t.Helper()
 	w, err := Create(path, Config{ManualTicks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	createSmall(t, w, "/a")
-	if err := w.Close(); err != nil {
+	if err := w.EndTick(); err != nil {
 		t.Fatal(err)
 	}
+	return w
 }
 
 func smallValues(path string) []byte {

@@ -222,19 +222,10 @@ func TestLagWindowKeepsReader(t *testing.T) {
 	for range 3 {
 		step()
 	}
-	// Ticks without changes until the pages leave the index: the held
-	// reader then reads them from the data file, where the writer must
-	// not put their later images while the reader may be on this tick.
-	for range maxLag + 2 {
-		if err := w.EndTick(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	// The held reader reads the pages from the data file, where the
+	// writer must not put their later images while the reader may be on
+	// this tick.
+	r := heldReader(t, w, path, maxLag)
 	held := *steps
 	for lag := uint64(1); lag <= 8*maxLag; lag++ {
 		step()
@@ -319,18 +310,7 @@ func TestLagWindowDefersReuse(t *testing.T) {
 	if err := a.SetAttr("note", StringValue("held")); err != nil {
 		t.Fatal(err)
 	}
-	// Ticks without changes until /a's pages leave the index: the held
-	// reader then reads them from the data file.
-	for range maxLag + 2 {
-		if err := w.EndTick(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := heldReader(t, w, path, maxLag)
 	if err := a.SetAttr("note", StringValue(strings.Repeat("x", 3*DefaultPageSize))); err != nil {
 		t.Fatal(err)
 	}
@@ -353,4 +333,23 @@ func TestLagWindowDefersReuse(t *testing.T) {
 	if err != nil || !ok || string(got.Data) != "held" {
 		t.Fatalf("note = %.20q, %v, %v; want the held tick's %q", got.Data, ok, err, "held")
 	}
+}
+
+// heldReader ends maxLag+2 ticks without changes, so that the pages of
+// what w wrote before leave the index, then opens a reader with a
+// one-page cache, which reads them from the data file; it closes with
+// the test.
+func heldReader(t *testing.T, w *Writer, path string, maxLag int) *Reader {
+	t.Helper()
+	for range maxLag + 2 {
+		if err := w.EndTick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

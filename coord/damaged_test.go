@@ -14,14 +14,7 @@ func TestWriterFilesCutShort(t *testing.T) {
 	for _, victim := range []string{"data", "metadata"} {
 		t.Run(victim, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cut.pw")
-			w, err := Create(path, Config{ManualTicks: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			createSmall(t, w, "/a")
-			if err := w.EndTick(); err != nil {
-				t.Fatal(err)
-			}
+			w := smallWriter(t, path)
 			cut := path
 			if victim == "metadata" {
 				cut = path + ".md"

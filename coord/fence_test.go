@@ -184,14 +184,7 @@ func closeFenced(t *testing.T, w *Writer, path string, before []byte) {
 // holds the file, a writer cannot open it.
 func TestRecoverRefusesLockedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "locked.pw")
-	w, err := Create(path, Config{ManualTicks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	createSmall(t, w, "/a")
-	if err := w.EndTick(); err != nil {
-		t.Fatal(err)
-	}
+	w := smallWriter(t, path)
 	data, md := readFile(t, path), readFile(t, path+".md")
 	for _, force := range []bool{false, true} {
 		_, err := Recover(path, Config{ForceRecover: force, WriterGone: time.Millisecond})
