@@ -82,7 +82,7 @@ func (a *announcer) announce(tick uint64, at time.Time) {
 type listener struct {
 	sub     *nats.Subscription
 	last    atomic.Pointer[announcement] // newest announcement heard: its tick and publication time together
-	adopted atomic.Uint64                // the reader's adopted tick, mirrored at every adoption
+	adopted atomic.Uint64                // the tick the reader's last tick adopted (ticked)
 	wake    chan struct{}                // one pending wake-up: an announcement came
 }
 
@@ -129,7 +129,19 @@ func (l *listener) hear(m *nats.Msg) {
 	}
 }
 
-// news reports whether a tick newer than the adopted one was announced.
+// ticked records the tick a tick of the reader (automatic, Tick or
+// TickFull) adopted. A move to the final tick inside a read is no tick and
+// leaves it: the announcements that move overtook stay news until the
+// reader ticks, so that WaitTick does not sleep through a move the next
+// Tick reports at once (with the end), nor News hide it.
+func (l *listener) ticked(tick uint64) {
+	if l != nil {
+		l.adopted.Store(tick)
+	}
+}
+
+// news reports whether a tick newer than the last one the reader's ticks
+// adopted was announced.
 func (l *listener) news() bool {
 	if l == nil {
 		return false
@@ -160,8 +172,9 @@ func (r *Reader) startListening() {
 }
 
 // News reports whether the writer announced a tick newer than the one the
-// reader adopted: a reader busy with a snapshot can Tick at once rather
-// than finish first. Without announcements it is always false. It does not
+// reader's last tick adopted (a move to the final tick inside a read leaves
+// the close news: the next Tick reports it): a reader busy with a snapshot
+// can Tick at once rather than finish first. Without announcements it is always false. It does not
 // take the reader's lock.
 func (r *Reader) News() bool { return r.listen.news() }
 
@@ -185,7 +198,7 @@ func (r *Reader) Heard() (tick uint64, published time.Time, ok bool) {
 func (r *Reader) Announced() bool { return r.listen != nil }
 
 // WaitTick waits until the writer announces a tick newer than the one the
-// reader adopted, for at most d, or until ctx is done. It reports whether
+// reader's last tick adopted (see News), for at most d, or until ctx is done. It reports whether
 // an announcement came; either way the caller then calls Tick (it is a
 // pause between polls that ends early, never a promise that Tick moves).
 // Without announcements (Config.Announce nil, the writer closed, or the

@@ -220,6 +220,55 @@ func TestAnnouncementsWakeReaders(t *testing.T) {
 	sees(t, manual, a.n)
 }
 
+// TestWaitTickAfterFinalMove: a reader with manual ticks hears a closed
+// writer's last announcements, then a read meets the finalised file and
+// moves it to the final tick (a move inside a read, which no Tick has
+// reported). WaitTick must still return at once - the next Tick reports
+// the move and the end - rather than sleep its whole bound: a watcher that
+// verified through the close slept its 100 ms fallback there (issue 18).
+func TestWaitTickAfterFinalMove(t *testing.T) {
+	_, ncs := natsConns(t, 2)
+	path := filepath.Join(t.TempDir(), "f.pw")
+	a := newAppender(t, path, Config{ManualTicks: true, Announce: ncs[0]})
+	a.step()
+	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1, Announce: ncs[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sees(t, r, 1)
+	opened := r.idx.tick()
+	a.step()
+	if err := a.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	final := a.w.Stats().LastTick
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if tick, _, ok := r.Heard(); ok && tick == final {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the close (tick %d) was not announced within a minute", final)
+		}
+	}
+	sees(t, r, a.n) // one page cached: the read loads, meets the final mark, moves
+	if r.Stats().Final != 1 {
+		t.Fatalf("the read made %d moves to the final tick, want 1", r.Stats().Final)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !r.WaitTick(ctx, time.Minute) {
+		t.Fatal("WaitTick after a move to the final tick that no Tick reported: no news")
+	}
+	info, err := r.Tick()
+	if err != nil || info.Tick != final || !info.Changed || !info.Ended {
+		t.Fatalf("Tick after the move from tick %d: %+v %v, want tick %d changed and ended", opened, info, err, final)
+	}
+	if r.WaitTick(ctx, 10*time.Millisecond) {
+		t.Fatal("news after the final tick was reported")
+	}
+}
+
 // TestReadersCorrectWithoutAnnouncements: every announcement lost - the
 // writer sends none, then the NATS server goes away under a writer and a
 // reader that use it. The writer goes on; the reader's WaitTick returns

@@ -400,7 +400,10 @@ func (r *Reader) report(info TickInfo, err error) (TickInfo, error) {
 }
 
 func (r *Reader) tickLocked(ctx context.Context) (TickInfo, error) {
-	defer r.scheduleTick()
+	defer func() {
+		r.scheduleTick()
+		r.listen.ticked(r.idx.tick())
+	}()
 	r.behind = false
 	if r.size > 1 {
 		return r.collectiveTick(ctx, false)
@@ -513,9 +516,6 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	r.stats.Evicted += uint64(len(evicted))
 	r.statsMu.Unlock()
 	r.moved = time.Now()
-	if r.listen != nil {
-		r.listen.adopted.Store(m.Header.Tick)
-	}
 	if r.ended() {
 		r.back.lagCheck = nil
 	}

@@ -277,6 +277,7 @@ func (r *Reader) TickFullContext(ctx context.Context) (TickInfo, error) {
 	if r.closed {
 		return TickInfo{}, fmt.Errorf("%s: reader: %w", r.path, ErrClosed)
 	}
+	defer func() { r.listen.ticked(r.idx.tick()) }()
 	if r.size == 1 {
 		m, err := r.load(true, nil)
 		if err != nil {
