@@ -501,13 +501,22 @@ func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 		}
 	}
 	var evicted []uint64
-	if !m.Header.Status.Live() && !ended {
+	switch {
+	case !m.Header.Status.Live() && !ended:
 		// The closed (or consumed) index is empty, so the delta leaves out
 		// pages changed since the previous tick that its index did not
 		// list either: this buffer may hold older images of them. Every
 		// page goes, the changed ones with them.
 		evicted = r.pb.InvalidateAll()
-	} else {
+	case prev < m.Header.OldestTick:
+		// The reader was on a tick older than the oldest the writer still
+		// kept for readers: a page changed since then may also have been
+		// written back to the data file and left the index, so that
+		// neither index lists it (a page changed in a tick after prev
+		// reaches the data file only once that tick, hence prev, is at or
+		// below the oldest tick). Every page goes.
+		evicted = r.pb.InvalidateAll()
+	default:
 		evicted = r.pb.Invalidate(changed)
 	}
 	info.Evicted = len(evicted)
