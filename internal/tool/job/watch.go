@@ -100,7 +100,19 @@ type watcher struct {
 
 	wait   time.Duration // longest pause between ticks: the poll, or the fallback with announcements
 	ticked time.Time     // when the last tick ran
+	peek   time.Duration // with announcements: how often a busy watcher reads the writer's tick itself (busyPeek)
+	peeked time.Time     // when it last did
 }
+
+// busyPeek: how often a watcher with announcements that is verifying reads
+// the writer's tick in the metadata file's header (one 1 KiB read) to
+// adopt a newer tick at once. An announcement needs the NATS server's
+// process and then this one's network thread to be scheduled, which a
+// machine whose cores the writer and this verification keep busy delays
+// by milliseconds; a watcher that is running pays one read. An idle one
+// still sleeps until told. Without announcements a watcher ticks every
+// poll, busy or not: its cadence is the poll's.
+const busyPeek = 200 * time.Microsecond
 
 // Watch follows path with a reader (one rank of a collective reader when
 // o.Config.Comm is set) until its writer closes, verifying every snapshot
@@ -127,6 +139,7 @@ func Watch(path string, o WatchOptions) (WatchSummary, error) {
 		if wait <= 0 {
 			wait = DefaultFallback
 		}
+		w.peek = busyPeek
 	}
 	w.wait = wait
 	err = w.run()
@@ -340,7 +353,7 @@ func (w *watcher) checkExtent(i int) error {
 func (w *watcher) verify(interruptible bool) (busy bool, err error) {
 	done := 0
 	stop := func() bool {
-		return interruptible && done > 0 && (w.r.News() || time.Since(w.ticked) >= w.wait)
+		return interruptible && done > 0 && (w.r.News() || time.Since(w.ticked) >= w.wait || w.newer())
 	}
 	for ; w.ext < len(w.layout); w.ext, done = w.ext+1, done+1 {
 		if stop() {
@@ -383,6 +396,18 @@ func (w *watcher) verify(interruptible bool) (busy bool, err error) {
 	}
 	w.recheck = false
 	return false, nil
+}
+
+// newer reports whether the writer's header names a tick newer than the
+// adopted one, read at most every w.peek (never without announcements). A
+// failed read says no: the next Tick reports what is wrong.
+func (w *watcher) newer() bool {
+	if w.peek == 0 || time.Since(w.peeked) < w.peek {
+		return false
+	}
+	w.peeked = time.Now()
+	lag, err := w.r.Lag()
+	return err == nil && lag > 0
 }
 
 // setLayout sets the layout of the workload being followed.
