@@ -184,12 +184,17 @@ func TestAnnouncementsWakeReaders(t *testing.T) {
 		if !manual.WaitTick(ctx, time.Minute) {
 			t.Fatalf("no announcement of tick %d within a minute", tick)
 		}
-		if got, at, ok := manual.Heard(); !ok || got != tick || at.Before(before) || at.After(time.Now()) {
+		got, at, ok := manual.Heard()
+		if !ok || got != tick || at.Before(before) || at.After(time.Now()) {
 			t.Fatalf("Heard: tick %d published %v (%v), want tick %d published after %v", got, at, ok, tick, before)
 		}
 		info, err := manual.Tick()
 		if err != nil || info.Tick != tick {
 			t.Fatalf("tick after the announcement: %+v %v, want tick %d", info, err, tick)
+		}
+		// The header is written before the tick is announced.
+		if info.Published.Before(before) || info.Published.After(at) {
+			t.Fatalf("tick %d published %v, want between the step's start %v and its announcement %v", tick, info.Published, before, at)
 		}
 		sees(t, manual, a.n)
 		if !auto.WaitTick(ctx, time.Minute) {

@@ -76,6 +76,9 @@ type TickInfo struct {
 	Changed bool   // the tick moved since the previous Tick
 	Ended   bool   // the writer closed: the file is complete
 	Evicted int    // pages evicted from this rank's buffer
+	// Published is when the writer published the adopted tick, by its
+	// clock (the time in the tick's metadata header).
+	Published time.Time
 }
 
 // OpenReader opens path for reading, waiting up to cfg.OpenWait for it or
@@ -479,7 +482,7 @@ func (r *Reader) load(full bool, pre *preload) (adoptMsg, error) {
 // it changed.
 func (r *Reader) adopt(m adoptMsg) (TickInfo, error) {
 	prev, ended := r.idx.tick(), r.ended()
-	info := TickInfo{Tick: m.Header.Tick, Changed: m.Header.Tick != prev}
+	info := TickInfo{Tick: m.Header.Tick, Changed: m.Header.Tick != prev, Published: m.Header.Heartbeat}
 	if !info.Changed {
 		info.Ended = ended
 		return info, nil

@@ -72,7 +72,7 @@ func latencyTable(r *results, c config) string {
 		}
 		if rows == 0 {
 			p("## Latency: tick announcements on and off\n\n")
-			p("| run | announcements | ranks w/r | latency p50 / p99 / max ms | in ticks | published to adopted, ticks p50 / p99 / max | announced publication to adopted, ms p50 / p99 | writer ticks | EOT p50 ms | appends/s or MB/s | load |\n")
+			p("| run | announcements | ranks w/r | latency p50 / p99 / max ms | in ticks | published to adopted, ticks p50 / p99 / max | publication to adoption, ms p50 / p99 | writer ticks | EOT p50 ms | appends/s or MB/s | load |\n")
 			p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		}
 		rows++
@@ -104,7 +104,7 @@ func latencyTable(r *results, c config) string {
 			pr.Name, pr.LatP50, pr.LatP99, pr.LatMax, pr.LatP50/tick, pr.LatP99/tick, pr.LatMax/tick, pr.AppendsAll, pr.Load)
 	}
 	if rows > 0 {
-		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one started less than a fiftieth of a tick ago, or less than twice as long ago as it took. Announced publication to adopted: from the publication time in a tick's announcement to the reader adopting that tick (the announcement's delivery, the reader's wait and its tick); the rest of the latency is the writer's (a step waiting for its end of tick, and the end of tick). HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
+		p("\nReaders verify every element of every step (preader watch, the --watch job; --lat-readers ranks). Announcements on: the writer announces every tick over the NATS server it shares with its readers, who wake on them, read the writer's tick in the header every 0.2 ms while verifying, and poll only every 100 ms should one be lost; off (--no-announce): the readers tick every 2 ms. The writer ends a tick at every step boundary (Sync) unless the last one started less than a fiftieth of a tick ago, or less than twice as long ago as it took. Publication to adoption: from the time in a tick's metadata header (the writer's clock at publication) to the reader adopting that tick (the announcement's delivery or the poll's wait, and the reader's tick); the rest of the latency is the writer's (a step waiting for its end of tick, and the end of tick). HDF5's reader polls one dataset; its latency runs from the end of a pass's writes to its reader seeing it.\n\n")
 	}
 	return sb.String()
 }

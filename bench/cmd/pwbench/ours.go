@@ -51,8 +51,8 @@ type ourRun struct {
 	LatTP50    float64 `json:"lat_ticks_p50"` // latency over the tick length
 	LatTP99    float64 `json:"lat_ticks_p99"`
 	LatTMax    float64 `json:"lat_ticks_max"`
-	// PubP50, PubP99: from the writer's announced publication of a tick to
-	// the reader adopting it (ms; ticks the reader heard announced only).
+	// PubP50, PubP99: from the writer's publication of a tick (the time in
+	// its metadata header) to the reader adopting it (ms).
 	PubP50    float64 `json:"pub_ms_p50,omitempty"`
 	PubP99    float64 `json:"pub_ms_p99,omitempty"`
 	VisP50    float64 `json:"vis_ticks_p50"`

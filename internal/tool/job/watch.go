@@ -24,10 +24,9 @@ type WatchTick struct {
 	// included: with WriterTick it measures visibility in the reader's own
 	// ticks, which does not depend on how the processes are scheduled.
 	ReaderTicks int `json:"reader_ticks"`
-	// PublishedMS: from the writer's publication of this tick, as its
-	// announcement says, to adoption - the reader's share of the latency
-	// (the announcement's delivery, the reader's wait and its tick); 0
-	// when the tick was not announced.
+	// PublishedMS: from the writer's publication of this tick (the time
+	// in its metadata header) to adoption - the reader's share of the
+	// latency (its wait for the announcement or its poll, and its tick).
 	PublishedMS float64 `json:"published_ms,omitempty"`
 }
 
@@ -41,7 +40,7 @@ type WatchSummary struct {
 	LatP50            float64 `json:"lat_ms_p50"`
 	LatP99            float64 `json:"lat_ms_p99"`
 	LatMax            float64 `json:"lat_ms_max"`
-	// PubP50, PubP99: WatchTick.PublishedMS over the announced ticks.
+	// PubP50, PubP99: WatchTick.PublishedMS over the ticks adopted.
 	PubP50 float64 `json:"pub_ms_p50,omitempty"`
 	PubP99 float64 `json:"pub_ms_p99,omitempty"`
 	// Unverified counts the steps this rank skipped to catch up: when it
@@ -89,7 +88,7 @@ type watcher struct {
 	rows    []uint64           // rows seen per dataset: extents never shrink
 	recheck bool               // an older step is to be verified again (once per snapshot)
 	lat     []float64
-	pub     []float64 // WatchTick.PublishedMS of the announced ticks (rank 0)
+	pub     []float64 // WatchTick.PublishedMS of the ticks adopted (rank 0)
 	sum     WatchSummary
 	onTick  func(WatchTick)
 	timeout time.Duration
@@ -189,8 +188,8 @@ func (w *watcher) run() error {
 				lag, _ := w.r.Lag()
 				writerTick = info.Tick + lag
 			}
-			if heard, at, ok := w.r.Heard(); ok && heard == info.Tick && w.rank == 0 {
-				pub = float64(adopted.Sub(at)) / 1e6
+			if w.rank == 0 && !info.Published.IsZero() {
+				pub = float64(adopted.Sub(info.Published)) / 1e6
 				w.pub = append(w.pub, pub)
 			}
 		}
