@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -61,5 +62,52 @@ func TestReopenCutFile(t *testing.T) {
 	}
 	if string(readFile(t, path)) != string(before) {
 		t.Fatal("a refused open changed the data file")
+	}
+}
+
+// TestCutHiddenByWriteToEnd: a write that ends exactly at the data file's
+// size at the last end of tick would bring a file cut under the writer
+// back to that size, hiding the cut from the end of tick's check (the
+// bytes between the cut and the write would read as zeros): it checks the
+// size first and fails with corruption.
+func TestCutHiddenByWriteToEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "end.pw")
+	w, err := Create(path, Config{ManualTicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 1024 // 8 KiB: a chunk of its own pages
+	d, err := w.CreateDataset("/last", Spec{Type: Int64, Shape: []uint64{n}, Chunk: []uint64{n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	// Find the chunk: a pattern written and flushed, then looked up.
+	pattern := bytes.Repeat([]byte{0x5a, 0xc3, 0x96, 0x0f, 0x11, 0x22, 0x33, 0x44}, n)
+	if err := d.WriteSlab([]uint64{0}, []uint64{n}, pattern); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EndTick(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(file, pattern)
+	if at < 0 || at+len(pattern) != len(file) {
+		t.Fatalf("the chunk is at %d of a %d-byte file: this test needs it at the end", at, len(file))
+	}
+	if err := os.Truncate(path, int64(at)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteSlab([]uint64{0}, []uint64{n}, make([]byte, len(pattern))); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a write ending at the end of the cut file: %v, want corruption", err)
+	}
+	if err := w.EndTick(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("end of tick after the cut: %v, want corruption", err)
 	}
 }

@@ -97,8 +97,8 @@ func (p *publisher) check(fsys vfs.FS, path string) error {
 // than gap after the last check of the files checks them first, so a
 // writer resumed after a recovery fails instead of writing into the
 // recovered file. On rank 0 it also keeps the size the file had at the
-// last end of tick, and checks it before a write past it: such a write
-// would hide a cut (the end of tick compares the sizes).
+// last end of tick, and checks it before a write that reaches it: such a
+// write would hide a cut (the end of tick compares the sizes).
 type fencedFile struct {
 	vfs.File
 	gap   time.Duration
@@ -114,7 +114,10 @@ func (f *fencedFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.recheck(); err != nil {
 		return 0, err
 	}
-	if f.sized && off+int64(len(p)) > f.floor() {
+	// A write that reaches the size at the last end of tick would bring a
+	// file cut under the writer back to that size, and the end of tick's
+	// check would pass over the cut (its bytes then read as zeros).
+	if f.sized && off+int64(len(p)) >= f.floor() {
 		if err := f.checkSize(f.Name()); err != nil {
 			return 0, err
 		}
