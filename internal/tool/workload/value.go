@@ -52,13 +52,21 @@ const float64One = 0x3ff0000000000000
 // narrow is the element of dtype that the 64-bit pattern v stands for, as
 // the little-endian bits stored in the file.
 func narrow(dtype DType, v uint64) uint64 {
-	switch dtype {
-	case Int32:
+	if dtype == Int32 {
 		return v >> 33
+	}
+	sh, or := narrow64(dtype)
+	return or | v>>sh
+}
+
+// narrow64 is narrow for the 8-byte types, a shift and an OR: the element
+// is or | v>>sh.
+func narrow64(dtype DType) (sh, or uint64) {
+	switch dtype {
 	case Int64:
-		return v >> 1
+		return 1, 0
 	case Float64:
-		return float64One | v>>12
+		return 12, float64One
 	}
 	panic("workload: unsupported dtype " + string(dtype))
 }
@@ -102,12 +110,9 @@ func Fill(p []byte, dtype DType, d, s, e0 uint64, n int) {
 		}
 	case Int64, Float64:
 		p = p[:8*n]
-		// One loop for both: narrow is a shift and an OR (sh&63 spares Go's
-		// check for shifts of 64 or more).
-		sh, or := uint64(1), uint64(0)
-		if dtype == Float64 {
-			sh, or = 12, float64One
-		}
+		// One loop for both (sh&63 spares Go's check for shifts of 64 or
+		// more).
+		sh, or := narrow64(dtype)
 		s1, s2, s3 := stride, 2*stride, 3*stride
 		i := 0
 		for ; i+32 <= len(p); i += 32 {
@@ -158,10 +163,7 @@ func Check(p []byte, dtype DType, d, s, e0 uint64, n int) int {
 		}
 	case Int64, Float64:
 		p = p[:8*n]
-		sh, or := uint64(1), uint64(0)
-		if dtype == Float64 {
-			sh, or = 12, float64One
-		}
+		sh, or := narrow64(dtype)
 		s1, s2, s3 := stride, 2*stride, 3*stride
 		i := 0
 		for ; i+32 <= len(p); i += 32 {
