@@ -26,11 +26,7 @@ func TestLaggingReaderFails(t *testing.T) {
 	for range 3 {
 		step()
 	}
-	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := onePageReader(t, path)
 	held := *steps
 	checkExact(t, r, layout, held, "reader in step")
 	for lag := uint64(1); lag <= 4*maxLag; lag++ {
@@ -253,11 +249,7 @@ func TestLagWindowPassed(t *testing.T) {
 	for range 3 {
 		step()
 	}
-	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := onePageReader(t, path)
 	held := *steps
 	step()
 	superseded := time.Now() // the held tick was superseded before this
@@ -346,6 +338,13 @@ func heldReader(t *testing.T, w *Writer, path string, maxLag int) *Reader {
 			t.Fatal(err)
 		}
 	}
+	return onePageReader(t, path)
+}
+
+// onePageReader opens path with manual ticks and a one-page cache, so that
+// every read loads pages; it closes with the test.
+func onePageReader(t *testing.T, path string) *Reader {
+	t.Helper()
 	r, err := OpenReader(path, Config{ManualTicks: true, CachePages: 1})
 	if err != nil {
 		t.Fatal(err)
