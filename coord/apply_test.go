@@ -44,6 +44,22 @@ func wr(d *coord.Dataset, start, count uint64, data []byte) coord.Op {
 	return coord.Op{Kind: coord.OpWrite, Dataset: d, Start: []uint64{start}, Count: []uint64{count}, Data: data}
 }
 
+// writerOfD creates a writer of path with cfg and its unlimited dataset
+// "/d"; the writer closes with the test.
+func writerOfD(t *testing.T, path string, cfg coord.Config) (*coord.Writer, *coord.Dataset) {
+	t.Helper()
+	w, err := coord.Create(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	d, err := w.CreateDataset("/d", appendAllSpec(coord.Unlimited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, d
+}
+
 // readAll reads the whole 1-D int32 dataset path of the closed file.
 func readAll(t *testing.T, file, path string) []byte {
 	t.Helper()
@@ -243,16 +259,8 @@ func TestApplyRanksMixed(t *testing.T) {
 // TickBytes 1 every append ends the tick.
 func TestApplyCalls(t *testing.T) {
 	var published []uint64 // PublishInfo.Calls of each end of tick
-	w, err := coord.Create(filepath.Join(t.TempDir(), "c.pw"), coord.Config{ManualTicks: true, TickBytes: 1,
+	w, d := writerOfD(t, filepath.Join(t.TempDir(), "c.pw"), coord.Config{ManualTicks: true, TickBytes: 1,
 		OnPublish: func(pi coord.PublishInfo) { published = append(published, pi.Calls) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	d, err := w.CreateDataset("/d", appendAllSpec(coord.Unlimited))
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := w.Calls()
 	published = published[:0]
 	const n = 20
@@ -283,19 +291,11 @@ func TestOnTimer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.pw")
 	var held atomic.Pointer[coord.Dataset] // a held-back append to make
 	errc := make(chan error, 1)
-	w, err := coord.Create(path, coord.Config{TickLen: 20 * time.Millisecond, OnTimer: func() {
+	_, d := writerOfD(t, path, coord.Config{TickLen: 20 * time.Millisecond, OnTimer: func() {
 		if d := held.Swap(nil); d != nil {
 			errc <- d.Append(1, int32s(42))
 		}
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	d, err := w.CreateDataset("/d", appendAllSpec(coord.Unlimited))
-	if err != nil {
-		t.Fatal(err)
-	}
 	r, err := coord.OpenReader(path, coord.Config{OpenWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
