@@ -270,20 +270,19 @@ func (c *comm) start(ctx context.Context, nc *nats.Conn, own bool, joinTimeout t
 	if err := c.claim(nc, claim, joinTimeout); err != nil {
 		return err
 	}
-	handler := func(m *nats.Msg) { c.deliver(m.Data) }
-	for _, subj := range []string{l.all, l.ranks[c.rank], claim} {
-		h := handler
-		if subj == claim {
-			h = c.answerClaim
-		}
-		sub, err := nc.Subscribe(subj, h)
+	deliver := func(m *nats.Msg) { c.deliver(m.Data) }
+	for _, s := range []struct {
+		subj string
+		h    nats.MsgHandler
+	}{{l.all, deliver}, {l.ranks[c.rank], deliver}, {claim, c.answerClaim}} {
+		sub, err := nc.Subscribe(s.subj, s.h)
 		if err == nil {
 			// The protocol bounds what is in flight; never drop messages.
 			err = sub.SetPendingLimits(-1, -1)
 		}
 		if err != nil {
 			l.unsubscribe()
-			return fmt.Errorf("collective: subscribe %s: %w", subj, err)
+			return fmt.Errorf("collective: subscribe %s: %w", s.subj, err)
 		}
 		l.subs = append(l.subs, sub)
 	}
