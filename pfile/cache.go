@@ -160,8 +160,7 @@ func (c *chunkCache) makeRoom(raw vfs.File) error {
 		if err := ch.writeBack(raw); err != nil {
 			return err
 		}
-		delete(c.chunks, ch.addr)
-		c.release(ch)
+		c.forget(ch)
 		c.order[0] = nil
 		c.order = c.order[1:]
 	}
@@ -176,6 +175,13 @@ func (ch *cachedChunk) writeBack(raw vfs.File) error {
 		}
 	}
 	return nil
+}
+
+// forget takes a chunk that is written back out of the cache (the order
+// list is the caller's) and releases it.
+func (c *chunkCache) forget(ch *cachedChunk) {
+	delete(c.chunks, ch.addr)
+	c.release(ch)
 }
 
 // release takes a chunk that is written back and no longer in the cache
@@ -200,8 +206,7 @@ func (c *chunkCache) flush(raw vfs.File) error {
 	for i, ch := range c.order {
 		if err := ch.writeBack(raw); err != nil {
 			for _, w := range c.order[:i] {
-				delete(c.chunks, w.addr)
-				c.release(w)
+				c.forget(w)
 			}
 			c.order = slices.Delete(c.order, 0, i)
 			return err
