@@ -3,9 +3,14 @@ package coord
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"pwstore/collective"
 )
 
 // TestWriterFilesCutShort: a data or metadata file cut short under its
@@ -69,29 +74,67 @@ func TestReopenCutFile(t *testing.T) {
 // size at the last end of tick would bring a file cut under the writer
 // back to that size, hiding the cut from the end of tick's check (the
 // bytes between the cut and the write would read as zeros): it checks the
-// size first and fails with corruption.
+// size first and fails with corruption. In a parallel writer the write may
+// come from any rank, and only rank 0 checks the size at the end of tick.
 func TestCutHiddenByWriteToEnd(t *testing.T) {
+	for _, np := range []int{1, 2} {
+		t.Run(fmt.Sprintf("np=%d", np), func(t *testing.T) { cutHiddenByWriteToEnd(t, np) })
+	}
+}
+
+// cutHiddenByWriteToEnd runs the test with np ranks; the last rank writes.
+func cutHiddenByWriteToEnd(t *testing.T, np int) {
 	path := filepath.Join(t.TempDir(), "end.pw")
-	w, err := Create(path, Config{ManualTicks: true})
-	if err != nil {
-		t.Fatal(err)
+	comms := []collective.Comm{nil}
+	if np > 1 {
+		comms = collective.NewLocalWith(np, collective.LocalOptions{Timeout: 20 * time.Second})
 	}
-	defer w.Close()
 	const n = 1024 // 8 KiB: a chunk of its own pages
-	d, err := w.CreateDataset("/last", Spec{Type: Int64, Shape: []uint64{n}, Chunk: []uint64{n}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.EndTick(); err != nil {
-		t.Fatal(err)
-	}
-	// Find the chunk: a pattern written and flushed, then looked up.
 	pattern := bytes.Repeat([]byte{0x5a, 0xc3, 0x96, 0x0f, 0x11, 0x22, 0x33, 0x44}, n)
-	if err := d.WriteSlab([]uint64{0}, []uint64{n}, pattern); err != nil {
-		t.Fatal(err)
+	written, cut := make(chan error, np), make(chan struct{})
+	writeErr, tickErr := make([]error, np), make([]error, np)
+	var wg sync.WaitGroup
+	for rank, c := range comms {
+		wg.Go(func() {
+			writes := rank == np-1
+			err := func() error {
+				w, err := Create(path, Config{ManualTicks: true, Comm: c})
+				if err != nil {
+					return err
+				}
+				defer w.Close()
+				d, err := w.CreateDataset("/last", Spec{Type: Int64, Shape: []uint64{n}, Chunk: []uint64{n}})
+				if err != nil {
+					return err
+				}
+				if err := w.EndTick(); err != nil {
+					return err
+				}
+				if writes {
+					if err := d.WriteSlab([]uint64{0}, []uint64{n}, pattern); err != nil {
+						return err
+					}
+				}
+				if err := w.EndTick(); err != nil {
+					return err
+				}
+				written <- nil
+				<-cut
+				if writes {
+					writeErr[rank] = d.WriteSlab([]uint64{0}, []uint64{n}, make([]byte, len(pattern)))
+				}
+				tickErr[rank] = w.EndTick()
+				return nil
+			}()
+			if err != nil {
+				written <- fmt.Errorf("rank %d: %w", rank, err)
+			}
+		})
 	}
-	if err := w.EndTick(); err != nil {
-		t.Fatal(err)
+	for range np {
+		if err := <-written; err != nil {
+			t.Fatal(err)
+		}
 	}
 	file, err := os.ReadFile(path)
 	if err != nil {
@@ -104,10 +147,17 @@ func TestCutHiddenByWriteToEnd(t *testing.T) {
 	if err := os.Truncate(path, int64(at)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.WriteSlab([]uint64{0}, []uint64{n}, make([]byte, len(pattern))); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("a write ending at the end of the cut file: %v, want corruption", err)
+	close(cut)
+	wg.Wait()
+	if err := writeErr[np-1]; !errors.Is(err, ErrCorrupt) {
+		t.Errorf("rank %d: a write ending at the end of the cut file: %v, want corruption", np-1, err)
 	}
-	if err := w.EndTick(); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("end of tick after the cut: %v, want corruption", err)
+	for rank, err := range tickErr {
+		if err == nil {
+			t.Errorf("rank %d: end of tick after the cut succeeded", rank)
+		}
+	}
+	if !errors.Is(tickErr[0], ErrCorrupt) {
+		t.Errorf("rank 0: end of tick after the cut: %v, want corruption", tickErr[0])
 	}
 }

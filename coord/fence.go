@@ -96,18 +96,20 @@ func (p *publisher) check(fsys vfs.FS, path string) error {
 // fencedFile is a writer's data file: a write or truncate that comes more
 // than gap after the last check of the files checks them first, so a
 // writer resumed after a recovery fails instead of writing into the
-// recovered file. On rank 0 it also keeps the size the file had at the
-// last end of tick, and checks it before a write that reaches it: such a
-// write would hide a cut (the end of tick compares the sizes).
+// recovered file. It also keeps a size the file cannot be below unless it
+// was cut (on rank 0 its size at the last end of tick; on the other ranks
+// the end of allocation that rank 0 grew it to before the last end of
+// tick's barrier), and checks it before a write that reaches it: such a
+// write would hide a cut from rank 0's check at the end of tick, which
+// compares the sizes.
 type fencedFile struct {
 	vfs.File
 	gap   time.Duration
 	check func() error
-	sized bool // rank 0: grown is kept
 
 	mu    sync.Mutex // guards last and grown
 	last  time.Time  // when the files were last found intact (monotonic)
-	grown int64      // the file's size at the last end of tick
+	grown int64      // the size the file cannot be below unless cut
 }
 
 func (f *fencedFile) WriteAt(p []byte, off int64) (int, error) {
@@ -117,7 +119,7 @@ func (f *fencedFile) WriteAt(p []byte, off int64) (int, error) {
 	// A write that reaches the size at the last end of tick would bring a
 	// file cut under the writer back to that size, and the end of tick's
 	// check would pass over the cut (its bytes then read as zeros).
-	if f.sized && off+int64(len(p)) >= f.floor() {
+	if off+int64(len(p)) >= f.floor() {
 		if err := f.checkSize(f.Name()); err != nil {
 			return 0, err
 		}
@@ -129,10 +131,8 @@ func (f *fencedFile) Truncate(size int64) error {
 	if err := f.recheck(); err != nil {
 		return err
 	}
-	if f.sized {
-		if err := f.checkSize(f.Name()); err != nil {
-			return err
-		}
+	if err := f.checkSize(f.Name()); err != nil {
+		return err
 	}
 	return f.File.Truncate(size)
 }
@@ -164,7 +164,8 @@ func (f *fencedFile) floor() int64 {
 	return f.grown
 }
 
-// setGrown records the file's size at an end of tick.
+// setGrown records a size the file has reached: at an end of tick, or
+// when it was opened.
 func (f *fencedFile) setGrown(size int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

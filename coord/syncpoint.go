@@ -200,6 +200,11 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	if err := comm.Barrier(ctx); err != nil {
 		return w.fail(fmt.Errorf("%s: end of tick %d: %w", w.path, w.pb.Tick(), err))
 	}
+	if w.rank != 0 {
+		// Rank 0 grew the file to the end of allocation before the
+		// barrier, and every rank allocated alike.
+		w.fence.setGrown(w.pf.GrownSize())
+	}
 	return w.publishTick(dec.Oldest)
 }
 

@@ -395,7 +395,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 	if w.rank == 0 {
 		check = w.checkFiles
 	}
-	w.fence = &fencedFile{File: w.data, gap: w.cfg.WriterGone / 2, check: check, sized: w.rank == 0, last: time.Now()}
+	w.fence = &fencedFile{File: w.data, gap: w.cfg.WriterGone / 2, check: check, last: time.Now()}
 	w.data = w.fence
 	pb, err := pagebuf.New(pagebuf.Config{
 		PageSize: ps, MaxPages: w.cfg.CachePages, Mode: pagebuf.SWMRWriter, MaxLag: w.cfg.MaxLag,
@@ -417,13 +417,13 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 	}
 	pb.SetEvictHook(w.pf.Evicted)
 	w.pf.SetEpoch(pb.Tick())
-	if w.rank == 0 {
-		size, err := w.data.Size()
-		if err != nil {
-			return fmt.Errorf("%s: %w", w.path, err)
-		}
-		w.fence.setGrown(size)
+	// A size seen now is one the file cannot be below later unless cut:
+	// it never shrinks while its writer runs.
+	size, err := w.data.Size()
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.path, err)
 	}
+	w.fence.setGrown(size)
 	return nil
 }
 

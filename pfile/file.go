@@ -361,10 +361,18 @@ func (f *File) Grow() error {
 	if err != nil {
 		return err
 	}
-	if end := int64(f.al.eoa) * int64(f.sb.PageSize); size < end {
+	if end := f.GrownSize(); size < end {
 		return f.raw.Truncate(end)
 	}
 	return nil
+}
+
+// GrownSize is the size Grow brings the data file to: the end of
+// allocation in bytes. Every rank of a parallel writer holds the same
+// allocation, so after rank 0's Grow every rank knows a size below which
+// the file cannot be without having been cut.
+func (f *File) GrownSize() int64 {
+	return int64(f.eoa()) * int64(f.sb.PageSize)
 }
 
 // usable reports a closed file or an earlier failed change.
