@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// diskResult is the sequential-write baseline: the physical limit.
+// diskResult is a sequential-write baseline: the physical limit.
 type diskResult struct {
 	Bytes      int64   `json:"bytes"`
 	Block      int     `json:"block_bytes"`
@@ -18,10 +18,9 @@ type diskResult struct {
 	rowStart
 }
 
-// diskBaseline writes size bytes sequentially in 1 MiB blocks into a file
-// in dir, fsyncs it, and removes it.
-func diskBaseline(dir string, size int64) diskResult {
-	const block = 1 << 20
+// diskBaseline writes size bytes sequentially in blocks of block bytes
+// into a file in dir, fsyncs it, and removes it.
+func diskBaseline(dir string, size int64, block int) diskResult {
 	r := diskResult{Bytes: size, Block: block, Load: loadAvg()}
 	path := filepath.Join(dir, "disk-baseline.bin")
 	err := func() error {
@@ -36,8 +35,8 @@ func diskBaseline(dir string, size int64) diskResult {
 			buf[i] = byte(i*7 + i>>8) // not all zero, in case the storage compresses
 		}
 		start := time.Now()
-		for off := int64(0); off < size; off += block {
-			if _, err := f.Write(buf); err != nil {
+		for off := int64(0); off < size; off += int64(block) {
+			if _, err := f.Write(buf[:min(int64(block), size-off)]); err != nil {
 				return err
 			}
 		}

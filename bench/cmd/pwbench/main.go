@@ -206,19 +206,25 @@ type bench struct {
 
 // results is results.json.
 type results struct {
-	Started  string             `json:"started"`
-	Finished string             `json:"finished"`
-	Host     hostInfo           `json:"host"`
-	Config   map[string]any     `json:"config"`
-	Disk     *diskResult        `json:"disk,omitempty"`
-	Ours     []ourRun           `json:"ours"`
-	Peer     peerInfo           `json:"peer"`
-	PeerRuns []peerRun          `json:"peer_runs"`
-	Coll     []colltick.Result  `json:"collective_tick"`
-	CollErr  string             `json:"collective_tick_error,omitempty"`
-	EOT      *eotResult         `json:"eot,omitempty"`
-	Ratios   map[string]float64 `json:"ratios"`
-	Targets  []target           `json:"targets"`
+	Started  string         `json:"started"`
+	Finished string         `json:"finished"`
+	Host     hostInfo       `json:"host"`
+	Config   map[string]any `json:"config"`
+	Disk     *diskResult    `json:"disk,omitempty"`
+	// PlanesCache is the page-cache baseline of the planes rows: their
+	// bytes in plane-sized writes, after the same settle, just before
+	// them. On a virtual machine the page cache's speed depends on whether
+	// its memory must first come back from the host, so only a baseline
+	// in the rows' own state is their peer (docs/DECISIONS.md).
+	PlanesCache *diskResult        `json:"page_cache_planes,omitempty"`
+	Ours        []ourRun           `json:"ours"`
+	Peer        peerInfo           `json:"peer"`
+	PeerRuns    []peerRun          `json:"peer_runs"`
+	Coll        []colltick.Result  `json:"collective_tick"`
+	CollErr     string             `json:"collective_tick_error,omitempty"`
+	EOT         *eotResult         `json:"eot,omitempty"`
+	Ratios      map[string]float64 `json:"ratios"`
+	Targets     []target           `json:"targets"`
 }
 
 type hostInfo struct {
@@ -353,7 +359,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 	if c.want("disk") {
 		b.say("disk: sequential write of %d MB with fsync", c.diskMB)
 		st := b.settle(ctx)
-		d := diskBaseline(b.work, int64(c.diskMB)<<20)
+		d := diskBaseline(b.work, int64(c.diskMB)<<20, 1<<20)
 		d.rowStart = st
 		res.Disk = &d
 	}
@@ -374,6 +380,14 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 	}
 	if c.want("planes") {
 		b.say("planes: %d datasets x %d planes of %dx%d int32", c.planesD, c.planes, c.side, c.side)
+		if c.want("disk") {
+			plane := 4 * c.side * c.side
+			b.say("planes: page-cache baseline, %d plane-sized writes", c.planesD*c.planes)
+			st := b.settle(ctx)
+			d := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), plane)
+			d.rowStart = st
+			res.PlanesCache = &d
+		}
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: "planes", kind: "planes", writers: 1, steps: c.planes,
 			datasets: c.planesD, side: c.side, probe: c.planesRd == "probe"}))
 		if self, err := os.Executable(); err == nil {

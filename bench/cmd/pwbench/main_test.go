@@ -129,6 +129,19 @@ func TestEvaluate(t *testing.T) {
 	if x := r.Ratios["planes_prefilled_mb_per_s_vs_hdf5_no_swmr"]; x != 0.95 {
 		t.Errorf("ratio %v", x)
 	}
+	// A baseline in the planes rows' own state judges them; the first
+	// one is still reported.
+	r.PlanesCache = &diskResult{CachedMBps: 1600}
+	r.Targets = nil
+	evaluate(r, c)
+	for _, tg := range r.Targets {
+		if tg.Name == "planes to the last step >= 0.9x page-cache MB/s (planes-prefilled)" && (tg.Holds == nil || !*tg.Holds) {
+			t.Errorf("1500 MB/s against a 1600 MB/s baseline fails: %+v", tg)
+		}
+	}
+	if x, y := r.Ratios["planes_prefilled_to_last_step_vs_page_cache_same_state"], r.Ratios["planes_prefilled_to_last_step_vs_page_cache"]; x != 1500.0/1600 || y != 0.75 {
+		t.Errorf("to the last step: %v against the rows' baseline, %v against the first", x, y)
+	}
 	rep := report(r, c)
 	if !strings.Contains(rep, "| planes-prefilled |") {
 		t.Error("report has no planes-prefilled row")
