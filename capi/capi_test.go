@@ -43,6 +43,26 @@ func TestBadUse(t *testing.T) {
 	}
 }
 
+// TestFileLockingEnv: a writer holds its data file's lock unless
+// PW_USE_FILE_LOCKING=FALSE, and a bad value is a configuration error that
+// names the variable.
+func TestFileLockingEnv(t *testing.T) {
+	prog := pwtest(t)
+	for i, c := range []struct{ env, want string }{
+		{"", "locked"}, {"TRUE", "locked"}, {"FALSE", "unlocked"}, {"false", "unlocked"}, {"maybe", "config: "},
+	} {
+		cmd := exec.Command(prog, "lock", filepath.Join(t.TempDir(), fmt.Sprintf("l%d.pw", i)))
+		cmd.Env = append(os.Environ(), "PW_USE_FILE_LOCKING="+c.env)
+		out := ctest.Run(t, cmd)
+		if !strings.HasPrefix(out, c.want) || c.want == "locked" && out != "locked\n" {
+			t.Errorf("PW_USE_FILE_LOCKING=%q: %q, want %q", c.env, out, c.want)
+		}
+		if c.want == "config: " && !strings.Contains(out, "PW_USE_FILE_LOCKING") {
+			t.Errorf("the configuration error does not name the variable: %q", out)
+		}
+	}
+}
+
 // compareExport checks that preader export of every dataset of file equals
 // the bytes in dir/<name>.bin, byte for byte.
 func compareExport(t *testing.T, file, dir string, names []string) {

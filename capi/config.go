@@ -51,6 +51,11 @@ func configure(c *C.pw_config, r role) (coord.Config, resources, error) {
 		KeepMD:      pc.keep_md != 0,
 	}
 	var err error
+	// pw_config has no field for the lock (a field would change its
+	// layout): the environment turns it off, as for HDF5.
+	if cfg.NoFileLock, err = cli.NoFileLock(os.Getenv); err != nil {
+		return cfg, res, fmt.Errorf("%w: %w", coord.ErrConfig, err)
+	}
 	if cfg.WriterGone, err = seconds("writer_gone_seconds", pc.writer_gone_seconds); err != nil {
 		return cfg, res, err
 	}

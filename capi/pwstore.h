@@ -102,6 +102,12 @@ enum { PW_ATTR_INT = 1, PW_ATTR_UINT, PW_ATTR_FLOAT, PW_ATTR_STR };
  * reader: the ranks meet through the NATS server nats_url (NULL: $PW_NATS_URL, token
  * $PW_NATS_TOKEN). The job id (NULL: from the environment, $PW_JOB first) tells concurrent
  * jobs on one server apart: letters, digits, '-' and '_'.
+ *
+ * Lock: every writer process holds a shared flock on the data file, and pw_recover refuses a
+ * file a process still holds (a stopped writer). PW_USE_FILE_LOCKING=FALSE in the
+ * environment turns that off, for file systems whose locks misbehave (as
+ * HDF5_USE_FILE_LOCKING does for HDF5); another value than TRUE, FALSE, 1 or 0 makes every
+ * call that takes a pw_config fail with PW_ERR_CONFIG.
  */
 typedef struct pw_config {
   int version;            /* PW_CONFIG_VERSION, set by pw_config_init */

@@ -9,12 +9,19 @@
  *                                            (one rank; with PWTEST_ENV_RANKS=1 a collective
  *                                            reader of the ranks the environment says)
  *   pwtest bad DIR                           every bad use returns its code
+ *   pwtest lock PATH                         create PATH, then say whether another open of
+ *                                            it can take an exclusive flock ("locked": no,
+ *                                            "unlocked": yes), or "config" and the message
+ *                                            if pw_create refuses the configuration
  * Exit 0 on success; failures are printed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -546,11 +553,48 @@ static int do_bad(const char *dir) {
   return failures == 0 ? 0 : 1;
 }
 
+/* do_lock: does the writer hold the data file's lock (PW_USE_FILE_LOCKING)? */
+static int do_lock(const char *path) {
+  pw_config c;
+  pw_config_init(&c);
+  c.manual_ticks = 1;
+  pw_handle f;
+  int rc = pw_create(path, &c, &f);
+  if (rc == PW_ERR_CONFIG) {
+    printf("config: %s\n", pw_errmsg());
+    return 0;
+  }
+  if (rc != PW_OK) {
+    fprintf(stderr, "pw_create: %d %s\n", rc, pw_errmsg());
+    return 1;
+  }
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    perror("open");
+    return 1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    printf("unlocked\n");
+  } else if (errno == EWOULDBLOCK) {
+    printf("locked\n");
+  } else {
+    perror("flock");
+    return 1;
+  }
+  close(fd);
+  if (pw_close(f) != PW_OK) {
+    fprintf(stderr, "pw_close: %s\n", pw_errmsg());
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 6 && strcmp(argv[1], "write") == 0) return do_write(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
   if (argc >= 4 && strcmp(argv[1], "dump") == 0) return do_dump(argv[2], argv[3]);
   if (argc >= 4 && strcmp(argv[1], "follow") == 0) return do_follow(argv[2], atoi(argv[3]));
   if (argc >= 3 && strcmp(argv[1], "bad") == 0) return do_bad(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "lock") == 0) return do_lock(argv[2]);
   fprintf(stderr, "usage: pwtest write PATH STEPS DELAY_MS OUTDIR | dump PATH OUTDIR | follow PATH STEPS | bad DIR\n");
   return 2;
 }

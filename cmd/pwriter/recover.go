@@ -33,7 +33,7 @@ func recoverCmd(args []string) error {
 	md := fs.String("md", "", "metadata file (default FILE.md)")
 	gone := fs.Duration("writer-gone", coord.DefaultWriterGone, "a writer whose heartbeat is younger than this is watched that long first: recovery refuses a live writer")
 	force := fs.Bool("force", false, "skip the wait on the writer's heartbeat (a process that still holds the file's lock is refused all the same)")
-	noLock := fs.Bool("no-file-lock", false, "do not look for a writer process holding the data file's lock (for file systems whose locks misbehave)")
+	noLock := fs.Bool("no-file-lock", false, "do not look for a writer process holding the data file's lock (for file systems whose locks misbehave; also "+cli.EnvFileLocking+"=FALSE)")
 	pos, err := cli.Parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -41,6 +41,11 @@ func recoverCmd(args []string) error {
 	if err := cli.Positive(fs, "writer-gone"); err != nil {
 		return err
 	}
+	off, err := cli.NoFileLock(os.Getenv)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	*noLock = *noLock || off
 	path, mdPath := pos[0], cli.MDPath(pos[0], *md)
 	if err := cli.Input(path, false); err != nil {
 		return err

@@ -54,7 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.flushRaw, "flush-raw", true, "write raw data back at every end of tick")
 	fs.BoolVar(&f.durable, "durable", false, "fsync at every end of tick: completed ticks survive power loss")
 	fs.BoolVar(&f.keepMD, "keep-md", false, "keep the metadata file after close")
-	fs.BoolVar(&f.noLock, "no-file-lock", false, "take no lock on the data file (for file systems whose locks misbehave; pwriter recover then cannot tell a stopped writer from a dead one)")
+	fs.BoolVar(&f.noLock, "no-file-lock", false, "take no lock on the data file (for file systems whose locks misbehave; pwriter recover then cannot tell a stopped writer from a dead one; also "+cli.EnvFileLocking+"=FALSE)")
 	fs.Int64Var(&f.syncBytes, "sync-bytes", coord.DefaultSyncBytes, "dirty metadata between sync points (parallel)")
 	fs.IntVar(&f.cachePages, "cache-pages", coord.DefaultCachePages, "page buffer capacity in pages")
 	fs.StringVar(&f.logFile, "log-file", "", "per-rank log file (%r is replaced by the rank)")
@@ -75,6 +75,11 @@ func runCmd(args []string) error {
 	if err := f.check(fs, pos[0]); err != nil {
 		return err
 	}
+	off, err := cli.NoFileLock(os.Getenv)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	f.noLock = f.noLock || off
 	env, err := cli.Rank()
 	if err != nil {
 		return err

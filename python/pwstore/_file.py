@@ -200,6 +200,8 @@ class File:
     itself on reads when due, without it ticks only at ``tick()``),
     ``max_lag``, ``page_size``, ``durable``, ``manual_ticks``, ``keep_md``,
     ``log_file``, ``coll_timeout``, ``open_wait``, ``writer_gone`` (seconds).
+    The environment variable ``PW_USE_FILE_LOCKING=FALSE`` stops writers
+    from locking the data file, for file systems whose locks misbehave.
 
     ``comm`` makes the File one rank of a parallel writer or of a
     collective reader (all ranks call ``tick()`` together and adopt the same

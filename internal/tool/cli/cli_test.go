@@ -104,3 +104,15 @@ func TestNotAnInput(t *testing.T) {
 		}
 	}
 }
+
+func TestNoFileLock(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "TRUE": false, "1": false, "false": true, "FALSE": true, "0": true} {
+		got, err := NoFileLock(func(string) string { return v })
+		if err != nil || got != want {
+			t.Errorf("%s=%q: %v, %v; want %v", EnvFileLocking, v, got, err, want)
+		}
+	}
+	if _, err := NoFileLock(func(string) string { return "no" }); err == nil || !strings.Contains(err.Error(), EnvFileLocking) {
+		t.Errorf("a bad value: %v, want an error naming %s", err, EnvFileLocking)
+	}
+}
