@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -177,7 +178,13 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	for i, d := range layout {
 		slabs[i], mine[i] = d.RankSlab(0, rank, ranks)
 	}
-	pre := startPrefill(p, layout, rank, ranks)
+	var big []int // the datasets whose slabs are prefilled
+	for i, d := range layout {
+		if mine[i] && prefilled(d, int(slabs[i].Elems())*d.DType.Size()) {
+			big = append(big, i)
+		}
+	}
+	pre := startPrefill(p.Steps, layout, slabs, big)
 	defer pre.close()
 	var small []byte // slabs not prefilled, filled here
 	var stamp [8]byte
@@ -258,20 +265,30 @@ type prefill struct {
 	done  chan struct{} // closed when the goroutine has returned
 }
 
-func startPrefill(p workload.Params, layout []workload.Dataset, rank, ranks int) *prefill {
+// startPrefill starts filling the slabs of layout[i] for i in big, whose
+// step-0 slabs are in slabs, for steps steps. Without big (rr's appends) it
+// starts nothing.
+func startPrefill(steps int, layout []workload.Dataset, slabs []workload.Slab, big []int) *prefill {
 	// Two buffers in all: neither channel's sends can block.
 	f := &prefill{ready: make(chan []byte, 2), free: make(chan []byte, 2), stop: make(chan struct{}), done: make(chan struct{})}
 	f.free <- nil
 	f.free <- nil
+	if len(big) == 0 {
+		close(f.done)
+		return f
+	}
+	// Its own slabs: the writer moves the start of its copies.
+	own := make([]workload.Slab, len(big))
+	for j, i := range big {
+		own[j] = workload.Slab{Start: slices.Clone(slabs[i].Start), Count: slabs[i].Count}
+	}
 	go func() {
 		defer close(f.done)
-		for s := range uint64(p.Steps) {
-			for _, d := range layout {
-				sl, mine := d.RankSlab(s, rank, ranks)
+		for s := range uint64(steps) {
+			for j, i := range big {
+				d, sl := layout[i], own[j]
+				sl.Start[0] = s * d.Rows
 				n := int(sl.Elems()) * d.DType.Size()
-				if !mine || !prefilled(d, n) {
-					continue
-				}
 				var buf []byte
 				select {
 				case buf = <-f.free:
