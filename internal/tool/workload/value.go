@@ -86,7 +86,12 @@ func Put(p []byte, dtype DType, d, s, e uint64) {
 // p, which holds n elements of dtype.
 func Fill(p []byte, dtype DType, d, s, e0 uint64, n int) {
 	base, stride := progression(d, s)
-	v := base + e0*stride
+	fill(p, dtype, base+e0*stride, stride, n)
+}
+
+// fillGo is Fill in Go, from the value v of p's first element: the whole of
+// Fill where the vector kernels do not run, their tails where they do.
+func fillGo(p []byte, dtype DType, v, stride uint64, n int) {
 	switch dtype {
 	case Int32:
 		p = p[:4*n]
@@ -137,7 +142,12 @@ func Fill(p []byte, dtype DType, d, s, e0 uint64, n int) {
 // returns the index within p of the first element that differs, or -1.
 func Check(p []byte, dtype DType, d, s, e0 uint64, n int) int {
 	base, stride := progression(d, s)
-	v := base + e0*stride
+	return check(p, dtype, base+e0*stride, stride, n)
+}
+
+// checkGo is Check in Go, from the value v of p's first element (see
+// fillGo).
+func checkGo(p []byte, dtype DType, v, stride uint64, n int) int {
 	switch dtype {
 	case Int32:
 		p = p[:4*n]
