@@ -252,16 +252,24 @@ func (d Dataset) eachRun(sl Slab, fn func(e0 uint64, n int)) {
 	rel := make([]uint64, len(dims)) // slab start relative to the step
 	copy(rel, sl.Start)
 	rel[0] = sl.Start[0] % d.Rows
-	last := len(dims) - 1
-	runLen := sl.Count[last]
-	idx := make([]uint64, len(dims)) // position within the slab, last dim fixed at 0
+	// Dimensions the slab spans whole, from the last, are contiguous with the
+	// one before them: they and it make one run (a whole plane is one run,
+	// not one per row: one Fill or Check call, with its progression and its
+	// tail, instead of a thousand).
+	j := len(dims) - 1
+	runLen := sl.Count[j]
+	for j > 0 && rel[j] == 0 && sl.Count[j] == dims[j] {
+		j--
+		runLen *= sl.Count[j]
+	}
+	idx := make([]uint64, len(dims)) // position within the slab, dims j and on fixed at 0
 	for {
 		var e uint64
 		for k := range dims {
 			e = e*dims[k] + rel[k] + idx[k]
 		}
 		fn(e, int(runLen))
-		k := last - 1
+		k := j - 1
 		for ; k >= 0; k-- {
 			idx[k]++
 			if idx[k] < sl.Count[k] {

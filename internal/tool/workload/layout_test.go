@@ -109,3 +109,34 @@ func TestSpotSlab(t *testing.T) {
 		}
 	}
 }
+
+// TestEachRunMerges: the dimensions a slab spans whole join the run, so a
+// rank's share of a step is one run; a slab narrower than its rows is one
+// run per row, in order.
+func TestEachRunMerges(t *testing.T) {
+	runs := func(d Dataset, sl Slab) [][2]uint64 {
+		var rs [][2]uint64
+		d.eachRun(sl, func(e0 uint64, n int) { rs = append(rs, [2]uint64{e0, uint64(n)}) })
+		return rs
+	}
+	planes := Params{Kind: Planes, Side: 5, Datasets: 1}.Defaults().Layout(1)[0]
+	sl, _ := planes.RankSlab(3, 0, 1)
+	if rs := runs(planes, sl); len(rs) != 1 || rs[0] != [2]uint64{0, 25} {
+		t.Fatalf("whole plane: runs %v, want [[0 25]]", rs)
+	}
+	ckpt := Params{Kind: Ckpt, Side: 4}.Defaults().Layout(2)[0]
+	sl, _ = ckpt.RankSlab(2, 1, 2) // planes 2 and 3 of the first spatial axis
+	if rs := runs(ckpt, sl); len(rs) != 1 || rs[0] != [2]uint64{32, 32} {
+		t.Fatalf("rank 1 of 2: runs %v, want [[32 32]]", rs)
+	}
+	sl = Slab{Start: []uint64{2, 1, 1, 2}, Count: []uint64{1, 2, 2, 2}} // step 2, 2x2 rows of 2
+	want := [][2]uint64{{22, 2}, {26, 2}, {38, 2}, {42, 2}}
+	if rs := runs(ckpt, sl); len(rs) != len(want) || rs[0] != want[0] || rs[1] != want[1] || rs[2] != want[2] || rs[3] != want[3] {
+		t.Fatalf("partial rows: runs %v, want %v", rs, want)
+	}
+	sl = Slab{Start: []uint64{2, 1, 2, 0}, Count: []uint64{1, 2, 2, 4}} // whole rows, not whole planes
+	want = [][2]uint64{{24, 8}, {40, 8}}
+	if rs := runs(ckpt, sl); len(rs) != len(want) || rs[0] != want[0] || rs[1] != want[1] {
+		t.Fatalf("whole rows: runs %v, want %v", rs, want)
+	}
+}
