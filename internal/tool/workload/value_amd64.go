@@ -27,6 +27,8 @@ func check32AVX2(p *byte, blocks int, v, stride uint64) int
 //go:noescape
 func check64AVX2(p *byte, blocks int, v, stride, sh, or uint64) int
 
+// fill is Fill from the value v of p's first element: the kernel for the
+// whole blocks, fillGo for the rest.
 func fill(p []byte, dtype DType, v, stride uint64, n int) {
 	if k := fillAVX2(p, dtype, v, stride, n); k > 0 {
 		p, v, n = p[k*dtype.Size():], v+uint64(k)*stride, n-k
@@ -58,6 +60,8 @@ func fillAVX2(p []byte, dtype DType, v, stride uint64, n int) int {
 	return 0
 }
 
+// check is Check from the value v of p's first element: the kernel up to
+// the first block that differs, checkGo from there.
 func check(p []byte, dtype DType, v, stride uint64, n int) int {
 	k := checkAVX2(p, dtype, v, stride, n)
 	if k > 0 {
