@@ -2,6 +2,7 @@ package mdfile
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
@@ -15,19 +16,29 @@ import (
 
 // wleaf is one index page as the writer holds it.
 type wleaf struct {
+	lo      uint64 // entries[0].Page, kept here: the merge's searches read only it
 	entries []Entry
 	at      extent // where it is on disk; n == 0 until placed
 	ref     Ref
 	dirty   bool // must be (re)written this update
 }
 
-func (l *wleaf) first() uint64  { return l.entries[0].Page }
+func newLeaf(entries []Entry) *wleaf {
+	l := &wleaf{entries: entries, dirty: true}
+	if len(entries) > 0 {
+		l.lo = entries[0].Page
+	}
+	return l
+}
+
+func (l *wleaf) first() uint64  { return l.lo }
 func (l *wleaf) items() []Entry { return l.entries }
 func (l *wleaf) place() extent  { return l.at }
 func (l *wleaf) changed() bool  { return l.dirty }
 
 // wbranch is one branch page: a run of index pages.
 type wbranch struct {
+	lo      uint64 // leaves[0].first()
 	leaves  []*wleaf
 	at      extent
 	ref     Ref
@@ -35,7 +46,15 @@ type wbranch struct {
 	dirty   bool
 }
 
-func (b *wbranch) first() uint64   { return b.leaves[0].first() }
+func newBranch(leaves []*wleaf) *wbranch {
+	b := &wbranch{leaves: leaves, dirty: true}
+	if len(leaves) > 0 {
+		b.lo = leaves[0].lo
+	}
+	return b
+}
+
+func (b *wbranch) first() uint64   { return b.lo }
 func (b *wbranch) items() []*wleaf { return b.leaves }
 func (b *wbranch) place() extent   { return b.at }
 func (b *wbranch) changed() bool   { return b.dirty }
@@ -61,7 +80,7 @@ func (w *Writer) merge(ops []change) ([]*wbranch, []extent, error) {
 	var superseded []extent
 	joined, err := mergeLevel(w.branches, ops, w.bcap, &superseded,
 		func(leaves []*wleaf, ops []change) ([]*wleaf, error) { return w.mergeLeaves(leaves, ops, &superseded) },
-		func(leaves []*wleaf) *wbranch { return &wbranch{leaves: leaves, dirty: true} })
+		newBranch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +109,7 @@ func (w *Writer) merge(ops []change) ([]*wbranch, []extent, error) {
 func (w *Writer) mergeLeaves(old []*wleaf, ops []change, superseded *[]extent) ([]*wleaf, error) {
 	return mergeLevel(old, ops, w.cap, superseded,
 		func(entries []Entry, ops []change) ([]Entry, error) { return w.mergeLeaf(entries, ops, superseded) },
-		func(entries []Entry) *wleaf { return &wleaf{entries: entries, dirty: true} })
+		newLeaf)
 }
 
 // node is a page of one level of the writer's tree holding items of type
@@ -107,46 +126,28 @@ type node[K any] interface {
 // pages by build (split into runs of at most limit); untouched pages are
 // kept; a changed page nearly empty is joined with a neighbour. The pages
 // replaced go to superseded.
+//
+// Its cost follows the pages ops touch, not the level's size: it finds
+// each touched page by binary search on first() (kept in the node, so one
+// memory read a probe) and copies the untouched runs between them whole.
+// That the untouched pages need no join test rests on their being clean:
+// only the pages an update builds are changed, and a successful update
+// writes them all (encodeIndex), while a failed one leaves the writer
+// unusable.
 func mergeLevel[K any, N node[K]](old []N, ops []change, limit int, superseded *[]extent,
 	mergeItems func([]K, []change) ([]K, error), build func([]K) N) ([]N, error) {
+	if len(ops) == 0 {
+		return old, nil
+	}
 	if len(old) == 0 {
 		old = []N{build(nil)} // a stand-in for an empty level, never kept
 	}
 	out := make([]N, 0, len(old)+1)
-	oi := 0
-	for i, n := range old {
-		hi := uint64(maxPage)
-		if i+1 < len(old) {
-			hi = old[i+1].first()
-		}
-		oj := oi
-		for oj < len(ops) && ops[oj].page < hi {
-			oj++
-		}
-		if oj == oi {
-			if len(n.items()) > 0 { // not the stand-in
-				out = append(out, n)
-			}
-			continue
-		}
-		items, err := mergeItems(n.items(), ops[oi:oj])
-		if err != nil {
-			return nil, err
-		}
-		oi = oj
-		if at := n.place(); at.n > 0 {
-			*superseded = append(*superseded, at)
-		}
-		for k := 0; k < len(items); {
-			size := evenRun(len(items)-k, limit)
-			out = append(out, build(items[k:k+size]))
-			k += size
-		}
-	}
-	joined := out[:0]
-	for _, n := range out {
-		if k := len(joined); k > 0 {
-			prev := joined[k-1]
+	// add appends n to out, joined with out's last page when one of them
+	// changed and they are small enough together.
+	add := func(n N) {
+		if k := len(out); k > 0 {
+			prev := out[k-1]
 			if small(len(prev.items()), len(n.items()), limit, prev.changed() || n.changed()) {
 				for _, x := range []N{prev, n} {
 					if at := x.place(); at.n > 0 {
@@ -154,16 +155,62 @@ func mergeLevel[K any, N node[K]](old []N, ops []change, limit int, superseded *
 					}
 				}
 				both := make([]K, 0, len(prev.items())+len(n.items()))
-				joined[k-1] = build(append(append(both, prev.items()...), n.items()...))
-				continue
+				out[k-1] = build(append(append(both, prev.items()...), n.items()...))
+				return
 			}
 		}
-		joined = append(joined, n)
+		out = append(out, n)
 	}
-	return joined, nil
+	// keep appends the untouched pages old[i:j]: past the first that does
+	// not join a changed page before it, the rest go as they are.
+	keep := func(i, j int) {
+		for ; i < j; i++ {
+			if k := len(out); k > 0 && out[k-1].changed() {
+				add(old[i])
+				continue
+			}
+			out = append(out, old[i:j]...)
+			return
+		}
+	}
+	i, oi := 0, 0 // old[:i] and ops[:oi] are done
+	for oi < len(ops) {
+		// The page that holds ops[oi]: the last one starting at or
+		// before it, or the first.
+		page := ops[oi].page
+		t := i + sort.Search(len(old)-i, func(k int) bool { return old[i+k].first() > page }) - 1
+		t = max(t, i)
+		keep(i, t)
+		hi := uint64(maxPage)
+		if t+1 < len(old) {
+			hi = old[t+1].first()
+		}
+		oj := oi
+		for oj < len(ops) && ops[oj].page < hi {
+			oj++
+		}
+		n := old[t]
+		items, err := mergeItems(n.items(), ops[oi:oj])
+		if err != nil {
+			return nil, err
+		}
+		if at := n.place(); at.n > 0 {
+			*superseded = append(*superseded, at)
+		}
+		for k := 0; k < len(items); {
+			size := evenRun(len(items)-k, limit)
+			add(build(items[k : k+size]))
+			k += size
+		}
+		i, oi = t+1, oj
+	}
+	keep(i, len(old))
+	return out, nil
 }
 
-// the images they supersede.
+// mergeLeaf applies sorted ops to one leaf's entries old and returns the
+// new entries, adding to superseded the extents of the images they
+// supersede.
 func (w *Writer) mergeLeaf(old []Entry, ops []change, superseded *[]extent) ([]Entry, error) {
 	out := make([]Entry, 0, len(old)+len(ops))
 	i := 0
