@@ -42,22 +42,23 @@ func fillAVX2(p []byte, dtype DType, v, stride uint64, n int) int {
 	if !useAVX2 {
 		return 0
 	}
-	switch dtype {
-	case Int32:
-		blocks := len(p[:4*n]) / vecBlock
-		if blocks > 0 {
-			fill32AVX2(&p[0], blocks, v, stride)
-		}
-		return blocks * vecBlock / 4
-	case Int64, Float64:
-		blocks := len(p[:8*n]) / vecBlock
-		if blocks > 0 {
-			sh, or := narrow64(dtype)
-			fill64AVX2(&p[0], blocks, v, stride, sh, or)
-		}
-		return blocks * vecBlock / 8
+	blocks := wholeBlocks(p, dtype, n)
+	if blocks == 0 {
+		return 0
 	}
-	return 0
+	if dtype == Int32 {
+		fill32AVX2(&p[0], blocks, v, stride)
+	} else {
+		sh, or := narrow64(dtype)
+		fill64AVX2(&p[0], blocks, v, stride, sh, or)
+	}
+	return blocks * vecBlock / dtype.Size()
+}
+
+// wholeBlocks is the number of whole vecBlocks in p's first n elements of
+// dtype, which p must hold (the bounds check the kernels do not do).
+func wholeBlocks(p []byte, dtype DType, n int) int {
+	return len(p[:dtype.Size()*n]) / vecBlock
 }
 
 // check is Check from the value v of p's first element: the kernel up to
@@ -81,20 +82,15 @@ func checkAVX2(p []byte, dtype DType, v, stride uint64, n int) int {
 	if !useAVX2 {
 		return 0
 	}
-	switch dtype {
-	case Int32:
-		blocks := len(p[:4*n]) / vecBlock
-		if blocks > 0 {
-			blocks = check32AVX2(&p[0], blocks, v, stride)
-		}
-		return blocks * vecBlock / 4
-	case Int64, Float64:
-		blocks := len(p[:8*n]) / vecBlock
-		if blocks > 0 {
-			sh, or := narrow64(dtype)
-			blocks = check64AVX2(&p[0], blocks, v, stride, sh, or)
-		}
-		return blocks * vecBlock / 8
+	blocks := wholeBlocks(p, dtype, n)
+	if blocks == 0 {
+		return 0
 	}
-	return 0
+	if dtype == Int32 {
+		blocks = check32AVX2(&p[0], blocks, v, stride)
+	} else {
+		sh, or := narrow64(dtype)
+		blocks = check64AVX2(&p[0], blocks, v, stride, sh, or)
+	}
+	return blocks * vecBlock / dtype.Size()
 }

@@ -35,18 +35,38 @@
 	VPOR Y10, r, r \
 	VPADDQ step, a, a
 
+// START32 is the start of fill32AVX2 and check32AVX2 after p: CX =
+// blocks, Y0 = (v, v+2s, v+4s, v+6s), Y1 = Y0+s and Y3 = 8s in every lane.
+#define START32 \
+	MOVQ blocks+8(FP), CX \
+	MOVQ v+16(FP), AX \
+	MOVQ stride+24(FP), BX \
+	LEAQ (BX)(BX*1), DX \
+	LANES(AX, DX, R8, X0, X1, Y0) \
+	VMOVQ BX, X2 \
+	VPBROADCASTQ X2, Y2 \
+	VPADDQ Y2, Y0, Y1 \
+	VPSLLQ $3, Y2, Y3
+
+// START64 is the start of fill64AVX2 and check64AVX2 after p: CX =
+// blocks, Y0 = (v, v+s, v+2s, v+3s), X9 = sh, Y10 = or and Y3 = 4s in every
+// lane (what INT64 uses).
+#define START64 \
+	MOVQ blocks+8(FP), CX \
+	MOVQ v+16(FP), AX \
+	MOVQ stride+24(FP), BX \
+	LANES(AX, BX, R8, X0, X1, Y0) \
+	MOVQ sh+32(FP), R8 \
+	VMOVQ R8, X9 \
+	VPBROADCASTQ or+40(FP), Y10 \
+	SHLQ $2, BX \
+	VMOVQ BX, X3 \
+	VPBROADCASTQ X3, Y3
+
 // func fill32AVX2(p *byte, blocks int, v, stride uint64)
 TEXT ·fill32AVX2(SB), NOSPLIT, $0-32
 	MOVQ p+0(FP), DI
-	MOVQ blocks+8(FP), CX
-	MOVQ v+16(FP), AX
-	MOVQ stride+24(FP), BX
-	LEAQ (BX)(BX*1), DX
-	LANES(AX, DX, R8, X0, X1, Y0)
-	VMOVQ BX, X2
-	VPBROADCASTQ X2, Y2
-	VPADDQ Y2, Y0, Y1
-	VPSLLQ $3, Y2, Y3
+	START32
 	TESTQ CX, CX
 	JZ fill32done
 
@@ -70,15 +90,7 @@ fill32done:
 // func check32AVX2(p *byte, blocks int, v, stride uint64) int
 TEXT ·check32AVX2(SB), NOSPLIT, $0-40
 	MOVQ p+0(FP), SI
-	MOVQ blocks+8(FP), CX
-	MOVQ v+16(FP), AX
-	MOVQ stride+24(FP), BX
-	LEAQ (BX)(BX*1), DX
-	LANES(AX, DX, R8, X0, X1, Y0)
-	VMOVQ BX, X2
-	VPBROADCASTQ X2, Y2
-	VPADDQ Y2, Y0, Y1
-	VPSLLQ $3, Y2, Y3
+	START32
 	XORQ R9, R9
 
 check32loop:
@@ -111,16 +123,7 @@ check32done:
 // func fill64AVX2(p *byte, blocks int, v, stride, sh, or uint64)
 TEXT ·fill64AVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
-	MOVQ blocks+8(FP), CX
-	MOVQ v+16(FP), AX
-	MOVQ stride+24(FP), BX
-	LANES(AX, BX, R8, X0, X1, Y0)
-	MOVQ sh+32(FP), R8
-	VMOVQ R8, X9
-	VPBROADCASTQ or+40(FP), Y10
-	SHLQ $2, BX
-	VMOVQ BX, X3
-	VPBROADCASTQ X3, Y3
+	START64
 	TESTQ CX, CX
 	JZ fill64done
 
@@ -144,16 +147,7 @@ fill64done:
 // func check64AVX2(p *byte, blocks int, v, stride, sh, or uint64) int
 TEXT ·check64AVX2(SB), NOSPLIT, $0-56
 	MOVQ p+0(FP), SI
-	MOVQ blocks+8(FP), CX
-	MOVQ v+16(FP), AX
-	MOVQ stride+24(FP), BX
-	LANES(AX, BX, R8, X0, X1, Y0)
-	MOVQ sh+32(FP), R8
-	VMOVQ R8, X9
-	VPBROADCASTQ or+40(FP), Y10
-	SHLQ $2, BX
-	VMOVQ BX, X3
-	VPBROADCASTQ X3, Y3
+	START64
 	XORQ R9, R9
 
 check64loop:
