@@ -94,6 +94,8 @@ func cutHiddenByWriteToEnd(t *testing.T, np int) {
 	written, cut := make(chan error, np), make(chan struct{})
 	writeErr, tickErr := make([]error, np), make([]error, np)
 	var wg sync.WaitGroup
+	var release sync.Once // lets the ranks go on, also when the test fails first
+	defer func() { release.Do(func() { close(cut) }); wg.Wait() }()
 	for rank, c := range comms {
 		wg.Go(func() {
 			writes := rank == np-1
@@ -147,7 +149,7 @@ func cutHiddenByWriteToEnd(t *testing.T, np int) {
 	if err := os.Truncate(path, int64(at)); err != nil {
 		t.Fatal(err)
 	}
-	close(cut)
+	release.Do(func() { close(cut) })
 	wg.Wait()
 	if err := writeErr[np-1]; !errors.Is(err, ErrCorrupt) {
 		t.Errorf("rank %d: a write ending at the end of the cut file: %v, want corruption", np-1, err)
