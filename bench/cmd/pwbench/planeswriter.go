@@ -18,11 +18,11 @@ import (
 
 // planesWriter is `pwbench planes-writer`: the planes workload written the
 // way HDF5's peer writes it, so the two compare like for like. It has the
-// layout of `pwriter run --workload planes` (so the probe readers follow it)
-// and prints the same JSON lines, but fills one plane buffer once and then
-// changes only the first two values of each plane (to the workload's values,
-// which the probe checks), where pwriter computes every element's value
-// (a hash) for every plane.
+// layout of `pwriter run --workload planes` (so the probe readers follow it),
+// ends its steps with Sync as pwriter does, and prints the same JSON lines,
+// but fills one plane buffer once and then changes only the first two values
+// of each plane (to the workload's values, which the probe checks), where
+// pwriter computes every element's value for every plane.
 func planesWriter(args []string) error {
 	fs := flag.NewFlagSet("pwbench planes-writer", flag.ContinueOnError)
 	datasets := fs.Int("datasets", 10, "datasets")
@@ -123,6 +123,11 @@ func writePlanes(w *coord.Writer, p workload.Params, layout []workload.Dataset, 
 		}
 		mark(w.Calls() + 1)
 		if err := timeDS.SetAttr(workload.StepsAttr, coord.IntValue(int64(s+1))); err != nil {
+			return err
+		}
+		// The step is complete: publish it soon, as pwriter does (and as
+		// HDF5's peer flushes after each pass).
+		if err := w.Sync(); err != nil {
 			return err
 		}
 	}
