@@ -178,11 +178,9 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	for i, d := range layout {
 		slabs[i], mine[i] = d.RankSlab(0, rank, ranks)
 	}
-	var big []int // the datasets whose slabs are prefilled
+	big := make([]bool, len(layout)) // this rank's slabs the prefill goroutine fills
 	for i, d := range layout {
-		if mine[i] && prefilled(d, int(slabs[i].Elems())*d.DType.Size()) {
-			big = append(big, i)
-		}
+		big[i] = mine[i] && prefilled(d, int(slabs[i].Elems())*d.DType.Size())
 	}
 	pre := startPrefill(p.Steps, layout, slabs, big)
 	defer pre.close()
@@ -207,7 +205,7 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 			case d.Path == workload.TimePath:
 				binary.LittleEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano()))
 				buf = stamp[:]
-			case prefilled(d, n):
+			case big[i]:
 				buf = <-pre.ready
 			default:
 				if cap(small) < n {
@@ -217,7 +215,7 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 				d.FillSlab(buf, s, sl)
 			}
 			err := ds[i].WriteSlab(sl.Start, sl.Count, buf)
-			if prefilled(d, n) {
+			if big[i] {
 				pre.free <- buf
 			}
 			if err != nil {
@@ -265,27 +263,31 @@ type prefill struct {
 	done  chan struct{} // closed when the goroutine has returned
 }
 
-// startPrefill starts filling the slabs of layout[i] for i in big, whose
-// step-0 slabs are in slabs, for steps steps. Without big (rr's appends) it
+// startPrefill starts filling the slabs of layout[i] where big[i], whose
+// step-0 slabs are in slabs, for steps steps. Without any (rr's appends) it
 // starts nothing.
-func startPrefill(steps int, layout []workload.Dataset, slabs []workload.Slab, big []int) *prefill {
+func startPrefill(steps int, layout []workload.Dataset, slabs []workload.Slab, big []bool) *prefill {
 	// Two buffers in all: neither channel's sends can block.
 	f := &prefill{ready: make(chan []byte, 2), free: make(chan []byte, 2), stop: make(chan struct{}), done: make(chan struct{})}
 	f.free <- nil
 	f.free <- nil
-	if len(big) == 0 {
+	// Its own slabs: the writer moves the start of its copies.
+	var idx []int
+	var own []workload.Slab
+	for i, b := range big {
+		if b {
+			idx = append(idx, i)
+			own = append(own, workload.Slab{Start: slices.Clone(slabs[i].Start), Count: slabs[i].Count})
+		}
+	}
+	if idx == nil {
 		close(f.done)
 		return f
-	}
-	// Its own slabs: the writer moves the start of its copies.
-	own := make([]workload.Slab, len(big))
-	for j, i := range big {
-		own[j] = workload.Slab{Start: slices.Clone(slabs[i].Start), Count: slabs[i].Count}
 	}
 	go func() {
 		defer close(f.done)
 		for s := range uint64(steps) {
-			for j, i := range big {
+			for j, i := range idx {
 				d, sl := layout[i], own[j]
 				sl.Start[0] = s * d.Rows
 				n := int(sl.Elems()) * d.DType.Size()
