@@ -41,11 +41,9 @@ func recoverCmd(args []string) error {
 	if err := cli.Positive(fs, "writer-gone"); err != nil {
 		return err
 	}
-	off, err := cli.NoFileLock(os.Getenv)
-	if err != nil {
-		return cli.Usagef("%v", err)
+	if *noLock, err = cli.NoFileLockFlag(*noLock, os.Getenv); err != nil {
+		return err
 	}
-	*noLock = *noLock || off
 	path, mdPath := pos[0], cli.MDPath(pos[0], *md)
 	if err := cli.Input(path, false); err != nil {
 		return err

@@ -75,11 +75,9 @@ func runCmd(args []string) error {
 	if err := f.check(fs, pos[0]); err != nil {
 		return err
 	}
-	off, err := cli.NoFileLock(os.Getenv)
-	if err != nil {
-		return cli.Usagef("%v", err)
+	if f.noLock, err = cli.NoFileLockFlag(f.noLock, os.Getenv); err != nil {
+		return err
 	}
-	f.noLock = f.noLock || off
 	env, err := cli.Rank()
 	if err != nil {
 		return err

@@ -24,3 +24,13 @@ func NoFileLock(getenv func(string) string) (bool, error) {
 		return false, fmt.Errorf("%s=%q: want TRUE or FALSE", EnvFileLocking, v)
 	}
 }
+
+// NoFileLockFlag is a command's --no-file-lock: set, or turned on by the
+// environment; a bad value of the variable is a usage error.
+func NoFileLockFlag(set bool, getenv func(string) string) (bool, error) {
+	off, err := NoFileLock(getenv)
+	if err != nil {
+		return false, Usagef("%v", err)
+	}
+	return set || off, nil
+}
