@@ -38,6 +38,9 @@ func (r *results) peer(name string) *peerRun {
 
 func verdict(ok bool) *bool { return &ok }
 
+// usable says whether a disk baseline measured something.
+func usable(d *diskResult) bool { return d != nil && d.Error == "" && d.CachedMBps > 0 }
+
 // evaluate computes the ratios ours/peer and checks every target.
 func evaluate(r *results, c config) {
 	add := func(name, tgt, measured string, holds *bool) {
@@ -74,7 +77,6 @@ func evaluate(r *results, c config) {
 			ratio(under+"_mb_per_s_vs_hdf5_swmr", ours.MBPerS, p.MBPerSAll)
 		}
 		name = fmt.Sprintf("planes to the last step >= 0.9x page-cache MB/s (%s)", run)
-		usable := func(d *diskResult) bool { return d != nil && d.Error == "" && d.CachedMBps > 0 }
 		if ours == nil || !usable(r.PlanesCache) && !usable(r.Disk) {
 			if c.want("planes") {
 				add(name, ">= 0.9", "not measured (ours or the disk baseline missing or failed)", nil)
@@ -83,20 +85,20 @@ func evaluate(r *results, c config) {
 		}
 		// Judged against the baseline in the rows' own state when there is
 		// one; the suite's first baseline is reported beside it.
-		var first string
+		var xFirst float64
+		first := "no first baseline"
 		if usable(r.Disk) {
-			x, _ := ratio(under+"_to_last_step_vs_page_cache", ours.PubMBPerS, r.Disk.CachedMBps)
-			first = fmt.Sprintf("%.2fx the suite's first baseline, %.0f MB/s", x, r.Disk.CachedMBps)
+			xFirst, _ = ratio(under+"_to_last_step_vs_page_cache", ours.PubMBPerS, r.Disk.CachedMBps)
+			first = fmt.Sprintf("%.2fx the suite's first baseline, %.0f MB/s", xFirst, r.Disk.CachedMBps)
 		}
 		if !usable(r.PlanesCache) {
-			x := ours.PubMBPerS / r.Disk.CachedMBps
 			add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f MB/s to the last step's end of tick; the disk baseline writes %.0f MB/s to the page cache)",
-				x, ours.PubMBPerS, r.Disk.CachedMBps), verdict(x >= 0.9))
+				xFirst, ours.PubMBPerS, r.Disk.CachedMBps), verdict(xFirst >= 0.9))
 			continue
 		}
 		x, ok := ratio(under+"_to_last_step_vs_page_cache_same_state", ours.PubMBPerS, r.PlanesCache.CachedMBps)
 		add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f MB/s to the last step's end of tick; the planes' bytes in plane-sized writes, settled alike just before, %.0f MB/s to the page cache; %s)",
-			x, ours.PubMBPerS, r.PlanesCache.CachedMBps, firstNonEmpty(first, "no first baseline")), verdict(ok && x >= 0.9))
+			x, ours.PubMBPerS, r.PlanesCache.CachedMBps, first), verdict(ok && x >= 0.9))
 	}
 	// Round robin against HDF5 SWMR, every size.
 	for _, o := range r.Ours {
