@@ -116,9 +116,9 @@ func (f *fencedFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.recheck(); err != nil {
 		return 0, err
 	}
-	// A write that reaches the size at the last end of tick would bring a
-	// file cut under the writer back to that size, and the end of tick's
-	// check would pass over the cut (its bytes then read as zeros).
+	// A write that reaches the floor would bring a file cut under the
+	// writer back to that size, and rank 0's check at the end of tick would
+	// pass over the cut (its bytes then read as zeros).
 	if off+int64(len(p)) >= f.floor() {
 		if err := f.checkSize(f.Name()); err != nil {
 			return 0, err
