@@ -116,10 +116,9 @@ func TestMergeLevelMatchesReference(t *testing.T) {
 			ops = append(ops, c)
 		}
 		slices.SortFunc(ops, func(a, b change) int { return cmp.Compare(a.page, b.page) })
-		leafOps := func(es []Entry, ops []change, sup *[]extent) ([]Entry, error) { return w.mergeLeaf(es, ops, sup) }
 		var supGot, supWant []extent
-		got, err1 := mergeLevel(old, ops, limit, &supGot, func(es []Entry, o []change) ([]Entry, error) { return leafOps(es, o, &supGot) }, newLeaf)
-		want, err2 := refMergeLevel(old, ops, limit, &supWant, func(es []Entry, o []change) ([]Entry, error) { return leafOps(es, o, &supWant) }, newLeaf)
+		got, err1 := mergeLevel(old, ops, limit, &supGot, func(es []Entry, o []change) ([]Entry, error) { return w.mergeLeaf(es, o, &supGot) }, newLeaf)
+		want, err2 := refMergeLevel(old, ops, limit, &supWant, func(es []Entry, o []change) ([]Entry, error) { return w.mergeLeaf(es, o, &supWant) }, newLeaf)
 		if (err1 == nil) != (err2 == nil) {
 			t.Fatalf("round %d: errors %v and %v", round, err1, err2)
 		}
