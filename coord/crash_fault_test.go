@@ -163,10 +163,12 @@ func startFaultRun(t *testing.T, durable bool, seed uint64) *faultRun {
 	return run
 }
 
-// createSmall creates a small dataset at path holding smallValues(path).
+// createSmall creates a small dataset at path holding smallValues(path),
+// in two chunks: it has a chunk index, whose root page is one more page
+// for the delayed writes (a one-chunk dataset would have none).
 func createSmall(t *testing.T, w *Writer, path string) {
 	t.Helper()
-	d, err := w.CreateDataset(path, Spec{Type: Int64, Shape: []uint64{newLen}, Chunk: []uint64{newLen}})
+	d, err := w.CreateDataset(path, Spec{Type: Int64, Shape: []uint64{newLen}, Chunk: []uint64{newLen / 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

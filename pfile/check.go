@@ -185,13 +185,15 @@ func (c *checker) dataset(path string, at ref) {
 	if h.extensible() {
 		kind, n = chunkindex.KindExtensible, 0
 	}
-	exts, err := chunkindex.Check(st, h.index, kind, n)
-	if err != nil {
-		c.fail(fmt.Errorf("dataset %q: chunk index: %w", path, err))
-		return
-	}
-	for _, x := range exts {
-		c.pages(x.Page, uint64(x.NPages), "chunk index of %q", path)
+	if !h.single() {
+		exts, err := chunkindex.Check(st, h.index, kind, n)
+		if err != nil {
+			c.fail(fmt.Errorf("dataset %q: chunk index: %w", path, err))
+			return
+		}
+		for _, x := range exts {
+			c.pages(x.Page, uint64(x.NPages), "chunk index of %q", path)
+		}
 	}
 	ds := &Dataset{f: f, path: path, at: at, h: h}
 	idx, err := ds.index()

@@ -74,22 +74,27 @@ func (f *File) CreateDataset(path string, spec Spec) (*Dataset, error) {
 }
 
 // createDataset writes the chunk index, the header and the catalog entry
-// of a new dataset (its chunks are allocated next).
+// of a new dataset (its chunks are allocated next). A dataset whose
+// initial shape covers at most one chunk starts without an index (single).
 func (f *File) createDataset(h *header) (*Dataset, error) {
 	var (
 		idx chunkIndex
 		err error
 	)
 	st := indexStore{f}
-	if h.extensible() {
+	switch {
+	case h.shapeChunks() <= 1:
+	case h.extensible():
 		idx, err = createExtensible(st)
-	} else {
+	default:
 		idx, err = createFixed(st, h.fixedChunks())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create chunk index: %w", err)
 	}
-	h.index = idx.Root()
+	if idx != nil {
+		h.index = idx.Root()
+	}
 	x, tab, err := f.newSlot(h.shape)
 	if err != nil {
 		return nil, fmt.Errorf("extent slot: %w", err)
@@ -107,6 +112,9 @@ func (f *File) createDataset(h *header) (*Dataset, error) {
 	// The index stays open: reopening it on the first Extend would read
 	// back its root, which by then may have been evicted.
 	ds := &Dataset{f: f, path: h.path, at: at, h: h, tab: tab, idx: idx}
+	if idx == nil {
+		ds.idx = &single{ds}
+	}
 	f.dsets[h.path] = ds
 	f.headers[at.page] = ds
 	return ds, nil
@@ -474,9 +482,12 @@ func (ds *Dataset) index() (chunkIndex, error) {
 		idx chunkIndex
 		err error
 	)
-	if h.extensible() {
+	switch {
+	case h.single():
+		idx = &single{ds}
+	case h.extensible():
 		idx, err = openExtensible(indexStore{ds.f}, h.index)
-	} else {
+	default:
 		idx, err = openFixed(indexStore{ds.f}, h.index, h.fixedChunks())
 	}
 	if err != nil {

@@ -31,7 +31,7 @@
 //
 //	0   magic      [4]byte  "PWCN" catalog node, "PWDH" dataset header,
 //	                        "PWFS" free list, "PWXT" extent table
-//	4   version    u16      1; dataset headers 1 or 2
+//	4   version    u16      1; dataset headers 1, 2 or 3
 //	6   reserved   u16      zero
 //	8   length     u32      payload bytes
 //	12  pages      u32      length of the entry in pages
@@ -49,18 +49,25 @@
 // Paths are at most 1024 bytes, less with small pages so that a node holds
 // four of the longest entries and a split always gives two nodes that fit.
 //
-// Dataset header payload, version 2 (what this code writes):
+// Dataset header payload, versions 2 and 3 (what this code writes):
 //
 //	path length u16, path
 //	type kind u8, type length u32 (bytes for fixed-length byte strings, else 0)
 //	rank u8, then rank x {max shape u64 (Unlimited = 2^64-1), chunk u64}
 //	extent table page u64, extent slot u32 (where the current shape lives)
-//	index kind u8 (1 extensible, 2 fixed), chunk index root page u64
+//	version 2: index kind u8 (1 extensible, 2 fixed), chunk index root page u64
+//	version 3: index kind u8 (3 single chunk), chunk 0's byte address u64
+//	    (0 while the shape covers no chunk)
 //	attribute count u32, then count x {name length u16, name, kind u8,
 //	    type length u32, data length u32, data}, sorted by name
 //
-// Version 1 (read, and kept by a writer for the datasets it finds in it)
-// has rank x {shape u64, max shape u64, chunk u64} and no extent fields.
+// Version 3 is the header of a dataset whose shape has never covered a
+// chunk other than chunk 0: it has no chunk index pages. The first growth
+// into another chunk makes the index (extensible or fixed, as in version
+// 2), records chunk 0 in it and rewrites the header as version 2, in place
+// (the same length). Version 1 (read, and kept by a writer for the
+// datasets it finds in it) has rank x {shape u64, max shape u64, chunk
+// u64} and no extent fields.
 //
 // Extent table payload (one page): u64 slots, (PageSize-32)/8 at most. A
 // dataset of rank r owns slots [slot, slot+r), its current shape. Slots
@@ -88,6 +95,8 @@
 // (re-read) table on next use. A writer's tables are authoritative: its
 // headers' shapes are sub-slices of them. The cost of a page per object is
 // space: a dataset's header takes a page (4 KiB by default) however small.
+// A dataset of one chunk (a time series of small appends) has no chunk
+// index page: its header holds the chunk's address (version 3).
 // A header that outgrows its entry (attributes) moves to a larger one and
 // the catalog is repointed; it never shrinks.
 //
@@ -103,7 +112,7 @@
 // aligned, into 64 KiB raw blocks. Single chunk-index pages (roots, data
 // and super pages) that the free list cannot give come from index blocks
 // of 1, 2, 4, ... up to 64 pages at the EOA, so the roots of datasets
-// created one after another are adjacent and, changed together, are
+// indexed one after another are adjacent and, changed together, are
 // written back together; Close frees the unused end of the last block.
 //
 // Freed space (a moved header, pages the chunk index releases) is reusable

@@ -71,8 +71,10 @@ func FuzzHeader(f *testing.F) {
 	f.Add(h2.encode(), uint64(100))
 	h3 := &header{path: "/v2", typ: Float64, shape: []uint64{5, 2}, max: []uint64{Unlimited, 2}, chunk: []uint64{8, 2}, ext: ext{7, 3}, index: 6}
 	f.Add(h3.encode(), uint64(100))
+	h4 := &header{path: "/v3", typ: Int32, shape: []uint64{3}, max: []uint64{Unlimited}, chunk: []uint64{1024}, ext: ext{2, 5}, addr0: 4096}
+	f.Add(h4.encode(), uint64(100))
 	f.Fuzz(func(t *testing.T, p []byte, eoa uint64) {
-		for _, v := range []uint16{headerV1, headerV2} {
+		for _, v := range []uint16{headerV1, headerV2, headerV3} {
 			h, err := decodeHeader(p, v, eoa, 512)
 			mustCorrupt(t, err)
 			if err == nil && !bytes.Equal(h.encode(), p) {

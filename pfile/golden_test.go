@@ -59,7 +59,23 @@ func writeGoldenFile(t *testing.T, path string) {
 	if err := steps.WriteSlab([]uint64{0}, []uint64{6}, goldenSteps()); err != nil {
 		t.Fatal(err)
 	}
+	clock, err := h.f.CreateDataset("/run/time", Spec{Type: Int64, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clock.Append(3, goldenTime()); err != nil {
+		t.Fatal(err)
+	}
 	h.close(t)
+}
+
+// goldenTime is the single-chunk dataset's contents.
+func goldenTime() []byte {
+	b := make([]byte, 0, 3*8)
+	for i := range 3 {
+		b = binary.LittleEndian.AppendUint64(b, uint64(100*i-1))
+	}
+	return b
 }
 
 type refDesc struct{ Page, NPages uint64 }
@@ -88,6 +104,7 @@ type headerDesc struct {
 	Shape, Max, Chunk []uint64
 	Ext               extDesc
 	Index             uint64
+	Addr0             uint64 `json:",omitempty"`
 	Attrs             []attrDesc
 	Page, Pages       uint64
 }
@@ -157,8 +174,8 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v != headerV2 {
-			t.Errorf("%s: header version %d, want %d", key, v, headerV2)
+		if want := map[bool]uint16{false: headerV2, true: headerV3}[key == "/run/time"]; v != want {
+			t.Errorf("%s: header version %d, want %d", key, v, want)
 		}
 		h, err := decodeHeader(payload, v, sb.EOA, goldenPS)
 		if err != nil {
@@ -178,7 +195,7 @@ func TestGolden(t *testing.T) {
 		}
 		h.shape = vals[h.ext.slot : int(h.ext.slot)+len(h.max)]
 		hd := headerDesc{Path: h.path, Type: h.typ.String(), Shape: h.shape, Max: h.max, Chunk: h.chunk,
-			Ext: extDesc{h.ext.page, h.ext.slot}, Index: h.index, Page: r.page, Pages: uint64(r.npages)}
+			Ext: extDesc{h.ext.page, h.ext.slot}, Index: h.index, Addr0: h.addr0, Page: r.page, Pages: uint64(r.npages)}
 		for _, a := range h.attrs {
 			hd.Attrs = append(hd.Attrs, attrDesc{a.name, a.val.Type.String(), a.val.Data})
 		}
@@ -202,7 +219,7 @@ func TestGolden(t *testing.T) {
 		path  string
 		count []uint64
 		want  []byte
-	}{{"/grid", []uint64{2, 3}, goldenGrid()}, {"/run/steps", []uint64{6}, goldenSteps()}} {
+	}{{"/grid", []uint64{2, 3}, goldenGrid()}, {"/run/steps", []uint64{6}, goldenSteps()}, {"/run/time", []uint64{3}, goldenTime()}} {
 		ds, err := h.f.Dataset(c.path)
 		if err != nil {
 			t.Fatal(err)
@@ -228,30 +245,9 @@ func TestFormat1File(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkClosed(t, path)
-	readBack := func(want map[string][]byte, shapes map[string][]uint64) {
-		t.Helper()
-		r := mustOpen(t, path, true)
-		for name, w := range want {
-			ds, err := r.f.Dataset(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			shape, err := ds.Shape()
-			if err != nil || !slices.Equal(shape, shapes[name]) {
-				t.Fatalf("%s: shape %v (%v), want %v", name, shape, err, shapes[name])
-			}
-			got := make([]byte, len(w))
-			if err := ds.ReadSlab(make([]uint64, len(shape)), shape, got); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, w) {
-				t.Fatalf("%s reads %x, want %x", name, got, w)
-			}
-		}
-	}
 	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
 	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
-	readBack(want, shapes)
+	readsBack(t, path, want, shapes)
 
 	w := mustOpen(t, path, false)
 	steps, err := w.f.Dataset("/run/steps")
@@ -280,5 +276,74 @@ func TestFormat1File(t *testing.T) {
 	checkClosed(t, path)
 	want["/run/steps"], shapes["/run/steps"] = append(goldenSteps(), more...), []uint64{7}
 	want["/new"], shapes["/new"] = vals, []uint64{2}
-	readBack(want, shapes)
+	readsBack(t, path, want, shapes)
+}
+
+// readsBack opens the file at path for reading and checks that each
+// dataset in want has the shape in shapes and reads back its bytes.
+func readsBack(t *testing.T, path string, want map[string][]byte, shapes map[string][]uint64) {
+	t.Helper()
+	r := mustOpen(t, path, true)
+	defer r.close(t)
+	for name, w := range want {
+		ds, err := r.f.Dataset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape, err := ds.Shape()
+		if err != nil || !slices.Equal(shape, shapes[name]) {
+			t.Fatalf("%s: shape %v (%v), want %v", name, shape, err, shapes[name])
+		}
+		got := make([]byte, len(w))
+		if err := ds.ReadSlab(make([]uint64, len(shape)), shape, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, w) {
+			t.Fatalf("%s reads %x, want %x", name, got, w)
+		}
+	}
+}
+
+// TestFormat2File: a file written before single-chunk headers (every
+// dataset header of version 2 with a chunk index, testdata/golden/data-v2.pw)
+// reads as it did; a writer that reopens it grows its datasets through
+// their indexes, and a dataset it creates starts with a single-chunk
+// header; the file then checks and reads back every dataset.
+func TestFormat2File(t *testing.T) {
+	path := tempPath(t, "v2.pw")
+	if err := os.WriteFile(path, golden.Read(t, "data-v2.pw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkClosed(t, path)
+	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
+	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
+	readsBack(t, path, want, shapes)
+
+	w := mustOpen(t, path, false)
+	steps, err := w.f.Dataset("/run/steps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := binary.LittleEndian.AppendUint64(nil, math.Float64bits(-2))
+	if err := steps.Append(1, more); err != nil {
+		t.Fatal(err)
+	}
+	if v := steps.h.kind().version; v != headerV2 {
+		t.Fatalf("a version 2 dataset became version %d", v)
+	}
+	fresh, err := w.f.CreateDataset("/new", Spec{Type: Int64, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Append(3, goldenTime()); err != nil {
+		t.Fatal(err)
+	}
+	if !fresh.h.single() {
+		t.Fatal("a new one-chunk dataset in a reopened version 2 file has a chunk index")
+	}
+	w.close(t)
+	checkClosed(t, path)
+	want["/run/steps"], shapes["/run/steps"] = append(goldenSteps(), more...), []uint64{7}
+	want["/new"], shapes["/new"] = goldenTime(), []uint64{3}
+	readsBack(t, path, want, shapes)
 }

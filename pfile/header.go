@@ -32,10 +32,13 @@ type Spec struct {
 	Chunk []uint64
 }
 
-// Frozen: chunk index kinds stored in dataset headers.
+// Frozen: chunk index kinds stored in dataset headers. A single-chunk
+// header (version 3 only) holds chunk 0's byte address where the others
+// hold the index root's page.
 const (
 	indexExtensible = 1
 	indexFixed      = 2
+	indexSingle     = 3
 )
 
 // attr is one attribute; a header keeps them sorted by name.
@@ -51,8 +54,9 @@ type header struct {
 	shape []uint64 // current shape: in the header (version 1) or from its extent slot
 	max   []uint64
 	chunk []uint64
-	ext   ext    // version 2: where the shape lives; zero: in the header
-	index uint64 // chunk index root page
+	ext   ext    // version 2 and 3: where the shape lives; zero: in the header
+	index uint64 // chunk index root page; 0: single chunk (version 3)
+	addr0 uint64 // single chunk: chunk 0's byte address, 0 while it has no space
 	attrs []attr
 }
 
@@ -62,13 +66,21 @@ type ext struct {
 	slot uint32
 }
 
-// kind is the frame h is written in: version 2 with an extent slot.
+// kind is the frame h is written in: version 2 with an extent slot, 3
+// if it is also a single chunk's.
 func (h *header) kind() objKind {
-	if h.ext.page == 0 {
+	switch {
+	case h.ext.page == 0:
 		return objKind{magicDataset, headerV1}
+	case h.index == 0:
+		return objKind{magicDataset, headerV3}
 	}
 	return objKind{magicDataset, headerV2}
 }
+
+// single says that h has no chunk index but holds chunk 0's address: a
+// dataset whose shape has never covered another chunk.
+func (h *header) single() bool { return h.index == 0 }
 
 // normalize checks a spec and fills in its defaults; it returns a copy.
 func (s Spec) normalize() (Spec, error) {
@@ -225,12 +237,17 @@ func (h *header) encode() []byte {
 		e.u64(h.ext.page)
 		e.u32(h.ext.slot)
 	}
-	if h.extensible() {
+	switch {
+	case h.single():
+		e.u8(indexSingle)
+		e.u64(h.addr0)
+	case h.extensible():
 		e.u8(indexExtensible)
-	} else {
+		e.u64(h.index)
+	default:
 		e.u8(indexFixed)
+		e.u64(h.index)
 	}
-	e.u64(h.index)
 	e.u32(uint32(len(h.attrs)))
 	for _, a := range h.attrs {
 		e.str16(a.name)
@@ -271,7 +288,11 @@ func decodeHeader(p []byte, version uint16, eoa uint64, pageSize int) (*header, 
 		h.ext = ext{page: d.u64("extent table"), slot: d.u32("extent slot")}
 	}
 	kind := d.u8("index kind")
-	h.index = d.u64("index address")
+	if kind == indexSingle {
+		h.addr0 = d.u64("chunk 0 address")
+	} else {
+		h.index = d.u64("index address")
+	}
 	na := d.u32("attribute count")
 	if d.err == nil && na > MaxAttrs {
 		d.fail("%d attributes", na)
@@ -303,9 +324,11 @@ func decodeHeader(p []byte, version uint16, eoa uint64, pageSize int) (*header, 
 		d.fail("path %q", h.path)
 	case !h.typ.valid() || h.typ.Kind == KindString:
 		d.fail("element type %v", h.typ)
-	case h.index < 1 || h.index >= eoa:
+	case (kind == indexSingle) != (version == headerV3):
+		d.fail("chunk index kind %d in a version %d header", kind, version)
+	case kind != indexSingle && (h.index < 1 || h.index >= eoa):
 		d.fail("chunk index at page %d outside [1, %d)", h.index, eoa)
-	case (kind == indexExtensible) != h.extensible() || (kind != indexExtensible && kind != indexFixed):
+	case kind != indexSingle && ((kind == indexExtensible) != h.extensible() || (kind != indexExtensible && kind != indexFixed)):
 		d.fail("chunk index kind %d for max shape %v", kind, h.max)
 	case version != headerV1 && (h.ext.page < 1 || h.ext.page >= eoa):
 		d.fail("extent table at page %d outside [1, %d)", h.ext.page, eoa)
@@ -319,6 +342,15 @@ func decodeHeader(p []byte, version uint16, eoa uint64, pageSize int) (*header, 
 		if err := checkGeometry(h.typ, h.max, h.chunk); err != nil {
 			d.fail("%v", err)
 		}
+	}
+	// The chunk's size is bounded now; its record is checked again before
+	// any I/O trusts it (checkRecord).
+	hi, end := bits.Mul64(eoa, uint64(pageSize))
+	if hi != 0 {
+		end = ^uint64(0)
+	}
+	if d.err == nil && h.addr0 != 0 && (h.addr0 < uint64(pageSize) || h.addr0 > end || h.chunkBytes() > end-h.addr0) {
+		d.fail("chunk 0 at byte %d (%d bytes) outside [%d, %d)", h.addr0, h.chunkBytes(), pageSize, end)
 	}
 	if d.err != nil {
 		return nil, d.err

@@ -19,6 +19,73 @@ type chunkIndex interface {
 	Root() uint64
 }
 
+// single is the chunk index of a dataset whose shape has never covered a
+// chunk other than chunk 0 (header version 3): that chunk's address lives
+// in the header and there are no index pages, so a dataset of one chunk
+// costs its header and its chunk only. The first record of another chunk
+// (Set, collective like every Set) makes the dataset's real index, moves
+// chunk 0's record into it and rewrites the header to point at it.
+type single struct{ ds *Dataset }
+
+func (s *single) Get(i uint64) (Record, error) {
+	h := s.ds.h
+	if !h.single() { // converted: s is stale, the dataset's index is the real one
+		return s.ds.idx.Get(i)
+	}
+	if i != 0 || h.addr0 == 0 {
+		return Record{}, nil
+	}
+	return Record{Addr: h.addr0, Size: h.chunkBytes()}, nil
+}
+
+func (s *single) Set(i uint64, r Record) error {
+	ds := s.ds
+	h := ds.h
+	if !h.single() {
+		return ds.idx.Set(i, r)
+	}
+	if i == 0 && r.Size == h.chunkBytes() {
+		h.addr0 = r.Addr
+		return ds.rewriteHeader()
+	}
+	var (
+		idx chunkIndex
+		err error
+	)
+	st := indexStore{ds.f}
+	if h.extensible() {
+		idx, err = createExtensible(st)
+	} else {
+		idx, err = createFixed(st, h.fixedChunks())
+	}
+	if err != nil {
+		return fmt.Errorf("create chunk index: %w", err)
+	}
+	if h.addr0 != 0 {
+		if err := idx.Set(0, Record{Addr: h.addr0, Size: h.chunkBytes()}); err != nil {
+			return err
+		}
+	}
+	if err := idx.Set(i, r); err != nil {
+		return err
+	}
+	h.index, h.addr0, ds.idx = idx.Root(), 0, idx
+	return ds.rewriteHeader()
+}
+
+func (s *single) Len() uint64 {
+	h := s.ds.h
+	switch {
+	case !h.single():
+		return s.ds.idx.Len()
+	case h.addr0 == 0:
+		return 0
+	}
+	return 1
+}
+
+func (s *single) Root() uint64 { return s.ds.h.index }
+
 func createExtensible(st indexStore) (chunkIndex, error) {
 	x, err := chunkindex.NewExtensible(st)
 	if err != nil {

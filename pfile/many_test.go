@@ -89,11 +89,11 @@ func TestManyDatasets(t *testing.T) {
 	}
 }
 
-// TestIndexPagesTogether: the chunk-index roots of datasets created one
-// after another lie on adjacent pages (blocks of doubling size), so that
-// roots changed together reach the data file in one write; the unused end
-// of the last block is free space once the file is closed, and the file
-// checks whole.
+// TestIndexPagesTogether: the chunk-index roots of datasets that grow past
+// one chunk one after another lie on adjacent pages (blocks of doubling
+// size), so that roots changed together reach the data file in one write;
+// the unused end of the last block is free space once the file is closed,
+// and the file checks whole.
 func TestIndexPagesTogether(t *testing.T) {
 	path := tempPath(t, "idx.pw")
 	h := createFile(t, path, Options{PageSize: 512})
@@ -103,10 +103,13 @@ func TestIndexPagesTogether(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		roots = append(roots, ds.h.index)
-		if err := ds.Extend(1); err != nil { // its root changes
+		if ds.h.index != 0 {
+			t.Fatalf("an empty dataset has a chunk index at page %d", ds.h.index)
+		}
+		if err := ds.Extend(9); err != nil { // two chunks: its index is made
 			t.Fatal(err)
 		}
+		roots = append(roots, ds.h.index)
 	}
 	// Blocks of 1, 2, 4, 8 and 16 pages: datasets 7 to 14 share one.
 	for i := 7; i < 14; i++ {

@@ -16,9 +16,11 @@ const (
 	objHeaderSize = 32 // Frozen: object header length.
 	objVersion    = 1  // Frozen: object format version, of every kind but dataset headers.
 	// Frozen: dataset header versions. Version 1 holds the current shape;
-	// version 2 points at its slot in an extent table instead.
+	// version 2 points at its slot in an extent table instead; version 3 is
+	// version 2 with chunk 0's address in place of a chunk index root.
 	headerV1 = 1
 	headerV2 = 2
+	headerV3 = 3
 )
 
 // Frozen: object magics.
@@ -45,7 +47,7 @@ var (
 // maxVersion is the newest object version this code reads for a magic.
 func maxVersion(magic [4]byte) uint16 {
 	if magic == magicDataset {
-		return headerV2
+		return headerV3
 	}
 	return objVersion
 }
