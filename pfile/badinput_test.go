@@ -103,8 +103,8 @@ func metadataPages(t *testing.T, path string, img []byte) []uint64 {
 		}
 	}
 	// Every kind of object is there: superblock, catalog nodes (split),
-	// headers, chunk indexes, the free list.
-	if kinds["superblock"] != 1 || kinds["catalog"] < 3 || kinds["header"] < 30 || kinds["chunk"] < 30 || kinds["free"] < 2 {
+	// header blocks, chunk indexes, the free list.
+	if kinds["superblock"] != 1 || kinds["catalog"] < 3 || kinds["header"] < 3 || kinds["chunk"] < 30 || kinds["free"] < 2 {
 		t.Fatalf("small file lacks some kind of object: %v", kinds)
 	}
 	return pages
@@ -234,7 +234,7 @@ func TestSuperblockSentinels(t *testing.T) {
 		at   int
 		want error
 	}{
-		"magic": {0, ErrNotPWFile}, "version": {8, ErrVersion}, "pagesize": {13, ErrPageSize},
+		"magic": {0, ErrNotPWFile}, "version": {9, ErrVersion}, "pagesize": {13, ErrPageSize},
 		"checksum": {20, ErrChecksum}, "padding": {300, ErrChecksum},
 	} {
 		img := bytes.Clone(good)

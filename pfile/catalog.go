@@ -10,12 +10,12 @@ import (
 
 // The catalog maps dataset paths to dataset header addresses. It is a
 // B+tree of one-page nodes: leaves hold (path, header page, header pages)
-// sorted by path; internal nodes hold separator keys and child pages, child
+// sorted by path, 0 pages naming a header block (hblock.go); internal nodes hold separator keys and child pages, child
 // i covering keys in [keys[i-1], keys[i]). Nodes split at the middle byte
 // when they outgrow their page; the root's address changes when it splits
 // (the superblock points at it).
 
-// ref points at a multi-page object.
+// ref points at a multi-page object, or with npages 0 at a header block.
 type ref struct {
 	page   uint64
 	npages uint32
@@ -130,7 +130,8 @@ func decodeNode(p []byte, eoa uint64) (*node, error) {
 		n.keys = append(n.keys, k)
 		if n.leaf {
 			r := ref{d.u64("header page"), d.u32("header pages")}
-			inFile(r.page, uint64(r.npages), "header")
+			inFile(r.page, max(uint64(r.npages), 1), "header") // 0 pages: in the header block at page
+
 			n.refs = append(n.refs, r)
 		} else {
 			c := d.u64("child")

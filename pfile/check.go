@@ -162,8 +162,15 @@ func (c *checker) node(page uint64, depth int, lo, hi *string) {
 
 func (c *checker) dataset(path string, at ref) {
 	f := c.f
-	c.pages(at.page, uint64(at.npages), "header of %q", path)
-	h, err := f.loadHeader(at)
+	if at.npages == 0 {
+		if !c.seen[at.page] {
+			c.seen[at.page] = true
+			c.pages(at.page, 1, "header block")
+		}
+	} else {
+		c.pages(at.page, uint64(at.npages), "header of %q", path)
+	}
+	h, err := f.loadHeader(at, path)
 	if err == nil {
 		_, err = f.withShape(h)
 	}

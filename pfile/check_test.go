@@ -50,10 +50,23 @@ func TestCheckFindsProblems(t *testing.T) {
 			f.al.insertFree(extent{a.at.page, 1})
 		}, "overlaps"},
 		"catalog points at the wrong header": {func(t *testing.T, f *File, a, b *Dataset) {
+			// A header of its own: b's, grown out of its block.
+			if err := b.SetAttr("big", StringValue(strings.Repeat("x", 2*DefaultPageSize))); err != nil {
+				t.Fatal(err)
+			}
 			if err := f.catalogPut(a.path, b.at, true); err != nil {
 				t.Fatal(err)
 			}
 		}, "points at the header"},
+		"catalog points at a header block without the header": {func(t *testing.T, f *File, a, b *Dataset) {
+			blk := a.at
+			if err := a.SetAttr("big", StringValue(strings.Repeat("x", 2*DefaultPageSize))); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.catalogPut(a.path, blk, true); err != nil {
+				t.Fatal(err)
+			}
+		}, "holds no header"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

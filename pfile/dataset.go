@@ -3,6 +3,7 @@ package pfile
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"unicode/utf8"
 
 	"pwstore/internal/storage/corrupt"
@@ -16,6 +17,7 @@ type Dataset struct {
 	h     *header
 	idx   chunkIndex // opened on first use (a dataset created here: at creation)
 	tab   *extTable  // writer: the extent table holding the shape (version 2 headers)
+	blk   *hblock    // writer: the header block holding the header; nil: pages of its own
 	stale bool       // reader: the header's page was evicted, reload before use
 	gen   uint64     // reader: File.catGen when the catalog entry was read
 	xgen  uint64     // reader: File.extGen when the shape was read from its table
@@ -100,23 +102,20 @@ func (f *File) createDataset(h *header) (*Dataset, error) {
 		return nil, fmt.Errorf("extent slot: %w", err)
 	}
 	h.ext, h.shape = x, tab.vals[x.slot:int(x.slot)+len(h.shape):int(x.slot)+len(h.shape)]
-	p := h.encode()
-	np := pagesFor(len(p), f.sb.PageSize)
-	at := ref{f.allocMeta(np), uint32(np)}
-	if err := f.writeObject(h.kind(), at.page, np, p); err != nil {
-		return nil, err
-	}
-	if err := f.catalogPut(h.path, at, false); err != nil {
-		return nil, err
-	}
 	// The index stays open: reopening it on the first Extend would read
 	// back its root, which by then may have been evicted.
-	ds := &Dataset{f: f, path: h.path, at: at, h: h, tab: tab, idx: idx}
+	ds := &Dataset{f: f, path: h.path, h: h, tab: tab, idx: idx}
 	if idx == nil {
 		ds.idx = &single{ds}
 	}
+	if err := f.placeHeader(ds); err != nil {
+		return nil, err
+	}
+	if err := f.catalogPut(h.path, ds.at, false); err != nil {
+		return nil, err
+	}
 	f.dsets[h.path] = ds
-	f.headers[at.page] = ds
+	f.headers[ds.at.page] = append(f.headers[ds.at.page], ds)
 	return ds, nil
 }
 
@@ -165,7 +164,7 @@ func (ds *Dataset) sync() error {
 		ds.gen = f.catGen
 		return ds.reshape()
 	}
-	h, err := f.loadHeader(at)
+	h, err := f.loadHeader(at, ds.path)
 	if err != nil {
 		return err
 	}
@@ -173,12 +172,22 @@ func (ds *Dataset) sync() error {
 		return corrupt.Errorf("catalog entry %q points at the header of %q", ds.path, h.path)
 	}
 	if ds.h != nil {
-		delete(f.headers, ds.at.page)
+		f.unlistHeader(ds.at.page, ds)
 	}
 	ds.at, ds.h, ds.idx, ds.last, ds.stale, ds.gen = at, h, nil, Record{}, false, f.catGen
+	if !f.ro && at.npages == 0 {
+		b, err := f.writerBlock(at.page)
+		if err == nil {
+			err = b.adopt(ds)
+		}
+		if err != nil {
+			ds.stale = true
+			return err
+		}
+	}
 	// Registered before the extent table is read: that read may evict the
 	// header's page from a small buffer, which must leave ds stale.
-	f.headers[at.page] = ds
+	f.headers[at.page] = append(f.headers[at.page], ds)
 	if ds.tab, err = f.withShape(h); err != nil {
 		ds.stale = true
 		return err
@@ -204,9 +213,23 @@ func (ds *Dataset) reshape() error {
 	return nil
 }
 
-// loadHeader reads and decodes the header at at; a version 2 header comes
-// without its shape (withShape reads it).
-func (f *File) loadHeader(at ref) (*header, error) {
+// unlistHeader takes ds off the datasets listed by the header page page.
+func (f *File) unlistHeader(page uint64, ds *Dataset) {
+	dss := slices.DeleteFunc(f.headers[page], func(o *Dataset) bool { return o == ds })
+	if len(dss) == 0 {
+		delete(f.headers, page)
+	} else {
+		f.headers[page] = dss
+	}
+}
+
+// loadHeader reads and decodes the header of path at at (in a header block
+// if at.npages is 0); a version 2 or 3 header comes without its shape
+// (withShape reads it).
+func (f *File) loadHeader(at ref, path string) (*header, error) {
+	if at.npages == 0 {
+		return f.findInBlock(at.page, path)
+	}
 	p, v, err := f.readObject(magicDataset, at)
 	if err != nil {
 		return nil, err
@@ -253,7 +276,7 @@ func (f *File) Datasets() ([]Info, error) {
 	}
 	var out []Info
 	err := f.walk(func(path string, at ref) error {
-		h, err := f.loadHeader(at)
+		h, err := f.loadHeader(at, path)
 		if err == nil {
 			_, err = f.withShape(h)
 		}
@@ -534,27 +557,55 @@ func (ds *Dataset) SetAttr(name string, v Value) error {
 	return nil
 }
 
-// rewriteHeader writes the header in place if it still fits its pages,
-// else moves it to a new, larger entry and repoints the catalog.
+// rewriteHeader writes the header in place if it still fits its pages (or
+// its block), else moves it - to the open header block or a new one if a
+// block can hold it, else to a larger entry of its own - and repoints the
+// catalog.
 func (ds *Dataset) rewriteHeader() error {
 	f := ds.f
 	ds.lazy = 0 // the entry in dirty is replaced (or moved) below
-	p := ds.h.encode()
-	np := pagesFor(len(p), f.sb.PageSize)
-	if np <= int(ds.at.npages) {
-		return f.writeObject(ds.h.kind(), ds.at.page, int(ds.at.npages), p)
+	if b := ds.blk; b != nil && b.resize(f.sb.PageSize) {
+		return b.write(f)
 	}
-	at := ref{f.allocMeta(np), uint32(np)}
-	if err := f.writeObject(ds.h.kind(), at.page, np, p); err != nil {
+	if ds.blk == nil {
+		if np := pagesFor(ds.h.size(), f.sb.PageSize); np <= int(ds.at.npages) {
+			return f.writeObject(ds.h.kind(), ds.at.page, int(ds.at.npages), ds.h.encode())
+		}
+	}
+	old := ds.at
+	if ds.blk != nil {
+		if err := f.leaveBlock(ds); err != nil {
+			return err
+		}
+	} else {
+		f.freeMeta(old.page, int(old.npages))
+	}
+	if err := f.placeHeader(ds); err != nil {
 		return err
 	}
-	if err := f.catalogPut(ds.path, at, true); err != nil {
+	if err := f.catalogPut(ds.path, ds.at, true); err != nil {
 		return err
 	}
-	f.freeMeta(ds.at.page, int(ds.at.npages))
-	delete(f.headers, ds.at.page)
-	f.headers[at.page] = ds
-	ds.at = at
+	f.unlistHeader(old.page, ds)
+	f.headers[ds.at.page] = append(f.headers[ds.at.page], ds)
+	return nil
+}
+
+// leaveBlock takes ds's header out of its block, which is freed if that
+// leaves it empty, else written without it.
+func (f *File) leaveBlock(ds *Dataset) error {
+	b := ds.blk
+	ds.blk = nil
+	b.leave(ds)
+	b.resize(f.sb.PageSize)
+	if len(b.mem) > 0 {
+		return b.write(f)
+	}
+	delete(f.blocks, b.page)
+	if f.blk == b {
+		f.blk = nil
+	}
+	f.freeMeta(b.page, 1)
 	return nil
 }
 

@@ -77,12 +77,15 @@ type File struct {
 	dirty      map[uint64]dirtyObject
 	dirtyPages int // pages of the objects in dirty
 	deferSeal  bool
-	sbDirty    bool                 // DeferSeal: sb changed since last written; Seal writes it
-	seals      uint64               // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
-	nodes      map[uint64]*node     // decoded catalog nodes by page
-	dsets      map[string]*Dataset  // datasets handed out, by path
-	headers    map[uint64]*Dataset  // the same, by header page (for Evicted)
-	tables     map[uint64]*extTable // decoded extent tables by page
+	sbDirty    bool                     // DeferSeal: sb changed since last written; Seal writes it
+	seals      uint64                   // Seal calls begun: what was put in dirty after the n-th stays there until the n+1-th
+	nodes      map[uint64]*node         // decoded catalog nodes by page
+	dsets      map[string]*Dataset      // datasets handed out, by path
+	headers    map[uint64][]*Dataset    // the same, by header page (for Evicted; a block's page has several)
+	blocks     map[uint64]*hblock       // writer: header blocks by page
+	blk        *hblock                  // writer: the block new headers join while it has room
+	rblocks    map[uint64][]blockHeader // reader: decoded header blocks by page, until evicted
+	tables     map[uint64]*extTable     // decoded extent tables by page
 	// extGen counts a reader's evictions of extent tables: a dataset whose
 	// shape was read at an older generation reads it again.
 	extGen uint64
@@ -104,7 +107,7 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 		cache: newChunkCache(limit), dirty: map[uint64]dirtyObject{},
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
-		dsets: map[string]*Dataset{}, headers: map[uint64]*Dataset{},
+		dsets: map[string]*Dataset{}, headers: map[uint64][]*Dataset{}, blocks: map[uint64]*hblock{}, rblocks: map[uint64][]blockHeader{},
 		tables: map[uint64]*extTable{},
 	}
 }
@@ -287,6 +290,7 @@ func (f *File) Evicted(pages []uint64) {
 				ds.stale = true
 			}
 			clear(f.headers)
+			clear(f.rblocks)
 		}
 		return
 	}
@@ -306,8 +310,11 @@ func (f *File) Evicted(pages []uint64) {
 			f.sbStale = true
 			f.catGen++
 		}
-		if ds, ok := f.headers[p]; ok {
-			ds.stale = true
+		delete(f.rblocks, p)
+		if dss, ok := f.headers[p]; ok {
+			for _, ds := range dss {
+				ds.stale = true
+			}
 			delete(f.headers, p)
 		}
 	}

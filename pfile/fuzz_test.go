@@ -84,6 +84,36 @@ func FuzzHeader(f *testing.F) {
 	})
 }
 
+func FuzzBlock(f *testing.F) {
+	b := newBlock(3)
+	for _, h := range []*header{
+		{path: "/a", typ: Int32, shape: []uint64{3}, max: []uint64{Unlimited}, chunk: []uint64{1024}, ext: ext{2, 5}, addr0: 4096},
+		{path: "/b", typ: Float64, shape: []uint64{5, 2}, max: []uint64{Unlimited, 2}, chunk: []uint64{8, 2}, ext: ext{7, 3}, index: 6,
+			attrs: []attr{{"a", IntValue(1)}}},
+	} {
+		b.join(&Dataset{path: h.path, h: h}, 4096)
+	}
+	f.Add(b.encode(), uint64(100))
+	f.Fuzz(func(t *testing.T, p []byte, eoa uint64) {
+		entries, err := decodeBlock(p, eoa, 512)
+		mustCorrupt(t, err)
+		if err != nil {
+			return
+		}
+		again := newBlock(3)
+		for _, e := range entries {
+			if !bytes.Equal(e.h.encode(), e.raw) {
+				t.Fatalf("header %q re-encodes differently", e.h.path)
+			}
+			again.mem = append(again.mem, member{path: e.h.path, version: e.version, raw: e.raw})
+		}
+		again.resize(512)
+		if !bytes.Equal(again.encode(), p) {
+			t.Fatalf("block re-encodes differently")
+		}
+	})
+}
+
 func FuzzExtent(f *testing.F) {
 	f.Add((&extTable{vals: []uint64{3, 0, Unlimited}}).encode())
 	f.Fuzz(func(t *testing.T, p []byte) {

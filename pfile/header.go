@@ -222,6 +222,12 @@ func (h *header) size() int {
 // every changed header at every end of tick.
 func (h *header) encode() []byte {
 	e := enc{b: make([]byte, 0, h.size())}
+	h.put(&e)
+	return e.b
+}
+
+// put appends h's encoding to e.
+func (h *header) put(e *enc) {
 	e.str16(h.path)
 	e.u8(uint8(h.typ.Kind))
 	e.u32(uint32(h.typ.Len))
@@ -256,7 +262,6 @@ func (h *header) encode() []byte {
 		e.u32(uint32(len(a.val.Data)))
 		e.b = append(e.b, a.val.Data...)
 	}
-	return e.b
 }
 
 // decodeHeader decodes a dataset header payload of the given version. eoa

@@ -29,6 +29,7 @@ var (
 	magicDataset = [4]byte{'P', 'W', 'D', 'H'} // dataset header
 	magicFree    = [4]byte{'P', 'W', 'F', 'S'} // free-space list
 	magicExtent  = [4]byte{'P', 'W', 'X', 'T'} // extent table
+	magicBlock   = [4]byte{'P', 'W', 'H', 'B'} // header block
 )
 
 // objKind is what an object's frame says it is: magic and version.
@@ -42,6 +43,7 @@ var (
 	kindCatalog = objKind{magicCatalog, objVersion}
 	kindFree    = objKind{magicFree, objVersion}
 	kindExtent  = objKind{magicExtent, objVersion}
+	kindBlock   = objKind{magicBlock, objVersion}
 )
 
 // maxVersion is the newest object version this code reads for a magic.

@@ -123,10 +123,27 @@ func TestDeferSealHeaderRewrites(t *testing.T) {
 			}
 			return p, v
 		}
-		hp, v := read(magicDataset, ds.at.page, int(ds.at.npages))
-		got, err := decodeHeader(hp, v, h.f.eoa(), 512)
-		if err != nil {
-			t.Fatal(err)
+		var got *header
+		if ds.at.npages == 0 { // in a header block
+			bp, _ := read(magicBlock, ds.at.page, 1)
+			hs, err := decodeBlock(bp, h.f.eoa(), 512)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bh := range hs {
+				if bh.h.path == ds.path {
+					got = bh.h
+				}
+			}
+			if got == nil {
+				t.Fatalf("header block at page %d lacks %q", ds.at.page, ds.path)
+			}
+		} else {
+			hp, v := read(magicDataset, ds.at.page, int(ds.at.npages))
+			var err error
+			if got, err = decodeHeader(hp, v, h.f.eoa(), 512); err != nil {
+				t.Fatal(err)
+			}
 		}
 		tp, _ := read(magicExtent, got.ext.page, 1)
 		vals, err := decodeExtent(tp, 512)

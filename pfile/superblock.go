@@ -14,7 +14,7 @@ import (
 
 // Frozen: superblock layout (see the package doc).
 const (
-	sbVersion = 2  // Frozen: superblock format version this code writes (it reads 1 and 2).
+	sbVersion = 3  // Frozen: superblock format version this code writes (it reads 1 to 3).
 	sbSize    = 80 // Frozen: bytes of page 0 the superblock uses.
 	sbSumAt   = 64 // Frozen: offset of the checksum, which covers the whole page but itself.
 	sbExtAt   = 72 // Frozen: offset of the open extent table's page (version 2; zero in version 1).
