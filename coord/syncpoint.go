@@ -187,6 +187,7 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	}
 	// Every rank's raw data of the tick is in the file before rank 0
 	// publishes the metadata that makes it reachable.
+	began := time.Now()
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
 	}
@@ -205,7 +206,7 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 		// barrier, and every rank allocated alike.
 		w.fence.setGrown(w.pf.GrownSize())
 	}
-	return w.publishTick(dec.Oldest)
+	return w.publishTick(dec.Oldest, began)
 }
 
 // divergence gathers every rank's full report, once the digests said the

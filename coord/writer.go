@@ -55,7 +55,7 @@ type Writer struct {
 	// Ends of tick caused by steps (Sync): at least MinTickInterval apart,
 	// and at least twice as far apart as the last one took (stepDue).
 	stepEnd  time.Time     // when the last one started
-	stepCost time.Duration // how long the last one took to publish (rank 0)
+	stepCost time.Duration // how long the last one took, its raw-data flush included (rank 0)
 	stepNow  bool          // the tick ending now is a step's
 	stepWait bool          // a step made the open tick due early: its end counts as one
 	sync     syncState     // parallel writers only
@@ -617,7 +617,8 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 
 // stepDue says, at a step boundary (on rank 0), whether the tick ends
 // there: when the last end of tick a step caused started MinTickInterval
-// ago or more, and at least twice as long ago as it took to publish. If
+// ago or more, and at least twice as long ago as it took (writing the
+// raw data, then publishing). If
 // not, the tick becomes due when it is, so that the step waits no longer.
 // The second rule keeps publishing steps to at most half the writer's time,
 // and spreads the ticks out when ends of tick slow down - on a loaded
@@ -650,6 +651,7 @@ func (w *Writer) endTickLocked(ctx context.Context, why string) error {
 	if w.size > 1 {
 		return w.syncPoint(ctx, why, forceEnd)
 	}
+	began := time.Now()
 	if err := w.checkFiles(); err != nil {
 		return w.fail(err)
 	}
@@ -659,7 +661,7 @@ func (w *Writer) endTickLocked(ctx context.Context, why string) error {
 	if err := w.grow(); err != nil {
 		return w.fail(err)
 	}
-	return w.publishTick(w.oldestPB())
+	return w.publishTick(w.oldestPB(), began)
 }
 
 // pubTick is a metadata-file tick that published a page-buffer tick.
@@ -727,7 +729,9 @@ func (w *Writer) flushRaw() error {
 // buffer hands over the tick's changes and rank 0 publishes them. oldest
 // is the page-buffer tick of the oldest tick a reader may be on, as rank 0
 // knew it before this end of tick (every rank frees space by it alike).
-func (w *Writer) publishTick(oldest uint64) error {
+// began is when the end of tick began, before the raw data was written: a
+// step's end of tick costs the writer from then (stepDue).
+func (w *Writer) publishTick(oldest uint64, began time.Time) error {
 	start := time.Now()
 	if err := w.seal(); err != nil {
 		return err
@@ -774,10 +778,10 @@ func (w *Writer) publishTick(oldest uint64) error {
 	}
 	now := time.Now()
 	if w.stepWait {
-		w.stepEnd = start
+		w.stepEnd = began
 	}
 	if w.stepNow || w.stepWait {
-		w.stepCost = now.Sub(start)
+		w.stepCost = now.Sub(began)
 		w.stepNow, w.stepWait = false, false
 	}
 	if w.cfg.TickLen > 0 && !w.cfg.ManualTicks {
