@@ -15,7 +15,8 @@
 // Superblock, page 0 (the rest of the page is zero):
 //
 //	0   magic      [8]byte  0x89 'P' 'W' 'S' '\r' '\n' 0x1a '\n'
-//	8   version    u32      2 (1: files written before extent tables)
+//	8   version    u32      3 (2: files written before header blocks, 1: before
+//	                        extent tables; the layout of this page is that of 2)
 //	12  page size  u32
 //	16  file id    [16]byte random at creation (or given by the caller)
 //	32  catalog    u64      page of the catalog B+tree root
@@ -30,7 +31,8 @@
 // of whole pages (a "multi-page entry" when over one page):
 //
 //	0   magic      [4]byte  "PWCN" catalog node, "PWDH" dataset header,
-//	                        "PWFS" free list, "PWXT" extent table
+//	                        "PWFS" free list, "PWXT" extent table,
+//	                        "PWHB" header block
 //	4   version    u16      1; dataset headers 1, 2 or 3
 //	6   reserved   u16      zero
 //	8   length     u32      payload bytes
@@ -43,6 +45,7 @@
 //
 //	kind u8 (1 leaf, 0 internal), pad u8 (0), key count u16
 //	leaf:     count x {key length u16, key, header page u64, header pages u32}
+//	          (0 header pages: the header is in the header block at that page)
 //	internal: child page u64, then count x {key length u16, key, child page u64}
 //
 // Keys ascend; child i of an internal node holds keys in [key i-1, key i).
@@ -69,6 +72,10 @@
 // datasets it finds in it) has rank x {shape u64, max shape u64, chunk
 // u64} and no extent fields.
 //
+// Header block payload (one page): count u16, then count x {header version
+// u8 (2 or 3), length u16, dataset header payload}, in the order the
+// headers joined. A header is found in its block by its path.
+//
 // Extent table payload (one page): u64 slots, (PageSize-32)/8 at most. A
 // dataset of rank r owns slots [slot, slot+r), its current shape. Slots
 // are handed out in creation order, the next dataset going to the table
@@ -85,20 +92,26 @@
 //
 // # Objects and pages
 //
-// Each object has pages of its own, but for the one field that changes at
-// almost every call: a dataset's current shape lives in a slot of a shared
-// extent table, so that a pass of appends over 10,000 datasets dirties
+// Each object has pages of its own, but for small dataset headers and
+// the one field that changes at almost every call: a dataset's current
+// shape lives in a slot of a shared extent table, so that a pass of appends over 10,000 datasets dirties
 // about 20 table pages rather than 10,000 header pages (docs/DECISIONS.md
 // has the figures). The page buffer keys entries by first page; a reader's
 // eviction of a changed header page drops that decoded header, and of a
 // changed table page makes every dataset read its shape again from the
-// (re-read) table on next use. A writer's tables are authoritative: its
-// headers' shapes are sub-slices of them. The cost of a page per object is
-// space: a dataset's header takes a page (4 KiB by default) however small.
-// A dataset of one chunk (a time series of small appends) has no chunk
-// index page: its header holds the chunk's address (version 3).
-// A header that outgrows its entry (attributes) moves to a larger one and
-// the catalog is repointed; it never shrinks.
+// (re-read) table on next use, and of a changed header block makes every
+// dataset whose header it holds reload it. A writer's tables are
+// authoritative: its headers' shapes are sub-slices of them. The cost of
+// a page per object is space, which small datasets do not pay: headers that fit share header
+// blocks (one-page objects), the open block taking new headers while it
+// has room; a header that outgrows its block moves to the open block or a
+// new one, or, too large for any block, to pages of its own, and a block
+// left empty is freed. Changing one header rewrites its block. A dataset
+// of one chunk (a time series of small appends) has no chunk index page:
+// its header holds the chunk's address (version 3). So a one-chunk
+// dataset costs its chunk and a share of a page of metadata. A header of
+// its own pages that outgrows them (attributes) moves to a larger entry
+// and the catalog is repointed; it never shrinks.
 //
 // # Allocation
 //

@@ -22,6 +22,9 @@ import (
 const (
 	blockFixed = 2 // header count u16
 	blockEntry = 3 // header version u8, length u16
+	// maxInBlock is the largest header a block holds: its length is a u16
+	// (pages of 64 KiB and more have the room for longer ones).
+	maxInBlock = 1<<16 - 1
 )
 
 // hblock is a writer's header block: its members' headers, encoded
@@ -56,13 +59,18 @@ func (m *member) size() int {
 	return blockEntry + len(m.raw)
 }
 
-// room is the payload bytes a block of the page size holds.
+// blockRoom is the payload bytes a block of the page size holds.
 func blockRoom(pageSize int) int { return pageSize - objHeaderSize }
+
+// fitsBlock says whether a header of n bytes may be in a block at all.
+func fitsBlock(n, pageSize int) bool {
+	return n <= maxInBlock && blockFixed+blockEntry+n <= blockRoom(pageSize)
+}
 
 // join adds ds's header to the block, if it fits.
 func (b *hblock) join(ds *Dataset, pageSize int) bool {
 	n := blockEntry + ds.h.size()
-	if b.used+n > blockRoom(pageSize) {
+	if b.used+n > blockRoom(pageSize) || n-blockEntry > maxInBlock {
 		return false
 	}
 	b.mem = append(b.mem, member{path: ds.path, ds: ds})
@@ -74,10 +82,13 @@ func (b *hblock) join(ds *Dataset, pageSize int) bool {
 // whether they still fit.
 func (b *hblock) resize(pageSize int) bool {
 	b.used = blockFixed
+	fit := true
 	for i := range b.mem {
-		b.used += b.mem[i].size()
+		n := b.mem[i].size()
+		b.used += n
+		fit = fit && n-blockEntry <= maxInBlock
 	}
-	return b.used <= blockRoom(pageSize)
+	return fit && b.used <= blockRoom(pageSize)
 }
 
 // leave takes ds's header out of the block.
@@ -197,10 +208,12 @@ func (f *File) writerBlock(page uint64) (*hblock, error) {
 }
 
 // adopt makes ds, just loaded by a writer from the block at ds.at.page,
-// the member of its path: from now on its header is encoded from ds.
+// the member of its path: from now on its header is encoded from ds. (A
+// handle loaded before, whose load then failed, is replaced: its header
+// was decoded from the same bytes.)
 func (b *hblock) adopt(ds *Dataset) error {
 	for i := range b.mem {
-		if m := &b.mem[i]; m.path == ds.path && m.ds == nil {
+		if m := &b.mem[i]; m.path == ds.path {
 			m.ds, m.raw = ds, nil
 			ds.blk = b
 			return nil
@@ -220,7 +233,7 @@ func (b *hblock) write(f *File) error {
 // block) pages of its own; and writes it.
 func (f *File) placeHeader(ds *Dataset) error {
 	ps := f.sb.PageSize
-	if blockFixed+blockEntry+ds.h.size() <= blockRoom(ps) {
+	if fitsBlock(ds.h.size(), ps) {
 		if f.blk == nil || !f.blk.join(ds, ps) {
 			f.blk = newBlock(f.allocMeta(1))
 			f.blocks[f.blk.page] = f.blk

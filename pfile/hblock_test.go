@@ -149,3 +149,41 @@ func TestHeaderBlockCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderTooLongForBlock: with 1 MiB pages a block has room for a
+// header longer than its u16 length field; such a header leaves the
+// block for pages of its own, and reads back.
+func TestHeaderTooLongForBlock(t *testing.T) {
+	path := tempPath(t, "long.pw")
+	h := createFile(t, path, Options{PageSize: 1 << 20})
+	ds, err := h.f.CreateDataset("/long", Spec{Type: Int8, Shape: []uint64{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.at.npages != 0 {
+		t.Fatal("a small header is not in a block")
+	}
+	var want []Attr
+	for _, name := range []string{"a", "b"} {
+		v := StringValue(strings.Repeat(name, MaxValueLen-100))
+		if err := ds.SetAttr(name, v); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, Attr{name, v})
+	}
+	if ds.at.npages == 0 || ds.h.size() <= maxInBlock {
+		t.Fatalf("a header of %d bytes in %d pages of its own", ds.h.size(), ds.at.npages)
+	}
+	h.close(t)
+	checkClosed(t, path)
+	r := mustOpen(t, path, true)
+	defer r.close(t)
+	rd, err := r.f.Dataset("/long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rd.Attrs()
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0].Value.Data, want[0].Value.Data) || !bytes.Equal(got[1].Value.Data, want[1].Value.Data) {
+		t.Fatalf("attributes read back differ (%v)", err)
+	}
+}
