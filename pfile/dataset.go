@@ -564,7 +564,7 @@ func (ds *Dataset) SetAttr(name string, v Value) error {
 func (ds *Dataset) rewriteHeader() error {
 	f := ds.f
 	ds.lazy = 0 // the entry in dirty is replaced (or moved) below
-	if b := ds.blk; b != nil && b.resize(f.sb.PageSize) {
+	if b := ds.blk; b != nil && b.refit(ds, f.sb.PageSize) {
 		return b.write(f)
 	}
 	if ds.blk == nil {
@@ -572,13 +572,14 @@ func (ds *Dataset) rewriteHeader() error {
 			return f.writeObject(ds.h.kind(), ds.at.page, int(ds.at.npages), ds.h.encode())
 		}
 	}
-	old := ds.at
-	if ds.blk != nil {
-		if err := f.leaveBlock(ds); err != nil {
-			return err
+	// The header's new place is allocated before its old one is freed.
+	old, from := ds.at, ds.blk
+	if from != nil {
+		ds.blk = nil
+		from.leave(ds)
+		if f.blk == from && len(from.mem) == 0 {
+			f.blk = nil // to be freed: no header joins it
 		}
-	} else {
-		f.freeMeta(old.page, int(old.npages))
 	}
 	if err := f.placeHeader(ds); err != nil {
 		return err
@@ -588,24 +589,15 @@ func (ds *Dataset) rewriteHeader() error {
 	}
 	f.unlistHeader(old.page, ds)
 	f.headers[ds.at.page] = append(f.headers[ds.at.page], ds)
-	return nil
-}
-
-// leaveBlock takes ds's header out of its block, which is freed if that
-// leaves it empty, else written without it.
-func (f *File) leaveBlock(ds *Dataset) error {
-	b := ds.blk
-	ds.blk = nil
-	b.leave(ds)
-	b.resize(f.sb.PageSize)
-	if len(b.mem) > 0 {
-		return b.write(f)
+	switch {
+	case from == nil:
+		f.freeMeta(old.page, int(old.npages))
+	case len(from.mem) == 0:
+		delete(f.blocks, from.page)
+		f.freeMeta(from.page, 1)
+	default:
+		return from.write(f)
 	}
-	delete(f.blocks, b.page)
-	if f.blk == b {
-		f.blk = nil
-	}
-	f.freeMeta(b.page, 1)
 	return nil
 }
 

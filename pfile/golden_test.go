@@ -183,12 +183,11 @@ func TestGolden(t *testing.T) {
 		var h *header
 		var v uint16
 		for _, e := range entries {
-			b.mem = append(b.mem, member{path: e.h.path, version: e.version, raw: e.raw})
+			b.add(member{path: e.h.path, version: e.version, raw: e.raw})
 			if e.h.path == key {
 				h, v = e.h, e.version
 			}
 		}
-		b.resize(goldenPS)
 		if again := seal(kindBlock, r.page, 1, b.encode(), goldenPS); !bytes.Equal(again, bImg) {
 			t.Errorf("header block at page %d re-encodes differently", r.page)
 		}

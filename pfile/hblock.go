@@ -44,19 +44,20 @@ type member struct {
 	ds      *Dataset
 	version uint16
 	raw     []byte
+	n       int // entry bytes, as last encoded or measured
+}
+
+// add appends a member read from the file.
+func (b *hblock) add(m member) {
+	m.n = blockEntry + len(m.raw)
+	b.mem = append(b.mem, m)
+	b.used += m.n
 }
 
 func newBlock(page uint64) *hblock {
 	b := &hblock{page: page, used: blockFixed}
 	b.enc = b.encode
 	return b
-}
-
-func (m *member) size() int {
-	if m.ds != nil {
-		return blockEntry + m.ds.h.size()
-	}
-	return blockEntry + len(m.raw)
 }
 
 // blockRoom is the payload bytes a block of the page size holds.
@@ -73,27 +74,26 @@ func (b *hblock) join(ds *Dataset, pageSize int) bool {
 	if b.used+n > blockRoom(pageSize) || n-blockEntry > maxInBlock {
 		return false
 	}
-	b.mem = append(b.mem, member{path: ds.path, ds: ds})
+	b.mem = append(b.mem, member{path: ds.path, ds: ds, n: n})
 	b.used += n
 	return true
 }
 
-// resize recomputes the room the members take, after one changed; it says
-// whether they still fit.
-func (b *hblock) resize(pageSize int) bool {
-	b.used = blockFixed
-	fit := true
-	for i := range b.mem {
-		n := b.mem[i].size()
-		b.used += n
-		fit = fit && n-blockEntry <= maxInBlock
-	}
-	return fit && b.used <= blockRoom(pageSize)
+// refit measures ds's header again after it changed; it says whether the
+// members still fit.
+func (b *hblock) refit(ds *Dataset, pageSize int) bool {
+	i := slices.IndexFunc(b.mem, func(m member) bool { return m.ds == ds })
+	n := blockEntry + ds.h.size()
+	b.used += n - b.mem[i].n
+	b.mem[i].n = n
+	return n-blockEntry <= maxInBlock && b.used <= blockRoom(pageSize)
 }
 
 // leave takes ds's header out of the block.
 func (b *hblock) leave(ds *Dataset) {
-	b.mem = slices.DeleteFunc(b.mem, func(m member) bool { return m.ds == ds })
+	i := slices.IndexFunc(b.mem, func(m member) bool { return m.ds == ds })
+	b.used -= b.mem[i].n
+	b.mem = slices.Delete(b.mem, i, i+1)
 }
 
 func (b *hblock) encode() []byte {
@@ -200,9 +200,8 @@ func (f *File) writerBlock(page uint64) (*hblock, error) {
 	}
 	b := newBlock(page)
 	for _, bh := range hs {
-		b.mem = append(b.mem, member{path: bh.h.path, version: bh.version, raw: slices.Clone(bh.raw)})
+		b.add(member{path: bh.h.path, version: bh.version, raw: slices.Clone(bh.raw)})
 	}
-	b.resize(f.sb.PageSize)
 	f.blocks[page] = b
 	return b, nil
 }
