@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -186,4 +188,126 @@ func TestHeaderTooLongForBlock(t *testing.T) {
 	if err != nil || len(got) != 2 || !bytes.Equal(got[0].Value.Data, want[0].Value.Data) || !bytes.Equal(got[1].Value.Data, want[1].Value.Data) {
 		t.Fatalf("attributes read back differ (%v)", err)
 	}
+}
+
+// TestReaderFollowsHeaderMoves: a reader with an eight-page buffer follows
+// a writer whose headers join blocks, change in them, move between blocks
+// and out to pages of their own, while the datasets grow (from one chunk
+// to an index); after adopting each published state, every dataset reads
+// back exactly the writer's attributes, shape and values - never a
+// neighbour's header from a shared block, never a stale one.
+func TestReaderFollowsHeaderMoves(t *testing.T) {
+	const n, rounds = 40, 12
+	path := tempPath(t, "moves.pw")
+	w := createFile(t, path, Options{PageSize: 512, DeferReuse: true})
+	rng := rand.New(rand.NewPCG(7, 0))
+	type state struct {
+		note  string
+		noted bool
+		rows  uint64
+	}
+	want := make([]state, n)
+	ds := make([]*Dataset, n)
+	name := func(i int) string { return fmt.Sprintf("/m/%02d", i) }
+	val := func(i int, row uint64) byte { return byte(i*31 + int(row)*7 + 1) }
+	var prev []byte
+	var r *handle
+	at := make([]ref, n)
+	var own, between int // headers seen in pages of their own, and moves between blocks
+	for round := range rounds {
+		for i := range n {
+			if ds[i] == nil {
+				if rng.IntN(3) > 0 && round < rounds-1 {
+					continue // created in a later round
+				}
+				var err error
+				if ds[i], err = w.f.CreateDataset(name(i), Spec{Type: Uint8, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{4}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			switch rng.IntN(4) {
+			case 0: // a note of a new length: the header grows or shrinks in its place, or moves
+				want[i].note, want[i].noted = strings.Repeat(string(rune('a'+i%26)), rng.IntN(700)), true
+				if err := ds[i].SetAttr("note", StringValue(want[i].note)); err != nil {
+					t.Fatal(err)
+				}
+			case 1, 2: // rows: the first chunk, then an index
+				k := uint64(1 + rng.IntN(3))
+				data := make([]byte, k)
+				for j := range data {
+					data[j] = val(i, want[i].rows+uint64(j))
+				}
+				if err := ds[i].Append(k, data); err != nil {
+					t.Fatal(err)
+				}
+				want[i].rows += k
+			}
+		}
+		// Publish: the page buffer's images reach the file, which grows to
+		// the end of allocation.
+		if err := w.f.FlushRaw(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.buf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.f.Grow(); err != nil {
+			t.Fatal(err)
+		}
+		img, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r == nil {
+			if r, err = openFileCap(t, path, true, 8); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r.buf.Invalidate(changedPages(prev, img, 512))
+			if err := r.f.Refresh(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prev = img
+		for i := range n {
+			if ds[i] == nil {
+				continue
+			}
+			if ds[i].at.npages > 0 {
+				own++
+			} else if at[i].npages == 0 && at[i].page != 0 && at[i].page != ds[i].at.page {
+				between++
+			}
+			at[i] = ds[i].at
+			rd, err := r.f.Dataset(name(i))
+			if err != nil {
+				t.Fatalf("round %d: %s: %v", round, name(i), err)
+			}
+			v, ok, err := rd.Attr("note")
+			if err != nil || ok != want[i].noted || string(v.Data) != want[i].note {
+				t.Fatalf("round %d: %s: note %q (%v, %v), want %q", round, name(i), v.Data, ok, err, want[i].note)
+			}
+			shape, err := rd.Shape()
+			if err != nil || shape[0] != want[i].rows {
+				t.Fatalf("round %d: %s: shape %v (%v), want %d rows", round, name(i), shape, err, want[i].rows)
+			}
+			got := make([]byte, want[i].rows)
+			if err := rd.ReadSlab([]uint64{0}, []uint64{want[i].rows}, got); err != nil {
+				t.Fatal(err)
+			}
+			for j, b := range got {
+				if b != val(i, uint64(j)) {
+					t.Fatalf("round %d: %s row %d: %d, want %d", round, name(i), j, b, val(i, uint64(j)))
+				}
+			}
+		}
+		if err := r.f.Check(CheckOptions{}); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if own == 0 || between == 0 {
+		t.Fatalf("headers in pages of their own %d times, moved between blocks %d: the test missed a case", own, between)
+	}
+	w.close(t)
+	checkClosed(t, path)
 }
