@@ -187,7 +187,6 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 	}
 	// Every rank's raw data of the tick is in the file before rank 0
 	// publishes the metadata that makes it reachable.
-	began := time.Now()
 	if err := w.flushRaw(); err != nil {
 		return w.fail(err)
 	}
@@ -206,7 +205,12 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 		// barrier, and every rank allocated alike.
 		w.fence.setGrown(w.pf.GrownSize())
 	}
-	return w.publishTick(dec.Oldest, began)
+	// The flush and the barrier do not count in the step's cost (stepDue):
+	// ranks writing parts of large chunks flush tens of megabytes a step,
+	// which later ends of tick would flush as well, and the barrier waits
+	// for the slowest rank's flush. Counted, they held steps back for
+	// several ticks (docs/DECISIONS.md).
+	return w.publishTick(dec.Oldest, time.Now())
 }
 
 // divergence gathers every rank's full report, once the digests said the

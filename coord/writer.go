@@ -55,7 +55,7 @@ type Writer struct {
 	// Ends of tick caused by steps (Sync): at least MinTickInterval apart,
 	// and at least twice as far apart as the last one took (stepDue).
 	stepEnd  time.Time     // when the last one started
-	stepCost time.Duration // how long the last one took, its raw-data flush included (rank 0)
+	stepCost time.Duration // how long the last one took, one rank's raw-data flush included (rank 0)
 	stepNow  bool          // the tick ending now is a step's
 	stepWait bool          // a step made the open tick due early: its end counts as one
 	sync     syncState     // parallel writers only
@@ -617,9 +617,9 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 
 // stepDue says, at a step boundary (on rank 0), whether the tick ends
 // there: when the last end of tick a step caused started MinTickInterval
-// ago or more, and at least twice as long ago as it took (writing the
-// raw data, then publishing). If
-// not, the tick becomes due when it is, so that the step waits no longer.
+// ago or more, and at least twice as long ago as it took (one rank:
+// writing the raw data, then publishing; several: publishing). If not,
+// the tick becomes due when it is, so that the step waits no longer.
 // The second rule keeps publishing steps to at most half the writer's time,
 // and spreads the ticks out when ends of tick slow down - on a loaded
 // machine, where readers are slow too and need the longer window to read a
@@ -729,8 +729,9 @@ func (w *Writer) flushRaw() error {
 // buffer hands over the tick's changes and rank 0 publishes them. oldest
 // is the page-buffer tick of the oldest tick a reader may be on, as rank 0
 // knew it before this end of tick (every rank frees space by it alike).
-// began is when the end of tick began, before the raw data was written: a
-// step's end of tick costs the writer from then (stepDue).
+// began is when the end of tick began: for one rank, before its raw data
+// was written, and a step's end of tick costs the writer from then
+// (stepDue).
 func (w *Writer) publishTick(oldest uint64, began time.Time) error {
 	start := time.Now()
 	if err := w.seal(); err != nil {
