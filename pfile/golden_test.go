@@ -258,24 +258,7 @@ func TestGolden(t *testing.T) {
 // headers while a dataset it creates gets an extent slot; the file then
 // checks and reads back both.
 func TestFormat1File(t *testing.T) {
-	path := tempPath(t, "v1.pw")
-	if err := os.WriteFile(path, golden.Read(t, "data-v1.pw"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	checkClosed(t, path)
-	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
-	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
-	readsBack(t, path, want, shapes)
-
-	w := mustOpen(t, path, false)
-	steps, err := w.f.Dataset("/run/steps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	more := binary.LittleEndian.AppendUint64(nil, math.Float64bits(-2))
-	if err := steps.Append(1, more); err != nil {
-		t.Fatal(err)
-	}
+	path, want, shapes, w, steps, more := reopenOld(t, "data-v1.pw")
 	if steps.h.ext.page != 0 {
 		t.Fatal("a version 1 dataset moved its shape to an extent table")
 	}
@@ -295,6 +278,33 @@ func TestFormat1File(t *testing.T) {
 	want["/run/steps"], shapes["/run/steps"] = append(goldenSteps(), more...), []uint64{7}
 	want["/new"], shapes["/new"] = vals, []uint64{2}
 	readsBack(t, path, want, shapes)
+}
+
+// reopenOld copies the golden file name (of an older format, holding
+// goldenFile's "/grid" and "/run/steps") to a temporary path, checks it
+// and reads it back, then reopens it as a writer and appends one element
+// to "/run/steps". It returns the path, the datasets' contents and shapes
+// before the append, the writer, "/run/steps" and the appended bytes.
+func reopenOld(t *testing.T, name string) (string, map[string][]byte, map[string][]uint64, *handle, *Dataset, []byte) {
+	t.Helper()
+	path := tempPath(t, name)
+	if err := os.WriteFile(path, golden.Read(t, name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkClosed(t, path)
+	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
+	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
+	readsBack(t, path, want, shapes)
+	w := mustOpen(t, path, false)
+	steps, err := w.f.Dataset("/run/steps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := binary.LittleEndian.AppendUint64(nil, math.Float64bits(-2))
+	if err := steps.Append(1, more); err != nil {
+		t.Fatal(err)
+	}
+	return path, want, shapes, w, steps, more
 }
 
 // readsBack opens the file at path for reading and checks that each
@@ -328,24 +338,7 @@ func readsBack(t *testing.T, path string, want map[string][]byte, shapes map[str
 // their indexes, and a dataset it creates starts with a single-chunk
 // header; the file then checks and reads back every dataset.
 func TestFormat2File(t *testing.T) {
-	path := tempPath(t, "v2.pw")
-	if err := os.WriteFile(path, golden.Read(t, "data-v2.pw"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	checkClosed(t, path)
-	want := map[string][]byte{"/grid": goldenGrid(), "/run/steps": goldenSteps()}
-	shapes := map[string][]uint64{"/grid": {2, 3}, "/run/steps": {6}}
-	readsBack(t, path, want, shapes)
-
-	w := mustOpen(t, path, false)
-	steps, err := w.f.Dataset("/run/steps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	more := binary.LittleEndian.AppendUint64(nil, math.Float64bits(-2))
-	if err := steps.Append(1, more); err != nil {
-		t.Fatal(err)
-	}
+	path, want, shapes, w, steps, more := reopenOld(t, "data-v2.pw")
 	if v := steps.h.kind().version; v != headerV2 {
 		t.Fatalf("a version 2 dataset became version %d", v)
 	}

@@ -243,17 +243,7 @@ func TestReaderFollowsHeaderMoves(t *testing.T) {
 				want[i].rows += k
 			}
 		}
-		// Publish: the page buffer's images reach the file, which grows to
-		// the end of allocation.
-		if err := w.f.FlushRaw(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.buf.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.f.Grow(); err != nil {
-			t.Fatal(err)
-		}
+		w.publish(t)
 		img, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

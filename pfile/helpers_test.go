@@ -141,6 +141,22 @@ func (h *handle) close(t testing.TB) {
 	}
 }
 
+// publish makes what the writer h did so far a reader's to adopt: its raw
+// data and its page buffer's images reach the file, which grows to the
+// end of allocation.
+func (h *handle) publish(t testing.TB) {
+	t.Helper()
+	if err := h.f.FlushRaw(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.buf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.f.Grow(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // check runs the consistency check of a file opened afresh.
 func checkClosed(t testing.TB, path string) {
 	t.Helper()

@@ -32,15 +32,7 @@ func TestReaderFollows(t *testing.T) {
 		if err := ds.WriteSlab([]uint64{n - 1}, []uint64{1}, v[:]); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.f.FlushRaw(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.buf.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.f.Grow(); err != nil {
-			t.Fatal(err)
-		}
+		w.publish(t)
 	}
 	publish(1)
 	prev, err := os.ReadFile(path)
@@ -73,12 +65,7 @@ func TestReaderFollows(t *testing.T) {
 		if _, err := w.f.CreateDataset("/extra"+string(rune('a'+n)), Spec{Type: Int8, Shape: []uint64{1}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.buf.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.f.Grow(); err != nil {
-			t.Fatal(err)
-		}
+		w.publish(t)
 		if shape() != n-1 {
 			t.Fatalf("reader moved without adopting: %d", shape())
 		}
@@ -141,12 +128,7 @@ func TestReaderMovedHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.buf.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.f.Grow(); err != nil {
-		t.Fatal(err)
-	}
+	w.publish(t)
 	prev, _ := os.ReadFile(path)
 	r := mustOpen(t, path, true)
 	rd, err := r.f.Dataset("/m")
@@ -163,12 +145,7 @@ func TestReaderMovedHeader(t *testing.T) {
 	if ds.at == old {
 		t.Fatal("header did not move")
 	}
-	if _, err := w.buf.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.f.Grow(); err != nil {
-		t.Fatal(err)
-	}
+	w.publish(t)
 	img, _ := os.ReadFile(path)
 	changed := changedPages(prev, img, DefaultPageSize)
 	if slices.Contains(changed, old.page) {
