@@ -270,8 +270,9 @@ func CheckSize(raw vfs.File, sb Superblock) error {
 // Evicted drops every decoded object built from the given pages (the start
 // pages of evicted entries); nil means everything. The coordinator wires
 // it to the page buffer's eviction hook. For a read-only file, a dataset
-// whose header page was evicted reloads it (by path, through the catalog)
-// on next use, an evicted extent table makes every dataset read its shape
+// whose header page was evicted (its own, or the header block holding it,
+// whose decoded form is dropped too) reloads it (by path, through the
+// catalog) on next use, an evicted extent table makes every dataset read its shape
 // again on next use, and an evicted page 0 makes the next call re-read the
 // superblock. Chunk indexes need nothing: they read every page through the
 // buffer on every lookup. A writer's decoded objects are authoritative, so

@@ -7,7 +7,8 @@
 //
 // The writer (same process, manual ticks) sets an attribute of K datasets
 // per tick, which changes each one's header page (an append would not: the
-// shapes of hundreds of datasets share an extent-table page); K is
+// shapes of hundreds of datasets share an extent-table page; each header
+// has a page of its own, padded out of the shared header blocks); K is
 // calibrated so the metadata file's index changes by about D entries per
 // tick, and the delta actually published is measured on every tick with
 // mdfile.Diff and reported.
