@@ -10,8 +10,8 @@ import (
 )
 
 // chunkCache holds the bytes this rank has written to chunks and not yet
-// written back (chunks over half its limit, and writes of whole chunks,
-// bypass it). For each chunk it keeps the written bytes, from the lowest to
+// written back (chunks over half its limit, writes of whole chunks, and
+// writes of directWrite bytes or more bypass it). For each chunk it keeps the written bytes, from the lowest to
 // the highest written offset, and the byte ranges written, and writes back
 // only those ranges: ranks writing disjoint elements of one chunk never
 // overwrite each other's bytes. Reads merge the file's bytes with the cached
@@ -30,6 +30,13 @@ type chunkCache struct {
 
 // spareBuf is the largest buffer a spare chunk keeps.
 const spareBuf = 4096
+
+// directWrite: a write of this many bytes or more goes straight to the
+// file, whatever the chunk: copying it into the cache would cost more
+// than the one system call it saves, and an application writing a large
+// chunk in pieces (each of a size the CPU's caches hold, as it computes
+// them) would pay that copy on every piece.
+const directWrite = 64 << 10
 
 // cachedChunk is what the cache holds of one chunk. buf covers chunk bytes
 // [base, base+len(buf)), not the whole chunk: a one-element append to a
@@ -53,13 +60,19 @@ func newChunkCache(limit int) *chunkCache {
 // the oldest chunks first if the cache is over its limit. A chunk larger
 // than half the cache is not cached, and neither is a write of a whole
 // chunk (it needs no merging with any other bytes, so copying it would only
-// cost time): p goes straight to the file.
+// cost time) or of directWrite bytes or more: p goes straight to the file,
+// after what the cache holds of the chunk (written before p).
 func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	whole := off == 0 && uint64(len(p)) == r.Size
-	if whole {
+	switch {
+	case whole:
 		c.drop(r.Addr) // superseded
+	case len(p) >= directWrite:
+		if err := c.settle(raw, r.Addr); err != nil {
+			return err
+		}
 	}
-	if whole || r.Size > uint64(c.limit/2) {
+	if whole || r.Size > uint64(c.limit/2) || len(p) >= directWrite {
 		if _, err := raw.WriteAt(p, int64(r.Addr+off)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", r.Addr, err)
 		}
@@ -150,6 +163,21 @@ func (c *chunkCache) drop(addr uint64) {
 	delete(c.chunks, addr)
 	c.bytes -= len(ch.buf)
 	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
+}
+
+// settle writes back and forgets what the cache holds of the chunk at
+// addr, if anything.
+func (c *chunkCache) settle(raw vfs.File, addr uint64) error {
+	ch, ok := c.chunks[addr]
+	if !ok {
+		return nil
+	}
+	if err := ch.writeBack(raw); err != nil {
+		return err
+	}
+	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
+	c.forget(ch)
+	return nil
 }
 
 // makeRoom writes back the oldest chunks while the cache holds more than

@@ -72,6 +72,81 @@ func TestWholeChunkWrites(t *testing.T) {
 	}
 }
 
+// TestLargePartialWrites: a partial write of directWrite bytes or more
+// goes straight to the file, after the bytes the cache held of that chunk
+// (written before it, so the large write wins where they overlap); small
+// writes after it are cached over it. Two ranks writing halves of one
+// chunk that way keep each other's bytes.
+func TestLargePartialWrites(t *testing.T) {
+	const chunk = 4 * directWrite
+	path := tempPath(t, "large.pw")
+	h := createFile(t, path, Options{})
+	ds, err := h.f.CreateDataset("/d", Spec{Type: Uint8, Shape: []uint64{chunk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, chunk)
+	write := func(off int, p []byte) {
+		t.Helper()
+		if err := ds.WriteSlab([]uint64{uint64(off)}, []uint64{uint64(len(p))}, p); err != nil {
+			t.Fatal(err)
+		}
+		copy(want[off:], p)
+	}
+	read := func(when string) {
+		t.Helper()
+		got := make([]byte, chunk)
+		if err := ds.ReadSlab([]uint64{0}, []uint64{chunk}, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			i := 0
+			for got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("%s: byte %d reads %d, want %d", when, i, got[i], want[i])
+		}
+	}
+	write(10, bytes.Repeat([]byte{1}, 100))                  // cached
+	write(directWrite+5, bytes.Repeat([]byte{2}, 30))        // cached, inside the next write
+	write(directWrite, bytes.Repeat([]byte{3}, directWrite)) // straight to the file
+	write(directWrite+7, bytes.Repeat([]byte{4}, 9))         // cached over it
+	if _, cached := h.f.cache.chunks[ds.last.Addr]; !cached || h.f.cache.bytes > 64 {
+		t.Fatalf("after the large write the cache holds %d bytes (chunk cached %v), want only the small write after it", h.f.cache.bytes, cached)
+	}
+	read("before write-back")
+	if err := h.f.FlushRaw(); err != nil {
+		t.Fatal(err)
+	}
+	read("after write-back")
+
+	// Two ranks (Files over the same data file, the same calls) write
+	// the two halves with large writes.
+	h.close(t)
+	a, b := mustOpen(t, path, false), mustOpen(t, path, false)
+	halves := [][]byte{bytes.Repeat([]byte{5}, chunk/2), bytes.Repeat([]byte{6}, chunk/2)}
+	for r, f := range []*handle{a, b} {
+		d, err := f.f.Dataset("/d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.WriteSlab([]uint64{uint64(r * chunk / 2)}, []uint64{chunk / 2}, halves[r]); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.f.FlushRaw(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := make([]byte, chunk)
+	d, _ := a.f.Dataset("/d")
+	if err := d.ReadSlab([]uint64{0}, []uint64{chunk}, raw); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, append(halves[0], halves[1]...)) {
+		t.Fatal("a rank's large write overwrote the other rank's half")
+	}
+}
+
 // TestCacheHoldsWrittenExtent: the cache holds each chunk's bytes from its
 // lowest to its highest written offset, growing either way; random partial
 // writes to three chunks through a small cache (so chunks are written back

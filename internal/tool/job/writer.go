@@ -178,13 +178,14 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	for i, d := range layout {
 		slabs[i], mine[i] = d.RankSlab(0, rank, ranks)
 	}
-	big := make([]bool, len(layout)) // this rank's slabs the prefill goroutine fills
+	// This rank's share of each dataset, in pieces the CPU's caches hold.
+	pieces := make([][]piece, len(layout))
 	for i, d := range layout {
-		big[i] = mine[i] && prefilled(d, int(slabs[i].Elems())*d.DType.Size())
+		if mine[i] && d.Path != workload.TimePath {
+			pieces[i] = cut(slabs[i], d.DType.Size())
+		}
 	}
-	pre := startPrefill(p.Steps, layout, slabs, big)
-	defer pre.close()
-	var small []byte // slabs not prefilled, filled here
+	var vals []byte // the values of a piece
 	var stamp [8]byte
 	for s := range uint64(p.Steps) {
 		if stop, err := stopAt(o, s); stop || err != nil {
@@ -197,29 +198,25 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 			if !mine[i] {
 				continue
 			}
-			sl := slabs[i]
-			sl.Start[0] = s * d.Rows
-			n := int(sl.Elems()) * d.DType.Size()
-			var buf []byte
-			switch {
-			case d.Path == workload.TimePath:
+			if d.Path == workload.TimePath {
+				sl := slabs[i]
+				sl.Start[0] = s * d.Rows
 				binary.LittleEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano()))
-				buf = stamp[:]
-			case big[i]:
-				buf = <-pre.ready
-			default:
-				if cap(small) < n {
-					small = make([]byte, n)
+				if err := ds[i].WriteSlab(sl.Start, sl.Count, stamp[:]); err != nil {
+					return int(s), err
 				}
-				buf = small[:n]
-				d.FillSlab(buf, s, sl)
+				continue
 			}
-			err := ds[i].WriteSlab(sl.Start, sl.Count, buf)
-			if big[i] {
-				pre.free <- buf
-			}
-			if err != nil {
-				return int(s), err
+			for _, pc := range pieces[i] {
+				pc.sl.Start[0] = s*d.Rows + pc.row
+				n := int(pc.sl.Elems()) * d.DType.Size()
+				if cap(vals) < n {
+					vals = make([]byte, n)
+				}
+				d.FillSlab(vals[:n], s, pc.sl)
+				if err := ds[i].WriteSlab(pc.sl.Start, pc.sl.Count, vals[:n]); err != nil {
+					return int(s), err
+				}
 			}
 		}
 		log.mark(w.Calls() + 1)
@@ -242,76 +239,40 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	return p.Steps, nil
 }
 
-// prefilled says whether the values of a slab of n bytes of d are computed
-// ahead, on the prefill goroutine: not the time stamps (taken when written),
-// nor slabs under 64 KiB (rr's appends), which cost less to fill than to
-// hand over.
-func prefilled(d workload.Dataset, n int) bool {
-	return d.Path != workload.TimePath && n >= 64<<10
+// pieceBytes: a rank's share of a step is made and written in pieces of
+// about this size. Filling a piece and copying it into the page cache then
+// both work in the CPU's caches, where a whole 4 MB plane, filled and then
+// copied, went to memory twice (docs/DECISIONS.md).
+const pieceBytes = 256 << 10
+
+// piece is part of a rank's share of a step: rows of it from row (within
+// the step) on, or all its rows and part of an inner dimension.
+type piece struct {
+	row uint64        // the piece's first row within a step
+	sl  workload.Slab // its start in the first dimension is set per step
 }
 
-// prefill computes the values of this rank's large slabs one slab ahead of
-// the writer, on its own goroutine, into two buffers: while WriteSlab copies
-// one into the file, the next is filled on another core, as an application
-// that double-buffers its output would. The writer takes filled buffers from
-// ready in the order writeAll writes the slabs and returns each to free once
-// written; close stops the goroutine and waits for it.
-type prefill struct {
-	ready chan []byte   // filled slabs, in writeAll's order
-	free  chan []byte   // buffers to fill next
-	stop  chan struct{} // closed by close
-	done  chan struct{} // closed when the goroutine has returned
-}
-
-// startPrefill starts filling the slabs of layout[i] where big[i], whose
-// step-0 slabs are in slabs, for steps steps. Without any (rr's appends) it
-// starts nothing.
-func startPrefill(steps int, layout []workload.Dataset, slabs []workload.Slab, big []bool) *prefill {
-	// Two buffers in all: neither channel's sends can block.
-	f := &prefill{ready: make(chan []byte, 2), free: make(chan []byte, 2), stop: make(chan struct{}), done: make(chan struct{})}
-	f.free <- nil
-	f.free <- nil
-	// Its own slabs: the writer moves the start of its copies.
-	var idx []int
-	var own []workload.Slab
-	for i, b := range big {
-		if b {
-			idx = append(idx, i)
-			own = append(own, workload.Slab{Start: slices.Clone(slabs[i].Start), Count: slabs[i].Count})
-		}
+// cut splits sl, a rank's share of step 0 of a dataset of elements of size
+// bytes, into pieces of about pieceBytes along its outermost dimension of
+// more than one element (whole elements of the inner dimensions each).
+func cut(sl workload.Slab, size int) []piece {
+	k := 0
+	for k < len(sl.Count)-1 && sl.Count[k] == 1 {
+		k++
 	}
-	if idx == nil {
-		close(f.done)
-		return f
+	unit := uint64(size)
+	for _, c := range sl.Count[k+1:] {
+		unit *= c
 	}
-	go func() {
-		defer close(f.done)
-		for s := range uint64(steps) {
-			for j, i := range idx {
-				d, sl := layout[i], own[j]
-				sl.Start[0] = s * d.Rows
-				n := int(sl.Elems()) * d.DType.Size()
-				var buf []byte
-				select {
-				case buf = <-f.free:
-				case <-f.stop:
-					return
-				}
-				if cap(buf) < n {
-					buf = make([]byte, n)
-				}
-				buf = buf[:n]
-				d.FillSlab(buf, s, sl)
-				f.ready <- buf
-			}
-		}
-	}()
-	return f
-}
-
-func (f *prefill) close() {
-	close(f.stop)
-	<-f.done
+	per := max(1, pieceBytes/unit)
+	var out []piece
+	for j := uint64(0); j < sl.Count[k]; j += per {
+		pc := workload.Slab{Start: slices.Clone(sl.Start), Count: slices.Clone(sl.Count)}
+		pc.Start[k] += j
+		pc.Count[k] = min(per, sl.Count[k]-j)
+		out = append(out, piece{row: pc.Start[0], sl: pc})
+	}
+	return out
 }
 
 // stopAt reports whether the run stops before step s: o.Stop is closed on
