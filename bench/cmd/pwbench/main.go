@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"pwstore/bench/colltick"
+	"pwstore/internal/tool/job"
 )
 
 // config is the command line.
@@ -216,7 +217,10 @@ type results struct {
 	// them. On a virtual machine the page cache's speed depends on whether
 	// its memory must first come back from the host, so only a baseline
 	// in the rows' own state is their peer (docs/DECISIONS.md).
-	PlanesCache *diskResult        `json:"page_cache_planes,omitempty"`
+	PlanesCache *diskResult `json:"page_cache_planes,omitempty"`
+	// PiecesCache is the same in the writes pwriter's planes row makes:
+	// pieces of about job.PieceBytes, whole rows of a plane.
+	PiecesCache *diskResult        `json:"page_cache_pieces,omitempty"`
 	Ours        []ourRun           `json:"ours"`
 	Peer        peerInfo           `json:"peer"`
 	PeerRuns    []peerRun          `json:"peer_runs"`
@@ -387,6 +391,12 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 			d := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), plane)
 			d.rowStart = st
 			res.PlanesCache = &d
+			piece := 4 * c.side * max(1, job.PieceBytes/(4*c.side))
+			b.say("planes: page-cache baseline in pwriter's pieces, %d-byte writes", piece)
+			st = b.settle(ctx)
+			d = diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), piece)
+			d.rowStart = st
+			res.PiecesCache = &d
 		}
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: "planes", kind: "planes", writers: 1, steps: c.planes,
 			datasets: c.planesD, side: c.side, probe: c.planesRd == "probe"}))

@@ -239,11 +239,11 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 	return p.Steps, nil
 }
 
-// pieceBytes: a rank's share of a step is made and written in pieces of
-// about this size. Filling a piece and copying it into the page cache then
+// PieceBytes: a rank's share of a step is made and written in pieces of
+// about this size (pwbench measures the page cache in such writes too). Filling a piece and copying it into the page cache then
 // both work in the CPU's caches, where a whole 4 MB plane, filled and then
 // copied, went to memory twice (docs/DECISIONS.md).
-const pieceBytes = 256 << 10
+const PieceBytes = 256 << 10
 
 // piece is part of a rank's share of a step: rows of it from row (within
 // the step) on, or all its rows and part of an inner dimension.
@@ -253,7 +253,7 @@ type piece struct {
 }
 
 // cut splits sl, a rank's share of step 0 of a dataset of elements of size
-// bytes, into pieces of about pieceBytes along its outermost dimension of
+// bytes, into pieces of about PieceBytes along its outermost dimension of
 // more than one element (whole elements of the inner dimensions each).
 func cut(sl workload.Slab, size int) []piece {
 	k := 0
@@ -264,7 +264,7 @@ func cut(sl workload.Slab, size int) []piece {
 	for _, c := range sl.Count[k+1:] {
 		unit *= c
 	}
-	per := max(1, pieceBytes/unit)
+	per := max(1, PieceBytes/unit)
 	var out []piece
 	for j := uint64(0); j < sl.Count[k]; j += per {
 		pc := workload.Slab{Start: slices.Clone(sl.Start), Count: slices.Clone(sl.Count)}

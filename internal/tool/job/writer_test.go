@@ -69,7 +69,7 @@ func TestWriterStop(t *testing.T) {
 }
 
 // TestCut: pieces cover a share exactly once, in order, each at most
-// pieceBytes unless one unit of the cut dimension is larger.
+// PieceBytes unless one unit of the cut dimension is larger.
 func TestCut(t *testing.T) {
 	for _, c := range []struct {
 		sl   workload.Slab
@@ -98,7 +98,7 @@ func TestCut(t *testing.T) {
 			}
 			next += p.sl.Count[k]
 			n := p.sl.Elems()
-			if n*uint64(c.size) > pieceBytes && p.sl.Count[k] > 1 {
+			if n*uint64(c.size) > PieceBytes && p.sl.Count[k] > 1 {
 				t.Fatalf("%v: piece %v of %d bytes", c.sl, p.sl, n*uint64(c.size))
 			}
 			elems += n
