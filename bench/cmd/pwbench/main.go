@@ -394,9 +394,9 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 			piece := 4 * c.side * max(1, job.PieceBytes/(4*c.side))
 			b.say("planes: page-cache baseline in pwriter's pieces, %d-byte writes", piece)
 			st = b.settle(ctx)
-			d = diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), piece)
-			d.rowStart = st
-			res.PiecesCache = &d
+			dp := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), piece)
+			dp.rowStart = st
+			res.PiecesCache = &dp
 		}
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: "planes", kind: "planes", writers: 1, steps: c.planes,
 			datasets: c.planesD, side: c.side, probe: c.planesRd == "probe"}))
