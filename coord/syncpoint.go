@@ -206,10 +206,9 @@ func (w *Writer) syncPoint(ctx context.Context, why string, kind syncKind) error
 		w.fence.setGrown(w.pf.GrownSize())
 	}
 	// The flush and the barrier do not count in the step's cost (stepDue):
-	// ranks writing parts of large chunks flush tens of megabytes a step,
-	// which later ends of tick would flush as well, and the barrier waits
-	// for the slowest rank's flush. Counted, they held steps back for
-	// several ticks (docs/DECISIONS.md).
+	// the barrier waits for the slowest rank, and what a rank flushes a
+	// later end of tick would flush as well. Counted, they held checkpoint
+	// steps back for several ticks (docs/DECISIONS.md).
 	return w.publishTick(dec.Oldest, time.Now())
 }
 

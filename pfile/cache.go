@@ -64,15 +64,12 @@ func newChunkCache(limit int) *chunkCache {
 // after what the cache holds of the chunk (written before p).
 func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	whole := off == 0 && uint64(len(p)) == r.Size
-	switch {
-	case whole:
-		c.drop(r.Addr) // superseded
-	case len(p) >= directWrite:
-		if err := c.settle(raw, r.Addr); err != nil {
-			return err
-		}
-	}
 	if whole || r.Size > uint64(c.limit/2) || len(p) >= directWrite {
+		if whole {
+			c.drop(r.Addr) // superseded
+		} else if err := c.settle(raw, r.Addr); err != nil {
+			return err // what the cache held of the chunk goes first
+		}
 		if _, err := raw.WriteAt(p, int64(r.Addr+off)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", r.Addr, err)
 		}
@@ -160,23 +157,19 @@ func (c *chunkCache) drop(addr uint64) {
 	if !ok {
 		return
 	}
-	delete(c.chunks, addr)
-	c.bytes -= len(ch.buf)
 	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
+	c.forget(ch)
 }
 
 // settle writes back and forgets what the cache holds of the chunk at
 // addr, if anything.
 func (c *chunkCache) settle(raw vfs.File, addr uint64) error {
-	ch, ok := c.chunks[addr]
-	if !ok {
-		return nil
+	if ch, ok := c.chunks[addr]; ok {
+		if err := ch.writeBack(raw); err != nil {
+			return err
+		}
 	}
-	if err := ch.writeBack(raw); err != nil {
-		return err
-	}
-	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
-	c.forget(ch)
+	c.drop(addr)
 	return nil
 }
 

@@ -81,7 +81,7 @@ func (c *checker) run(opts CheckOptions) {
 		if _, err := f.table(sb.Extents); err != nil {
 			c.fail(fmt.Errorf("superblock's extent table: %w", err))
 		}
-		c.table(sb.Extents)
+		c.shared(sb.Extents, "extent table")
 	}
 	if sb.FreeList != 0 {
 		c.pages(sb.FreeList, uint64(sb.FreePages), "free list")
@@ -163,10 +163,7 @@ func (c *checker) node(page uint64, depth int, lo, hi *string) {
 func (c *checker) dataset(path string, at ref) {
 	f := c.f
 	if at.npages == 0 {
-		if !c.seen[at.page] {
-			c.seen[at.page] = true
-			c.pages(at.page, 1, "header block")
-		}
+		c.shared(at.page, "header block")
 	} else {
 		c.pages(at.page, uint64(at.npages), "header of %q", path)
 	}
@@ -183,7 +180,7 @@ func (c *checker) dataset(path string, at ref) {
 		return
 	}
 	if h.ext.page != 0 {
-		c.table(h.ext.page)
+		c.shared(h.ext.page, "extent table")
 		lo := h.ext.page*uint64(c.sb.PageSize) + objHeaderSize + 8*uint64(h.ext.slot)
 		c.slots = append(c.slots, used{lo, lo + 8*uint64(len(h.shape)), fmt.Sprintf("extent slot of %q", path)})
 	}
@@ -248,12 +245,12 @@ func (c *checker) dataset(path string, at ref) {
 	}
 }
 
-// table counts the extent table at page as used, once however many
-// datasets have slots in it.
-func (c *checker) table(page uint64) {
+// shared counts the one-page object at page (an extent table or a header
+// block) as used, once however many datasets have a share of it.
+func (c *checker) shared(page uint64, what string) {
 	if !c.seen[page] {
 		c.seen[page] = true
-		c.pages(page, 1, "extent table")
+		c.pages(page, 1, "%s", what)
 	}
 }
 

@@ -79,35 +79,24 @@ func (f *File) CreateDataset(path string, spec Spec) (*Dataset, error) {
 // of a new dataset (its chunks are allocated next). A dataset whose
 // initial shape covers at most one chunk starts without an index (single).
 func (f *File) createDataset(h *header) (*Dataset, error) {
-	var (
-		idx chunkIndex
-		err error
-	)
-	st := indexStore{f}
-	switch {
-	case h.shapeChunks() <= 1:
-	case h.extensible():
-		idx, err = createExtensible(st)
-	default:
-		idx, err = createFixed(st, h.fixedChunks())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create chunk index: %w", err)
-	}
-	if idx != nil {
-		h.index = idx.Root()
+	// The index stays open: reopening it on the first Extend would read
+	// back its root, which by then may have been evicted.
+	ds := &Dataset{f: f, path: h.path, h: h}
+	if h.shapeChunks() <= 1 {
+		ds.idx = &single{ds}
+	} else {
+		idx, err := f.newIndex(h)
+		if err != nil {
+			return nil, err
+		}
+		h.index, ds.idx = idx.Root(), idx
 	}
 	x, tab, err := f.newSlot(h.shape)
 	if err != nil {
 		return nil, fmt.Errorf("extent slot: %w", err)
 	}
 	h.ext, h.shape = x, tab.vals[x.slot:int(x.slot)+len(h.shape):int(x.slot)+len(h.shape)]
-	// The index stays open: reopening it on the first Extend would read
-	// back its root, which by then may have been evicted.
-	ds := &Dataset{f: f, path: h.path, h: h, tab: tab, idx: idx}
-	if idx == nil {
-		ds.idx = &single{ds}
-	}
+	ds.tab = tab
 	if err := f.placeHeader(ds); err != nil {
 		return nil, err
 	}
@@ -465,8 +454,7 @@ func (ds *Dataset) allocChunks(old, shape []uint64) error {
 			firstOnly = false
 		}
 	}
-	idx, err := ds.index()
-	if err != nil {
+	if _, err := ds.index(); err != nil {
 		return err
 	}
 	c := cB[:r]
@@ -480,7 +468,9 @@ func (ds *Dataset) allocChunks(old, shape []uint64) error {
 			inOld = inOld && c[i] < oldN[i]
 		}
 		if !inOld {
-			if err := idx.Set(h.linear(c), Record{Addr: ds.f.al.allocRaw(size), Size: size}); err != nil {
+			// ds.idx, not a copy: a single-chunk index makes the real one
+			// at its first chunk but chunk 0, and the dataset moves to it.
+			if err := ds.idx.Set(h.linear(c), Record{Addr: ds.f.al.allocRaw(size), Size: size}); err != nil {
 				return fmt.Errorf("chunk %v: %w", clip(c), err)
 			}
 		}

@@ -179,11 +179,10 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := newBlock(r.page)
+		b := blockOf(r.page, entries)
 		var h *header
 		var v uint16
 		for _, e := range entries {
-			b.add(member{path: e.h.path, version: e.version, raw: e.raw})
 			if e.h.path == key {
 				h, v = e.h, e.version
 			}

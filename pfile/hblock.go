@@ -153,40 +153,8 @@ func decodeBlock(p []byte, eoa uint64, pageSize int) ([]blockHeader, error) {
 	return out, nil
 }
 
-// findInBlock is the header of path in the block at page. A reader keeps
-// the decoded block until its page is evicted, so that loading every
-// dataset of a block decodes it once.
-func (f *File) findInBlock(page uint64, path string) (*header, error) {
-	hs, ok := f.rblocks[page]
-	if !ok {
-		if eoa := f.eoa(); page < 1 || page >= eoa {
-			return nil, corrupt.Errorf("header block at page %d outside [1, %d)", page, eoa)
-		}
-		p, _, err := f.objectPayload(magicBlock, page, 1)
-		if err != nil {
-			return nil, err
-		}
-		if hs, err = decodeBlock(p, f.eoa(), f.sb.PageSize); err != nil {
-			return nil, fmt.Errorf("header block at page %d: %w", page, err)
-		}
-		if f.ro {
-			f.rblocks[page] = hs
-		}
-	}
-	for _, bh := range hs {
-		if bh.h.path == path {
-			return bh.h, nil
-		}
-	}
-	return nil, corrupt.Errorf("header block at page %d holds no header of %q", page, path)
-}
-
-// writerBlock is a writer's block at page, read from the file the first
-// time one of its datasets is opened (a block of an earlier session).
-func (f *File) writerBlock(page uint64) (*hblock, error) {
-	if b, ok := f.blocks[page]; ok {
-		return b, nil
-	}
+// readBlock reads and decodes the header block at page.
+func (f *File) readBlock(page uint64) ([]blockHeader, error) {
 	if eoa := f.eoa(); page < 1 || page >= eoa {
 		return nil, corrupt.Errorf("header block at page %d outside [1, %d)", page, eoa)
 	}
@@ -198,12 +166,58 @@ func (f *File) writerBlock(page uint64) (*hblock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header block at page %d: %w", page, err)
 	}
+	return hs, nil
+}
+
+// findInBlock is the header of path in the block at page, decoded from
+// the block's bytes. A reader keeps the decoded block until its page is
+// evicted, so that loading every dataset of a block decodes it once; a
+// writer keeps a block of an earlier session it reads (writerBlock), so
+// that adopting the dataset does not read it again.
+func (f *File) findInBlock(page uint64, path string) (*header, error) {
+	hs, ok := f.rblocks[page]
+	if !ok {
+		var err error
+		if hs, err = f.readBlock(page); err != nil {
+			return nil, err
+		}
+		if f.ro {
+			f.rblocks[page] = hs
+		} else if _, held := f.blocks[page]; !held {
+			f.blocks[page] = blockOf(page, hs)
+		}
+	}
+	for _, bh := range hs {
+		if bh.h.path == path {
+			return bh.h, nil
+		}
+	}
+	return nil, corrupt.Errorf("header block at page %d holds no header of %q", page, path)
+}
+
+// writerBlock is a writer's block at page: one it made, or one of an
+// earlier session, read the first time one of its datasets is opened.
+func (f *File) writerBlock(page uint64) (*hblock, error) {
+	if b, ok := f.blocks[page]; ok {
+		return b, nil
+	}
+	hs, err := f.readBlock(page)
+	if err != nil {
+		return nil, err
+	}
+	b := blockOf(page, hs)
+	f.blocks[page] = b
+	return b, nil
+}
+
+// blockOf is a writer's block of the headers read from it: members that
+// keep their bytes until their datasets are opened (adopt).
+func blockOf(page uint64, hs []blockHeader) *hblock {
 	b := newBlock(page)
 	for _, bh := range hs {
 		b.add(member{path: bh.h.path, version: bh.version, raw: slices.Clone(bh.raw)})
 	}
-	f.blocks[page] = b
-	return b, nil
+	return b
 }
 
 // adopt makes ds, just loaded by a writer from the block at ds.at.page,

@@ -29,37 +29,24 @@ type single struct{ ds *Dataset }
 
 func (s *single) Get(i uint64) (Record, error) {
 	h := s.ds.h
-	if !h.single() { // converted: s is stale, the dataset's index is the real one
-		return s.ds.idx.Get(i)
-	}
 	if i != 0 || h.addr0 == 0 {
 		return Record{}, nil
 	}
 	return Record{Addr: h.addr0, Size: h.chunkBytes()}, nil
 }
 
+// Set records chunk 0 in the header, or makes the real index for any
+// other chunk; the dataset then uses that index (ds.idx), not s.
 func (s *single) Set(i uint64, r Record) error {
 	ds := s.ds
 	h := ds.h
-	if !h.single() {
-		return ds.idx.Set(i, r)
-	}
 	if i == 0 && r.Size == h.chunkBytes() {
 		h.addr0 = r.Addr
 		return ds.rewriteHeader()
 	}
-	var (
-		idx chunkIndex
-		err error
-	)
-	st := indexStore{ds.f}
-	if h.extensible() {
-		idx, err = createExtensible(st)
-	} else {
-		idx, err = createFixed(st, h.fixedChunks())
-	}
+	idx, err := ds.f.newIndex(h)
 	if err != nil {
-		return fmt.Errorf("create chunk index: %w", err)
+		return err
 	}
 	if h.addr0 != 0 {
 		if err := idx.Set(0, Record{Addr: h.addr0, Size: h.chunkBytes()}); err != nil {
@@ -74,17 +61,31 @@ func (s *single) Set(i uint64, r Record) error {
 }
 
 func (s *single) Len() uint64 {
-	h := s.ds.h
-	switch {
-	case !h.single():
-		return s.ds.idx.Len()
-	case h.addr0 == 0:
+	if s.ds.h.addr0 == 0 {
 		return 0
 	}
 	return 1
 }
 
-func (s *single) Root() uint64 { return s.ds.h.index }
+func (s *single) Root() uint64 { return 0 }
+
+// newIndex makes the chunk index h's max shape calls for: an extensible
+// array for an unlimited first dimension, else a fixed array.
+func (f *File) newIndex(h *header) (chunkIndex, error) {
+	var (
+		idx chunkIndex
+		err error
+	)
+	if h.extensible() {
+		idx, err = createExtensible(indexStore{f})
+	} else {
+		idx, err = createFixed(indexStore{f}, h.fixedChunks())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create chunk index: %w", err)
+	}
+	return idx, nil
+}
 
 func createExtensible(st indexStore) (chunkIndex, error) {
 	x, err := chunkindex.NewExtensible(st)

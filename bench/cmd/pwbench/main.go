@@ -385,18 +385,16 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 	if c.want("planes") {
 		b.say("planes: %d datasets x %d planes of %dx%d int32", c.planesD, c.planes, c.side, c.side)
 		if c.want("disk") {
-			plane := 4 * c.side * c.side
-			b.say("planes: page-cache baseline, %d plane-sized writes", c.planesD*c.planes)
-			st := b.settle(ctx)
-			d := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), plane)
-			d.rowStart = st
-			res.PlanesCache = &d
-			piece := 4 * c.side * max(1, job.PieceBytes/(4*c.side))
-			b.say("planes: page-cache baseline in pwriter's pieces, %d-byte writes", piece)
-			st = b.settle(ctx)
-			dp := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), piece)
-			dp.rowStart = st
-			res.PiecesCache = &dp
+			plane, row := 4*c.side*c.side, 4*c.side
+			baseline := func(block int) *diskResult {
+				b.say("planes: page-cache baseline, the planes' bytes in %d-byte writes", block)
+				st := b.settle(ctx)
+				d := diskBaseline(b.work, int64(c.planesD*c.planes)*int64(plane), block)
+				d.rowStart = st
+				return &d
+			}
+			res.PlanesCache = baseline(plane)
+			res.PiecesCache = baseline(int(job.PieceSize(uint64(row))))
 		}
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: "planes", kind: "planes", writers: 1, steps: c.planes,
 			datasets: c.planesD, side: c.side, probe: c.planesRd == "probe"}))

@@ -245,6 +245,10 @@ func writeAll(w *coord.Writer, p workload.Params, layout []workload.Dataset, ran
 // copied, went to memory twice (docs/DECISIONS.md).
 const PieceBytes = 256 << 10
 
+// PieceSize is the bytes of a piece cut in whole units of unit bytes (a
+// plane's rows: pwbench measures the page cache in writes of that size).
+func PieceSize(unit uint64) uint64 { return unit * max(1, PieceBytes/unit) }
+
 // piece is part of a rank's share of a step: rows of it from row (within
 // the step) on, or all its rows and part of an inner dimension.
 type piece struct {
@@ -264,7 +268,7 @@ func cut(sl workload.Slab, size int) []piece {
 	for _, c := range sl.Count[k+1:] {
 		unit *= c
 	}
-	per := max(1, PieceBytes/unit)
+	per := PieceSize(unit) / unit
 	var out []piece
 	for j := uint64(0); j < sl.Count[k]; j += per {
 		pc := workload.Slab{Start: slices.Clone(sl.Start), Count: slices.Clone(sl.Count)}

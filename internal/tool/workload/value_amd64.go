@@ -39,25 +39,26 @@ func fill(p []byte, dtype DType, v, stride uint64, n int) {
 // fillAVX2 fills the whole blocks at the start of p's n elements, if the
 // CPU has AVX2, and returns how many elements they hold.
 func fillAVX2(p []byte, dtype DType, v, stride uint64, n int) int {
-	if !useAVX2 {
+	blocks := kernelBlocks(p, dtype, n)
+	switch {
+	case blocks == 0:
 		return 0
-	}
-	blocks := wholeBlocks(p, dtype, n)
-	if blocks == 0 {
-		return 0
-	}
-	if dtype == Int32 {
+	case dtype == Int32:
 		fill32AVX2(&p[0], blocks, v, stride)
-	} else {
+	default:
 		sh, or := narrow64(dtype)
 		fill64AVX2(&p[0], blocks, v, stride, sh, or)
 	}
 	return blocks * vecBlock / dtype.Size()
 }
 
-// wholeBlocks is the number of whole vecBlocks in p's first n elements of
-// dtype, which p must hold (the bounds check the kernels do not do).
-func wholeBlocks(p []byte, dtype DType, n int) int {
+// kernelBlocks is the number of whole vecBlocks in p's first n elements of
+// dtype for the kernels, none without AVX2; p must hold the n elements
+// (the bounds check the kernels do not do).
+func kernelBlocks(p []byte, dtype DType, n int) int {
+	if !useAVX2 {
+		return 0
+	}
 	return len(p[:dtype.Size()*n]) / vecBlock
 }
 
@@ -79,16 +80,13 @@ func check(p []byte, dtype DType, v, stride uint64, n int) int {
 // that differs (all of them if none does): checkGo names the element from
 // there.
 func checkAVX2(p []byte, dtype DType, v, stride uint64, n int) int {
-	if !useAVX2 {
+	blocks := kernelBlocks(p, dtype, n)
+	switch {
+	case blocks == 0:
 		return 0
-	}
-	blocks := wholeBlocks(p, dtype, n)
-	if blocks == 0 {
-		return 0
-	}
-	if dtype == Int32 {
+	case dtype == Int32:
 		blocks = check32AVX2(&p[0], blocks, v, stride)
-	} else {
+	default:
 		sh, or := narrow64(dtype)
 		blocks = check64AVX2(&p[0], blocks, v, stride, sh, or)
 	}
