@@ -406,7 +406,7 @@ func (w *Writer) openStack(create bool, id [16]byte, ps int) error {
 		return fmt.Errorf("%s: page buffer: %w", w.path, err)
 	}
 	w.pb = pb
-	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes, DeferSeal: true}
+	opts := pfile.Options{PageSize: ps, ID: id, DeferReuse: true, RawCacheBytes: w.cfg.RawCacheBytes, DeferSeal: true, SoleWriter: w.size == 1}
 	if create {
 		w.pf, err = pfile.Create(pb, w.data, opts)
 	} else {

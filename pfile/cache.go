@@ -17,19 +17,43 @@ import (
 // overwrite each other's bytes. Reads merge the file's bytes with the cached
 // ranges; nothing is cached for reading, so a reader always sees the data
 // file's current bytes.
+//
+// A sole writer (Options.SoleWriter) also keeps mirrors: images of the
+// small chunks it allocated in this session, whose every byte it knows
+// (zero until written; no other process writes them): a mirror holds a
+// chunk's bytes up to the highest it wrote, the rest being zero. Dirty mirrors that
+// lie next to each other in the file are written back as one run, their
+// clean bytes between the written ranges included: a round robin's end of
+// tick is then a few large writes rather than one small write a dataset,
+// each of which costs the kernel a page's work (docs/DECISIONS.md).
 type chunkCache struct {
-	limit  int                     // bytes held before the oldest chunks are written back
-	bytes  int                     // bytes held (the chunks' buffers)
+	limit  int                     // bytes held (mirrors' included) before the oldest chunks are written back
+	bytes  int                     // bytes held by chunks that are not mirrors (their buffers)
 	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
-	order  []*cachedChunk          // the same chunks, oldest first
+	order  []*cachedChunk          // the chunks with written ranges (dirty), oldest first
 	// spare: chunks written back, for reuse with their buffers (those of at
 	// most spareBuf bytes): round robin writes back every chunk at every
 	// end of tick and caches it again at its next append.
 	spare []*cachedChunk
+
+	sole     bool           // mirror fresh small chunks (Options.SoleWriter)
+	mirrored int            // bytes the live mirrors hold (their buffers)
+	reserved int            // the live mirrors' chunk sizes: at most limit
+	live     int            // live mirrors
+	mirrors  []*cachedChunk // mirrors, oldest first; entries no longer mirrors are skipped
+	run      []byte         // the write-back buffer of a run of mirrors
 }
 
 // spareBuf is the largest buffer a spare chunk keeps.
 const spareBuf = 4096
+
+// mirrorMax is the largest chunk a sole writer mirrors: a run's write
+// then carries at most this much of a chunk's clean bytes per written
+// range.
+const mirrorMax = 16 << 10
+
+// runMax bounds the bytes of one write of a run of mirrors.
+const runMax = 1 << 20
 
 // directWrite: a write of this many bytes or more goes straight to the
 // file, whatever the chunk: copying it into the cache would cost more
@@ -41,19 +65,23 @@ const directWrite = 64 << 10
 // cachedChunk is what the cache holds of one chunk. buf covers chunk bytes
 // [base, base+len(buf)), not the whole chunk: a one-element append to a
 // 4 KiB chunk holds 4 bytes, not a fresh 4 KiB buffer every tick. Bytes of
-// buf outside dirty are never read.
+// buf outside dirty are never read - but for a mirror, whose buf (base 0)
+// is the chunk as the file holds it once dirty is written back, up to the
+// highest byte written (the rest is zero).
 type cachedChunk struct {
-	addr  uint64
-	base  uint64
-	buf   []byte
-	dirty []span // written ranges of the chunk: sorted, disjoint, not touching
+	addr   uint64
+	base   uint64
+	buf    []byte
+	dirty  []span // written ranges of the chunk: sorted, disjoint, not touching
+	mirror bool   // buf is the start of the chunk's image
+	size   uint64 // a mirror's chunk size
 }
 
 // span is the byte range [lo, hi).
 type span struct{ lo, hi uint64 }
 
-func newChunkCache(limit int) *chunkCache {
-	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}}
+func newChunkCache(limit int, sole bool) *chunkCache {
+	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}, sole: sole}
 }
 
 // write copies p into the chunk r at byte off of the chunk, writing back
@@ -61,7 +89,8 @@ func newChunkCache(limit int) *chunkCache {
 // than half the cache is not cached, and neither is a write of a whole
 // chunk (it needs no merging with any other bytes, so copying it would only
 // cost time) or of directWrite bytes or more: p goes straight to the file,
-// after what the cache holds of the chunk (written before p).
+// after what the cache holds of the chunk (written before p), and the
+// chunk is no longer mirrored.
 func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	whole := off == 0 && uint64(len(p)) == r.Size
 	if whole || r.Size > uint64(c.limit/2) || len(p) >= directWrite {
@@ -79,12 +108,76 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	if !ok {
 		ch = c.newChunk(r.Addr, off)
 		c.chunks[r.Addr] = ch
+	}
+	if len(ch.dirty) == 0 {
 		c.order = append(c.order, ch)
 	}
-	c.bytes += ch.hold(off, p)
+	if ch.mirror {
+		c.mirrored += ch.hold(off, p)
+	} else {
+		c.bytes += ch.hold(off, p)
+	}
 	ch.mark(span{off, off + uint64(len(p))})
 	// Past the limit the oldest chunks go, possibly this one (p is in it).
 	return c.makeRoom(raw)
+}
+
+// fresh tells a sole writer's cache of a chunk just allocated, whose bytes
+// no one has written: a small one is mirrored, while the mirrors' chunks
+// add up to the cache's limit at most (the oldest stop being mirrors
+// first).
+func (c *chunkCache) fresh(r Record) {
+	if !c.sole || r.Size > mirrorMax || c.chunks[r.Addr] != nil {
+		return
+	}
+	size := int(r.Size)
+	for c.reserved+size > c.limit && c.unmirrorOldest() {
+	}
+	if c.reserved+size > c.limit {
+		return
+	}
+	ch := &cachedChunk{addr: r.Addr, mirror: true, size: r.Size}
+	c.chunks[r.Addr] = ch
+	c.mirrors = append(c.mirrors, ch)
+	c.reserved += size
+	c.live++
+	if len(c.mirrors) > 2*c.live+64 { // many dropped: forget their entries
+		c.mirrors = slices.DeleteFunc(c.mirrors, func(m *cachedChunk) bool { return !c.isMirror(m) })
+	}
+}
+
+// isMirror reports whether ch is a live mirror (an entry of c.mirrors may
+// be one dropped since).
+func (c *chunkCache) isMirror(ch *cachedChunk) bool { return ch.mirror && c.chunks[ch.addr] == ch }
+
+// unmirrorOldest makes the oldest live mirror an ordinary chunk: forgotten
+// if it has nothing to write back, else cached as the bytes it holds. It
+// reports whether there was one.
+func (c *chunkCache) unmirrorOldest() bool {
+	for len(c.mirrors) > 0 {
+		ch := c.mirrors[0]
+		c.mirrors[0] = nil
+		c.mirrors = c.mirrors[1:]
+		if !c.isMirror(ch) {
+			continue
+		}
+		c.endMirror(ch)
+		if len(ch.dirty) == 0 {
+			delete(c.chunks, ch.addr)
+		} else {
+			c.bytes += len(ch.buf) // base 0: buf covers its written ranges
+		}
+		return true
+	}
+	return false
+}
+
+// endMirror takes a live mirror off the mirror counts.
+func (c *chunkCache) endMirror(ch *cachedChunk) {
+	ch.mirror = false
+	c.mirrored -= len(ch.buf)
+	c.reserved -= int(ch.size)
+	c.live--
 }
 
 // newChunk is an empty cached chunk at addr whose bytes start at base: a
@@ -157,7 +250,14 @@ func (c *chunkCache) drop(addr uint64) {
 	if !ok {
 		return
 	}
-	c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
+	if len(ch.dirty) > 0 {
+		c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
+	}
+	if ch.mirror {
+		c.endMirror(ch) // its entry in c.mirrors goes later
+		delete(c.chunks, addr)
+		return
+	}
 	c.forget(ch)
 }
 
@@ -174,16 +274,23 @@ func (c *chunkCache) settle(raw vfs.File, addr uint64) error {
 }
 
 // makeRoom writes back the oldest chunks while the cache holds more than
-// its limit.
+// its limit, mirrors included (mirrors written back stay, clean), then
+// stops mirroring the oldest chunks.
 func (c *chunkCache) makeRoom(raw vfs.File) error {
-	for len(c.order) > 0 && c.bytes > c.limit {
+	for c.bytes+c.mirrored > c.limit {
+		if len(c.order) == 0 {
+			if !c.unmirrorOldest() {
+				return nil
+			}
+			continue
+		}
 		ch := c.order[0]
 		if err := ch.writeBack(raw); err != nil {
 			return err
 		}
-		c.forget(ch)
 		c.order[0] = nil
 		c.order = c.order[1:]
+		c.written(ch)
 	}
 	return nil
 }
@@ -196,6 +303,17 @@ func (ch *cachedChunk) writeBack(raw vfs.File) error {
 		}
 	}
 	return nil
+}
+
+// written takes a chunk whose written ranges are in the file (and which
+// the caller took off c.order): a mirror stays, clean; any other chunk is
+// forgotten.
+func (c *chunkCache) written(ch *cachedChunk) {
+	if ch.mirror {
+		ch.dirty = ch.dirty[:0]
+		return
+	}
+	c.forget(ch)
 }
 
 // forget takes a chunk that is written back out of the cache (the order
@@ -216,29 +334,88 @@ func (c *chunkCache) release(ch *cachedChunk) {
 	c.spare = append(c.spare, ch)
 }
 
-// flush writes back every chunk, in address order, and empties the cache.
-// It goes down the list and clears the map once at the end, rather than
-// looking up and deleting each chunk: at 10,000 chunks a tick, lookups
-// and deletes in a map far bigger than the CPU's caches took nearly a tenth of
-// the write-back's time. If a write fails, the chunks before it are
-// forgotten (written back) and the rest stay.
+// flush writes back every chunk, in address order, and empties the cache
+// of all but its mirrors. Mirrors next to each other in the file go as
+// runs (writeRun). Without mirrors it goes down the list and clears the
+// map once at the end, rather than looking up and deleting each chunk: at
+// 10,000 chunks a tick, lookups and deletes in a map far bigger than the
+// CPU's caches took nearly a tenth of the write-back's time. If a write
+// fails, the chunks before it are written back (and forgotten, or clean
+// mirrors) and the rest stay.
 func (c *chunkCache) flush(raw vfs.File) error {
 	slices.SortFunc(c.order, func(a, b *cachedChunk) int { return cmp.Compare(a.addr, b.addr) })
-	for i, ch := range c.order {
-		if err := ch.writeBack(raw); err != nil {
+	for i := 0; i < len(c.order); {
+		n := c.runLen(c.order[i:])
+		var err error
+		if n > 1 {
+			err = c.writeRun(raw, c.order[i:i+n])
+		} else {
+			err = c.order[i].writeBack(raw)
+		}
+		if err != nil {
 			for _, w := range c.order[:i] {
-				c.forget(w)
+				c.written(w)
 			}
 			c.order = slices.Delete(c.order, 0, i)
 			return err
 		}
+		i += n
 	}
-	for _, ch := range c.order {
-		c.release(ch)
+	if c.live == 0 {
+		for _, ch := range c.order {
+			c.release(ch)
+		}
+		clear(c.chunks)
+	} else {
+		for _, ch := range c.order {
+			c.written(ch)
+		}
 	}
-	clear(c.chunks)
 	clear(c.order)
 	c.order = c.order[:0]
+	return nil
+}
+
+// runLen is how many chunks at the start of dirty (in address order) make
+// one run: mirrors each starting where the one before ends, within runMax
+// bytes from the first one's first written byte to the last one's end.
+func (c *chunkCache) runLen(dirty []*cachedChunk) int {
+	first := dirty[0]
+	if !first.mirror {
+		return 1
+	}
+	n := 1
+	for end := first.addr + first.size; n < len(dirty); n++ {
+		ch := dirty[n]
+		if !ch.mirror || ch.addr != end || ch.addr+ch.size-(first.addr+first.dirty[0].lo) > runMax {
+			break
+		}
+		end += ch.size
+	}
+	return n
+}
+
+// writeRun writes back a run of mirrors (runLen) in one write: from the
+// first one's first written byte to the last one's last, the mirrors'
+// bytes in between included - the file's own, or zero past a mirror's
+// highest written byte, where only this writer's chunk lies.
+func (c *chunkCache) writeRun(raw vfs.File, run []*cachedChunk) error {
+	first, last := run[0], run[len(run)-1]
+	lo := first.addr + first.dirty[0].lo
+	hi := last.addr + last.dirty[len(last.dirty)-1].hi
+	if cap(c.run) < int(hi-lo) {
+		c.run = make([]byte, runMax)
+	}
+	b := c.run[:hi-lo]
+	for _, ch := range run {
+		from, to := max(ch.addr, lo), min(ch.addr+ch.size, hi)
+		held := max(from, min(to, ch.addr+uint64(len(ch.buf))))
+		copy(b[from-lo:held-lo], ch.buf[from-ch.addr:held-ch.addr])
+		clear(b[held-lo : to-lo])
+	}
+	if _, err := raw.WriteAt(b, int64(lo)); err != nil {
+		return fmt.Errorf("write chunks at bytes %d-%d: %w", lo, hi, err)
+	}
 	return nil
 }
 

@@ -470,9 +470,11 @@ func (ds *Dataset) allocChunks(old, shape []uint64) error {
 		if !inOld {
 			// ds.idx, not a copy: a single-chunk index makes the real one
 			// at its first chunk but chunk 0, and the dataset moves to it.
-			if err := ds.idx.Set(h.linear(c), Record{Addr: ds.f.al.allocRaw(size), Size: size}); err != nil {
+			rec := Record{Addr: ds.f.al.allocRaw(size), Size: size}
+			if err := ds.idx.Set(h.linear(c), rec); err != nil {
 				return fmt.Errorf("chunk %v: %w", clip(c), err)
 			}
+			ds.f.cache.fresh(rec)
 		}
 		for i := r - 1; i >= 0; i-- {
 			c[i]++

@@ -156,7 +156,10 @@
 // cache and their written ranges go straight to the file), so ranks writing
 // disjoint elements of one chunk never overwrite each other. Reads take the
 // file's bytes and lay this rank's unwritten-back ranges over them; bytes
-// never written read as zero.
+// never written read as zero. A sole writer (Options.SoleWriter: one
+// process writes the file) also keeps images of the small chunks it
+// allocated, and writes adjacent ones back as one run, the bytes between
+// their written ranges included.
 //
 // # Use by the coordinator
 //

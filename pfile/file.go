@@ -59,6 +59,12 @@ type Options struct {
 	// handed to Pages once. The owner must call Seal before it needs the
 	// pages (end of tick, sync point); Close seals too.
 	DeferSeal bool
+	// SoleWriter: no other process writes the data file while this File
+	// is open (a one-rank writer). The chunk cache then mirrors the small
+	// chunks it allocates and writes runs of them back at once; ranks of a
+	// parallel writer, which write parts of the same chunks, must not set
+	// it.
+	SoleWriter bool
 }
 
 // File is an open data file. It is not safe for concurrent use.
@@ -104,7 +110,7 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 	return &File{
 		pages: pages, raw: raw, ro: opts.ReadOnly,
-		cache: newChunkCache(limit), dirty: map[uint64]dirtyObject{},
+		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly), dirty: map[uint64]dirtyObject{},
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64][]*Dataset{}, blocks: map[uint64]*hblock{}, rblocks: map[uint64][]blockHeader{},

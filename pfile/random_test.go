@@ -9,7 +9,8 @@ import (
 
 // TestRandomized runs random sequences of resizes, writes, reads and
 // flushes on random datasets against an in-memory model, with a tiny
-// chunk cache, then reopens, compares everything and checks the file.
+// chunk cache (or a sole writer's), then reopens, compares everything and
+// checks the file.
 func TestRandomized(t *testing.T) {
 	types := []Type{Int8, Int16, Int32, Int64, Uint8, Uint16, Uint32, Uint64, Float32, Float64, Bytes(3), Bytes(9)}
 	seeds := 40
@@ -22,7 +23,15 @@ func TestRandomized(t *testing.T) {
 			ps := []int{512, 1024, 4096}[rng.IntN(3)]
 			path := tempPath(t, "rand.pw")
 			deferSeal := seed%2 == 1 // odd seeds: objects sealed only at flushes
-			h := createFile(t, path, Options{PageSize: ps, RawCacheBytes: 256, DeferSeal: deferSeal})
+			// Seeds 2 and 3 of every four: a sole writer, whose cache mirrors
+			// small chunks and writes runs of them back (the limit bounds
+			// how many: 256 bytes unmirrors the oldest all the time).
+			sole := seed%4 >= 2
+			limit := 256
+			if sole {
+				limit = []int{256, 4096, 1 << 20}[rng.IntN(3)]
+			}
+			h := createFile(t, path, Options{PageSize: ps, RawCacheBytes: limit, DeferSeal: deferSeal, SoleWriter: sole})
 			type live struct {
 				ds   *Dataset
 				m    *model
