@@ -358,7 +358,7 @@ func TestSyncEndsTickAtStep(t *testing.T) {
 }
 
 // TestSyncWaitsForPublicationCost: a step's end of tick is measured, and
-// the next step waits until twice that long after it started however short
+// the next step waits until stepCostShare times that long after it started however short
 // MinTickInterval is; the due timer then wakes the timer goroutine, which
 // publishes the waiting step at once even though its ticker (a quarter of
 // the minute-long tick) would not fire for 15 s - also while Stats, which
@@ -368,10 +368,10 @@ func TestSyncWaitsForPublicationCost(t *testing.T) {
 	a := newAppender(t, path, Config{TickLen: time.Minute, MinTickInterval: time.Millisecond})
 	defer a.abandon()
 	a.boundary(t, 1)
-	// Past MinTickInterval and twice what this end of tick took (which a
-	// loaded machine can make longer than the interval).
+	// Past MinTickInterval and stepCostShare times what this end of tick
+	// took (which a loaded machine can make longer than the interval).
 	a.w.mu.Lock()
-	wait := max(5*time.Millisecond, 3*a.w.stepCost)
+	wait := max(5*time.Millisecond, (stepCostShare+1)*a.w.stepCost)
 	a.w.mu.Unlock()
 	time.Sleep(wait)
 	before := a.w.Stats().LastTick

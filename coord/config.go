@@ -98,7 +98,7 @@ type Config struct {
 	// MinTickInterval is the shortest time between two ends of tick that
 	// steps cause: a Sync (the application's step boundary) ends the tick
 	// at once if the last end of tick a step caused started at least this
-	// long ago - and at least twice as long ago as it took to publish - and
+	// long ago - and at least three times as long ago as it took to publish - and
 	// otherwise as soon as it did (default TickLen/50: 2 ms at the default
 	// tick; docs/DECISIONS.md, "Writer.Sync is the application's step
 	// boundary", says why). Expiries of the tick do not count. It keeps a

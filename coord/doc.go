@@ -29,7 +29,7 @@
 // Sync marks an application step complete: the tick ends there at once,
 // unless the last end of tick a step caused started less than
 // Config.MinTickInterval ago (default a fiftieth of a tick) or less than
-// twice as long ago as it took, and then as soon as it did - so a step is
+// three times as long ago as it took, and then as soon as it did - so a step is
 // published when it is done, not when the timer next fires.
 //
 // # Tick announcements

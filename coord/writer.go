@@ -53,7 +53,7 @@ type Writer struct {
 	expired  atomic.Uint64
 	wake     chan struct{} // one pending wake-up of the timer goroutine
 	// Ends of tick caused by steps (Sync): at least MinTickInterval apart,
-	// and at least twice as far apart as the last one took (stepDue).
+	// and at least three times as far apart as the last one took (stepDue).
 	stepEnd  time.Time     // when the last one started
 	stepCost time.Duration // how long the last one took, one rank's raw-data flush included (rank 0)
 	stepNow  bool          // the tick ending now is a step's
@@ -617,14 +617,14 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 
 // stepDue says, at a step boundary (on rank 0), whether the tick ends
 // there: when the last end of tick a step caused started MinTickInterval
-// ago or more, and at least twice as long ago as it took (one rank:
-// writing the raw data, then publishing; several: publishing). If not,
-// the tick becomes due when it is, so that the step waits no longer.
-// The second rule keeps publishing steps to at most half the writer's time,
-// and spreads the ticks out when ends of tick slow down - on a loaded
-// machine, where readers are slow too and need the longer window to read a
-// snapshot. Ends of tick by expiry do not count: one just before a step
-// boundary must not hold the step back.
+// ago or more, and at least stepCostShare times as long ago as it took
+// (one rank: writing the raw data, then publishing; several: publishing).
+// If not, the tick becomes due when it is, so that the step waits no
+// longer. The second rule keeps publishing steps to at most a third of the
+// writer's time, and spreads the ticks out when ends of tick slow down -
+// on a loaded machine, where readers are slow too and need the longer
+// window to read a snapshot. Ends of tick by expiry do not count: one just
+// before a step boundary must not hold the step back.
 func (w *Writer) stepDue(now time.Time) bool {
 	if w.due.IsZero() {
 		return false
@@ -642,8 +642,10 @@ func (w *Writer) stepDue(now time.Time) bool {
 }
 
 // stepCostShare: the ends of tick steps cause start at least this many
-// times their publication's duration apart (stepDue).
-const stepCostShare = 2
+// times their publication's duration apart (stepDue). Two gave fast
+// steps half the writer's time to publish; three gives them a third, for
+// about a millisecond more latency (docs/DECISIONS.md).
+const stepCostShare = 3
 
 // endTickLocked ends the open tick on every rank: a sync point that ends
 // the tick for a parallel writer, the writer end of tick for one rank.
