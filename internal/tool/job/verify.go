@@ -96,12 +96,15 @@ func verify(path string, cfg coord.Config) (VerifyResult, error) {
 	if len(infos) != len(w.layout) {
 		return res, fmt.Errorf("%d datasets, the %s workload has %d", len(infos), p.Kind, len(w.layout))
 	}
-	for s := range uint64(steps) {
-		if err := w.checkStep(s); err != nil {
-			return res, err
+	for s := uint64(0); s < uint64(steps); s += uint64(w.batch) {
+		to := min(uint64(steps), s+uint64(w.batch))
+		for _, d := range w.data {
+			if err := w.checkSteps(d, s, s, to); err != nil {
+				return res, err
+			}
 		}
 		for _, d := range w.layout {
-			res.Elements += d.StepElems()
+			res.Elements += d.StepElems() * (to - s)
 		}
 	}
 	return res, nil

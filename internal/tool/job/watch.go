@@ -83,7 +83,10 @@ type watcher struct {
 	total   int                // steps the writer will write
 	shown   int                // complete steps in the adopted snapshot: their latency is measured
 	seen    int                // steps verified: step seen is the next
-	part    int                // datasets of step seen verified so far
+	upto    int                // the batch being verified: steps [seen, upto)
+	old     int                // and an older step verified again with it (recheck), or seen
+	part    int                // datasets of the batch verified so far
+	batch   int                // steps verified together (verifyBytes): 1, or more with datasets split across ranks
 	ext     int                // datasets whose extent is checked in this pass (verify)
 	rows    []uint64           // rows seen per dataset: extents never shrink
 	recheck bool               // an older step is to be verified again (once per snapshot)
@@ -339,14 +342,15 @@ func (w *watcher) checkExtent(i int) error {
 }
 
 // verify checks the adopted snapshot: every dataset's extent, then the
-// steps adopted since the last verify in full, split across ranks, then one
-// random older step again after each new snapshot - unless verifying lets
-// the reader late (half of what the writer keeps behind): then the newest step is only
-// spot-checked and the rest counted as unverified, so that the watcher
-// catches up instead of falling behind the oldest tick and failing. With
-// interruptible it returns busy before a dataset - after at least one, so
-// that it progresses however often ticks come - once a newer tick is
-// announced or the next tick is due, to adopt it and go on from where it
+// steps adopted since the last verify in full, and one random older step
+// again after each new snapshot, split across ranks (setLayout): in
+// batches, the older step read with a batch where it can be. If verifying
+// lets the reader late (half of what the writer keeps behind), the newest
+// step is only spot-checked and the rest counted as unverified, so that the
+// watcher catches up instead of falling behind the oldest tick and failing.
+// With interruptible it returns busy before a dataset - after at least
+// one, so that it progresses however often ticks come - once a newer tick
+// is announced or the next tick is due, to adopt it and go on from where it
 // stopped: a complete step holds the same values in every later snapshot,
 // and an extent checked in a later one is checked against more steps.
 func (w *watcher) verify(interruptible bool) (busy bool, err error) {
@@ -354,41 +358,64 @@ func (w *watcher) verify(interruptible bool) (busy bool, err error) {
 	stop := func() bool {
 		return interruptible && done > 0 && (w.r.News() || time.Since(w.ticked) >= w.wait || w.newer())
 	}
-	for ; w.ext < len(w.layout); w.ext, done = w.ext+1, done+1 {
+	for ; w.ext < len(w.layout); w.ext++ {
+		if !w.checks(w.ext) {
+			continue
+		}
 		if stop() {
 			return true, nil
 		}
 		if err := w.checkExtent(w.ext); err != nil {
 			return false, err
 		}
+		done++
 	}
-	for ; w.seen < w.shown; w.seen, w.part = w.seen+1, 0 {
-		if w.late() {
-			w.sum.Unverified += w.shown - w.seen
-			w.seen, w.part = w.shown, 0
-			return false, w.spotCheck(uint64(w.shown - 1))
+	for w.seen < w.shown {
+		if w.part == 0 {
+			if w.late() {
+				w.sum.Unverified += w.shown - w.seen
+				w.seen = w.shown
+				return false, w.spotCheck(uint64(w.shown - 1))
+			}
+			w.upto = min(w.shown, w.seen+w.batch)
+			if w.batch == 1 && w.seen%w.size != w.rank {
+				w.seen++
+				continue
+			}
+			w.old = w.seen
+			if w.batch > 1 && w.recheck && w.seen > 0 {
+				w.old = rand.IntN(w.seen) // verified again with the batch
+			}
 		}
-		if w.seen%w.size != w.rank {
-			continue
-		}
-		for ; w.part < len(w.data); w.part, done = w.part+1, done+1 {
+		for ; w.part < len(w.data); w.part++ {
+			if !w.checks(w.part) {
+				continue
+			}
 			if stop() {
 				return true, nil
 			}
-			if err := w.checkData(w.data[w.part], uint64(w.seen)); err != nil {
+			if err := w.checkSteps(w.data[w.part], uint64(w.old), uint64(w.seen), uint64(w.upto)); err != nil {
 				return false, err
 			}
+			done++
 		}
+		if w.old < w.seen {
+			w.recheck = false
+		}
+		w.seen, w.part = w.upto, 0
 	}
 	if w.seen == 0 || !w.recheck || w.late() {
 		return false, nil
 	}
 	s := uint64(rand.IntN(w.seen))
-	for _, d := range w.data {
+	for i, d := range w.data {
+		if !w.checks(i) {
+			continue
+		}
 		if stop() {
 			return true, nil // another older step after the next tick
 		}
-		if err := w.checkData(d, s); err != nil {
+		if err := w.checkSteps(d, s, s, s+1); err != nil {
 			return false, err
 		}
 		done++
@@ -409,16 +436,35 @@ func (w *watcher) newer() bool {
 	return err == nil && lag > 0
 }
 
-// setLayout sets the layout of the workload being followed.
+// setLayout sets the layout of the workload being followed, and how the
+// steps are verified: steps whose data (all datasets) is small are read
+// verifyBytes at a time, a dataset's steps in one read, with each rank
+// checking every step of its share of the datasets; larger steps are
+// verified one at a time, each rank checking its share of the steps, so
+// that a few large datasets keep every rank busy. A round robin's
+// datasets gain a read of a batch where they cost one of every element
+// (a pread, its index lookups and its check).
 func (w *watcher) setLayout(layout []workload.Dataset) {
 	w.layout = layout
 	w.rows = make([]uint64, len(layout))
+	var step uint64
 	for _, d := range layout {
 		if d.Path != workload.TimePath {
 			w.data = append(w.data, d)
+			step += d.StepElems() * uint64(d.DType.Size())
 		}
 	}
+	w.batch = int(max(1, verifyBytes/max(step, 1)))
 }
+
+// verifyBytes is the most data a batch of steps holds, all datasets
+// together (setLayout).
+const verifyBytes = 4 << 20
+
+// checks reports whether this rank verifies dataset i (of the layout's
+// extents or of its data): all of them when steps are verified one at a
+// time, its share when in batches.
+func (w *watcher) checks(i int) bool { return w.batch == 1 || i%w.size == w.rank }
 
 // late reports whether the reader is in the older half of the ticks the
 // writer lets a reader be on (half of max_lag behind with ticks alone).
@@ -437,21 +483,45 @@ func (w *watcher) spotCheck(s uint64) error {
 	return nil
 }
 
-// checkStep verifies every element of step s of every dataset.
-func (w *watcher) checkStep(s uint64) error {
-	for _, d := range w.data {
-		if err := w.checkData(d, s); err != nil {
+// checkSteps verifies every element of steps [from, to) of d, read at
+// once, and of step old too if old < from: in the same read if the steps
+// between are few (mergeBytes).
+func (w *watcher) checkSteps(d workload.Dataset, old, from, to uint64) error {
+	n := d.StepElems() * uint64(d.DType.Size())
+	if old < from && (to-old)*n > mergeBytes {
+		if err := w.checkSteps(d, old, old, old+1); err != nil {
+			return err
+		}
+		old = from
+	}
+	lo := min(old, from)
+	all, _ := d.RankSlab(lo, 0, 1)
+	all.Count[0] *= to - lo
+	if err := readSlab(w.r, d, all, &w.buf); err != nil {
+		return err
+	}
+	step, _ := d.RankSlab(lo, 0, 1)
+	check := func(s uint64) error {
+		step.Start[0] = s * d.Rows
+		k := (s - lo) * n
+		return d.CheckSlab(w.buf[k:k+n], s, step)
+	}
+	if old < from {
+		if err := check(old); err != nil {
+			return err
+		}
+	}
+	for s := from; s < to; s++ {
+		if err := check(s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkData verifies every element of step s of d.
-func (w *watcher) checkData(d workload.Dataset, s uint64) error {
-	sl, _ := d.RankSlab(s, 0, 1)
-	return checkSlab(w.r, d, s, sl, &w.buf)
-}
+// mergeBytes: an older step verified again with a batch is read with it
+// if the read then spans at most this many bytes of the dataset.
+const mergeBytes = 64 << 10
 
 // CheckSlab reads slab sl of step s of d through r and compares it with
 // the values the workload wrote.
@@ -462,6 +532,15 @@ func CheckSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab) 
 
 // checkSlab is CheckSlab reading into *buf, grown as needed.
 func checkSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab, buf *[]byte) error {
+	if err := readSlab(r, d, sl, buf); err != nil {
+		return err
+	}
+	return d.CheckSlab(*buf, s, sl)
+}
+
+// readSlab reads slab sl of d through r into *buf, grown as needed and cut
+// to the slab's bytes.
+func readSlab(r *coord.Reader, d workload.Dataset, sl workload.Slab, buf *[]byte) error {
 	v, err := r.Dataset(d.Path)
 	if err != nil {
 		return err
@@ -470,11 +549,8 @@ func checkSlab(r *coord.Reader, d workload.Dataset, s uint64, sl workload.Slab, 
 	if uint64(cap(*buf)) < n {
 		*buf = make([]byte, n)
 	}
-	b := (*buf)[:n]
-	if err := v.ReadSlab(sl.Start, sl.Count, b); err != nil {
-		return err
-	}
-	return d.CheckSlab(b, s, sl)
+	*buf = (*buf)[:n]
+	return v.ReadSlab(sl.Start, sl.Count, *buf)
 }
 
 // latency is the time from step s's recorded publication to adoption.

@@ -1,13 +1,18 @@
 package job
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"pwstore/collective"
 	"pwstore/coord"
 	"pwstore/internal/infra/natsd"
 	"pwstore/internal/tool/workload"
@@ -114,4 +119,80 @@ func adoptsWhileVerifying(t *testing.T, announce bool) {
 	if sum.SnapshotsVerified >= sum.Ticks {
 		t.Fatalf("%d snapshots verified in full of %d adopted: the watcher finished verifying before adopting the next tick (announced: %v)", sum.SnapshotsVerified, sum.Ticks, announce)
 	}
+}
+
+// TestWatchFindsWrongValues: a finished round robin whose data file has one
+// element changed fails a watcher and preader verify, whoever checks that
+// element. Round robin's steps are small, so they are verified in batches,
+// a dataset's steps in one read, and a reader of two ranks splits the
+// datasets: every (dataset, step) must still be checked by one of them.
+func TestWatchFindsWrongValues(t *testing.T) {
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "clean.pw")
+	p := workload.Params{Kind: workload.RR, Datasets: 7, Steps: 40}
+	if _, err := RunWriter(clean, WriterOptions{Params: p, Config: coord.Config{TickLen: 20 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := p.Defaults().Layout(1)
+	for i, c := range []struct{ d, s uint64 }{{0, 0}, {3, 17}, {6, 39}, {5, 1}} {
+		ds := layout[c.d]
+		var v [4]byte
+		workload.Put(v[:], ds.DType, ds.ID, c.s, 0)
+		at := bytes.Index(data, v[:])
+		if at < 0 || bytes.LastIndex(data, v[:]) != at {
+			t.Fatalf("%s step %d: its first value is not in the file once", ds.Path, c.s)
+		}
+		bad := bytes.Clone(data)
+		bad[at] ^= 0x40
+		path := filepath.Join(dir, fmt.Sprintf("bad%d.pw", i))
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%s step %d", ds.Path, c.s)
+		if _, err := Verify(path, coord.Config{}); err == nil || !strings.Contains(err.Error(), ds.Path) {
+			t.Errorf("verify: %v, want an error naming %s", err, want)
+		}
+		one := watchOne(t, path)
+		if one == nil || !strings.Contains(one.Error(), ds.Path) {
+			t.Errorf("one rank: %v, want an error naming %s", one, want)
+		}
+		comms := collective.NewLocal(2)
+		errs := make(chan error, 2)
+		for _, comm := range comms {
+			go func() {
+				_, err := Watch(path, WatchOptions{Config: coord.Config{Comm: comm}, Timeout: 10 * time.Second, Poll: time.Millisecond})
+				errs <- err
+			}()
+		}
+		named := false
+		for range comms {
+			err := <-errs
+			if err == nil {
+				t.Errorf("two ranks: a rank found nothing wrong, want an error naming %s", want)
+				continue
+			}
+			named = named || strings.Contains(err.Error(), ds.Path)
+		}
+		if !named {
+			t.Errorf("two ranks: no rank named %s", want)
+		}
+	}
+	// The clean file passes all three.
+	if _, err := Verify(clean, coord.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := watchOne(t, clean); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watchOne follows the finished file at path with one rank.
+func watchOne(t *testing.T, path string) error {
+	t.Helper()
+	_, err := Watch(path, WatchOptions{Timeout: 10 * time.Second, Poll: time.Millisecond})
+	return err
 }
