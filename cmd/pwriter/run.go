@@ -222,12 +222,15 @@ func runRank(f *runFlags, env collective.Env, path string) error {
 }
 
 // launchJob starts this command's writer ranks (--np) and reader ranks
-// (--watch) locally, each job on an embedded NATS server.
+// (--watch) locally, each job on an embedded NATS server: the readers
+// first, the writer once they have joined, so that they follow it from its
+// first tick.
 func launchJob(f *runFlags, args []string, path string) error {
 	// Closing drains max_lag ticks: give the ranks that long to stop.
 	grace := 5*time.Second + 2*time.Duration(f.maxLag)*f.tick
-	groups := []cli.Group{{Label: "writer", N: max(f.np, 1), Grace: grace,
-		Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}}
+	writer := cli.Group{Label: "writer", N: max(f.np, 1), Grace: grace,
+		Args: append([]string{"run"}, cli.Strip(args, "np", "watch", "watch-timeout")...)}
+	var groups []cli.Group
 	if f.watch > 0 {
 		watch := []string{"watch", "--timeout", f.watchWait.String()}
 		if f.nats.NoAnnounce {
@@ -240,9 +243,9 @@ func launchJob(f *runFlags, args []string, path string) error {
 		if f.json {
 			watch = append(watch, "--json")
 		}
-		groups = append(groups, cli.Group{Label: "reader", N: f.watch, Args: append(watch, path)})
+		groups = append(groups, cli.Group{Label: "reader", N: f.watch, Args: append(watch, path), Ready: true})
 	}
-	return cli.Launch(groups)
+	return cli.Launch(append(groups, writer))
 }
 
 // natsArgs are the flags that reach the server n names, for the readers.

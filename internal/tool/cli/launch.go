@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"pwstore/collective"
 	"pwstore/internal/infra/launch"
 	"pwstore/internal/infra/natsd"
 )
@@ -24,9 +27,44 @@ type Group struct {
 	// Grace is how long its ranks may take to stop after SIGTERM before
 	// they are killed (0: the launcher's default).
 	Grace time.Duration
+	// Ready: the groups after this one start once its rank 0 says it is
+	// ready (Ready, through EnvReady), or fail with it. --watch readers
+	// are ready once they have joined: started first, they follow the
+	// writer from its first tick, and their start does not take the
+	// writer's cores while it runs.
+	Ready bool
 }
 
-// Launch runs the groups at once as separate jobs and waits for all. One
+// EnvReady, set by the local launcher for a group that must be ready before
+// the next one starts, is the NATS subject on which its rank 0 says so.
+const EnvReady = "PW_READY_SUBJECT"
+
+// readyWait is the longest the launcher waits for a group to be ready.
+const readyWait = 2 * time.Minute
+
+// Ready tells the local launcher that this rank's group is ready (rank 0,
+// when it was launched by Launch with a Ready group; a no-op otherwise).
+func Ready(env collective.Env) error {
+	subject := os.Getenv(EnvReady)
+	if subject == "" || env.Rank != 0 {
+		return nil
+	}
+	nc, err := collective.Dial(env.URL, collective.Auth{Token: env.Token}, "pwstore ready")
+	if err != nil {
+		return fmt.Errorf("tell the launcher this job is ready: %w", err)
+	}
+	defer nc.Close()
+	if err := nc.Publish(subject, nil); err != nil {
+		return fmt.Errorf("tell the launcher this job is ready: %w", err)
+	}
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("tell the launcher this job is ready: %w", err)
+	}
+	return nil
+}
+
+// Launch runs the groups as separate jobs - at once, but for the groups
+// after a Ready one, which start once it is ready - and waits for all. One
 // group gets its own embedded NATS server (if it has several ranks);
 // several groups - a writer and its readers - share one, on which the
 // writer announces its ticks and the readers hear them. When one fails,
@@ -54,7 +92,8 @@ func Launch(groups []Group) error {
 	ctx, cancel := context.WithCancel(in.Context())
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(groups))
+	errs := make([]error, len(groups)) // each written by its group's goroutine
+	var startErr error                 // a group could not be started, or was not ready
 	for i, g := range groups {
 		o := launch.Options{NP: g.N, Argv: append([]string{exe}, g.Args...), Grace: g.Grace,
 			Env: append(os.Environ(), EnvLocalRank+"=1")}
@@ -68,6 +107,15 @@ func Launch(groups []Group) error {
 			o.Stdout = labelled{w: os.Stdout, label: g.Label}
 			o.Stderr = labelled{w: os.Stderr, label: g.Label}
 		}
+		var ready *readiness
+		if g.Ready && shared != nil {
+			subject := "pw.ready." + randomToken()
+			if ready, startErr = listen(shared, token, subject); startErr != nil {
+				cancel()
+				break
+			}
+			o.Env = append(o.Env, EnvReady+"="+subject)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -76,12 +124,22 @@ func Launch(groups []Group) error {
 				cancel()
 			}
 		}()
+		if ready == nil {
+			continue
+		}
+		if err := ready.wait(ctx); err != nil {
+			if ctx.Err() == nil { // else a rank failed, or a signal came: said below
+				startErr = fmt.Errorf("%s job: %w", g.Label, err)
+			}
+			cancel()
+			break
+		}
 	}
 	wg.Wait()
 	if err := in.Err("ranks stopped with SIGTERM (writer ranks close their file cleanly first)"); err != nil {
 		return err
 	}
-	var out []error
+	out := []error{startErr}
 	usage := false
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -94,6 +152,44 @@ func Launch(groups []Group) error {
 		return &CodeError{Code: ExitUsage, Err: errors.Join(out...)}
 	}
 	return errors.Join(out...)
+}
+
+// readiness is the launcher listening for a group's ready message.
+type readiness struct {
+	nc  *nats.Conn
+	sub *nats.Subscription
+}
+
+// listen listens on subject on the launcher's own server.
+func listen(srv *natsd.Server, token, subject string) (*readiness, error) {
+	nc, err := collective.Dial(srv.URL(), collective.Auth{Token: token}, "pwstore launcher")
+	if err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	sub, err := nc.SubscribeSync(subject)
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	return &readiness{nc, sub}, nil
+}
+
+// wait waits for the ready message, at most readyWait, or until ctx ends
+// (a rank failed, or a signal), and closes the connection.
+func (r *readiness) wait(ctx context.Context) error {
+	defer r.nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if _, err := r.sub.NextMsgWithContext(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("not ready after %v", readyWait)
+		}
+		return err
+	}
+	return nil
 }
 
 func randomToken() string {

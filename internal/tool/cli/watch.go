@@ -65,6 +65,10 @@ func Watch(prog string, args []string) error {
 	if ann != nil {
 		defer ann.Close()
 	}
+	// Joined, and listening for announcements: the writer may start.
+	if err := Ready(env); err != nil {
+		return err
+	}
 	rank0 := env.Rank == 0
 	out := NewJSONLines(os.Stdout)
 	progress := NewProgress(rank0 && !*asJSON, 0, 0)
