@@ -27,9 +27,10 @@ type ourRun struct {
 	MaxLag   int     `json:"max_lag"`
 	Load     float64 `json:"load"` // 1-minute load average at the start
 	Wall     float64 `json:"wall_s"`
-	// PubMBPerS is bytes over the time from launching the writer to the
-	// tick that published its last step, i.e. without Close (one more tick,
-	// the finalising mark and the delayed metadata pages written at once).
+	// PubMBPerS is bytes over the time from the writer's start (as its
+	// summary's seconds count) to the tick that published its last step,
+	// i.e. without Close (one more tick, the finalising mark and the
+	// delayed metadata pages written at once).
 	PubMBPerS  float64 `json:"published_mb_per_s"`
 	PubAppends float64 `json:"published_appends_per_s"` // rr: the same, in appends
 	CloseS     float64 `json:"close_s"`                 // last step published to the writer's summary line
@@ -191,12 +192,17 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 		}
 	}
 	if !lastStep.IsZero() && r.Bytes > 0 {
-		r.PubMBPerS = r.Bytes / 1e6 / lastStep.Sub(start).Seconds()
-		if w.kind == "rr" {
-			r.PubAppends = float64(w.steps*w.datasets) / lastStep.Sub(start).Seconds()
-		}
-		if !summaryAt.IsZero() {
+		// From the writer's own start: its summary's seconds end at its
+		// summary line. Launching pwriter, and with --watch its readers,
+		// which join before the writer starts, comes before that.
+		began := start
+		if !summaryAt.IsZero() && r.Seconds > 0 {
+			began = summaryAt.Add(-time.Duration(r.Seconds * float64(time.Second)))
 			r.CloseS = summaryAt.Sub(lastStep).Seconds()
+		}
+		r.PubMBPerS = r.Bytes / 1e6 / lastStep.Sub(began).Seconds()
+		if w.kind == "rr" {
+			r.PubAppends = float64(w.steps*w.datasets) / lastStep.Sub(began).Seconds()
 		}
 	}
 	vis := visibility(writerTicks, readerTicks)
