@@ -20,12 +20,13 @@ import (
 //
 // A sole writer (Options.SoleWriter) also keeps mirrors: images of the
 // small chunks it allocated in this session, whose every byte it knows
-// (zero until written; no other process writes them): a mirror holds a
-// chunk's bytes up to the highest it wrote, the rest being zero. Dirty mirrors that
-// lie next to each other in the file are written back as one run, their
-// clean bytes between the written ranges included: a round robin's end of
-// tick is then a few large writes rather than one small write a dataset,
-// each of which costs the kernel a page's work (docs/DECISIONS.md).
+// (zero until written; no other process writes them). A mirror holds a
+// chunk's bytes up to the highest it wrote, the rest being zero. Dirty
+// mirrors that lie next to each other in the file are written back as one
+// run, their clean bytes between the written ranges included: a round
+// robin's end of tick is then a few large writes rather than one small
+// write a dataset, each of which costs the kernel a page's work
+// (docs/DECISIONS.md).
 type chunkCache struct {
 	limit  int                     // bytes held (mirrors' included) before the oldest chunks are written back
 	bytes  int                     // bytes held by chunks that are not mirrors (their buffers)
