@@ -51,6 +51,7 @@ type config struct {
 	side     int
 	planesRd string
 	rrRd     string
+	rrRepeat int
 	ckptRd   string
 	ckptSide int
 	ckptStep int
@@ -85,6 +86,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.planes, "planes", 20, "planes: passes (one plane per dataset each)")
 	fs.IntVar(&c.planesD, "planes-datasets", 10, "planes: datasets")
 	fs.IntVar(&c.side, "side", 1000, "planes: plane side")
+	fs.IntVar(&c.rrRepeat, "rr-repeat", 3, "run each round-robin size, ours and HDF5's alternating, this many times, and judge the median run of each (a 100-step row is tens of milliseconds)")
 	fs.StringVar(&c.rrRd, "rr-reader", "auto", "rr readers: verify (preader watch ranks: every element of every step), probe (pwbench's reader ranks: spot checks, like HDF5's reader) or auto (verify up to 1,000 datasets)")
 	fs.StringVar(&c.planesRd, "planes-reader", "probe", "planes readers: probe or verify")
 	fs.StringVar(&c.ckptRd, "ckpt-reader", "probe", "checkpoint readers: probe or verify")
@@ -105,7 +107,7 @@ func (c *config) register(fs *flag.FlagSet) {
 
 func (c *config) check() error {
 	if c.quick {
-		c.rr, c.planes, c.side, c.ckptSide, c.ckptStep = "50x20", 4, 200, 16, 10
+		c.rr, c.planes, c.side, c.ckptSide, c.ckptStep, c.rrRepeat = "50x20", 4, 200, 16, 10, 1
 		c.collIter, c.diskMB, c.eotBenchtime = 10, 64, "2x"
 		c.latRR, c.latSide = "50x20", 16
 	}
@@ -134,6 +136,9 @@ func (c *config) check() error {
 		if m != "probe" && m != "verify" {
 			return fmt.Errorf("reader mode %q: want probe or verify", m)
 		}
+	}
+	if c.rrRepeat < 1 {
+		return fmt.Errorf("--rr-repeat %d: want at least 1", c.rrRepeat)
 	}
 	if c.rrRd != "probe" && c.rrRd != "verify" && c.rrRd != "auto" {
 		return fmt.Errorf("--rr-reader %q: want probe, verify or auto", c.rrRd)
@@ -337,7 +342,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 		Host: hostInfo{CPUs: runtime.NumCPU(), LoadStart: loadAvg(), Dir: b.work}}
 	res.Config = map[string]any{"tick": c.tick.String(), "max_lag": c.maxLag, "page_size": c.pageSize, "readers": c.readers,
 		"rr": c.rr, "planes": c.planes, "planes_datasets": c.planesD, "side": c.side,
-		"rr_reader": c.rrRd, "planes_reader": c.planesRd, "ckpt_reader": c.ckptRd, "ckpt_side": c.ckptSide, "ckpt_steps": c.ckptStep, "ckpt_fields": c.ckptF,
+		"rr_reader": c.rrRd, "rr_repeat": c.rrRepeat, "planes_reader": c.planesRd, "ckpt_reader": c.ckptRd, "ckpt_side": c.ckptSide, "ckpt_steps": c.ckptStep, "ckpt_fields": c.ckptF,
 		"ckpt_ranks": c.ckptNP, "coll_ranks": c.collNP, "coll_deltas": c.collD, "coll_iters": c.collIter,
 		"lat_rr": c.latRR, "lat_ckpt_ranks": c.latNP, "lat_ckpt_side": c.latSide, "lat_readers": c.latRd,
 		"disk_mb": c.diskMB, "eot_benchtime": c.eotBenchtime, "quick": c.quick, "settle": c.settle.String()}
@@ -372,12 +377,23 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 		for _, z := range sizes {
 			name := fmt.Sprintf("rr-%dx%d", z.datasets, z.passes)
 			probe := c.rrRd == "probe" || (c.rrRd == "auto" && z.datasets > 1000)
-			b.say("rr: %d datasets x %d passes", z.datasets, z.passes)
-			res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: name, kind: "rr", writers: 1, steps: z.passes, datasets: z.datasets, probe: probe}))
-			if peer {
-				for _, mode := range []string{"swmr", "no-swmr"} {
-					b.say("rr: HDF5 %s", mode)
-					res.PeerRuns = append(res.PeerRuns, b.runPeer(ctx, "hdf5-"+name+"-"+mode, "rr", mode, peerRRArgs(z.datasets, z.passes)...))
+			var ours []ourRun
+			peers := map[string][]peerRun{}
+			modes := []string{"swmr", "no-swmr"}
+			for k := range c.rrRepeat {
+				b.say("rr: %d datasets x %d passes (run %d of %d)", z.datasets, z.passes, k+1, c.rrRepeat)
+				ours = append(ours, b.runOurs(ctx, workloadSpec{name: name, kind: "rr", writers: 1, steps: z.passes, datasets: z.datasets, probe: probe}))
+				if peer {
+					for _, mode := range modes {
+						b.say("rr: HDF5 %s (run %d of %d)", mode, k+1, c.rrRepeat)
+						peers[mode] = append(peers[mode], b.runPeer(ctx, "hdf5-"+name+"-"+mode, "rr", mode, peerRRArgs(z.datasets, z.passes)...))
+					}
+				}
+			}
+			res.Ours = append(res.Ours, medianOurs(ours))
+			for _, mode := range modes {
+				if len(peers[mode]) > 0 {
+					res.PeerRuns = append(res.PeerRuns, medianPeer(peers[mode]))
 				}
 			}
 		}

@@ -37,21 +37,24 @@ type ourRun struct {
 	Error      string  `json:"error,omitempty"`
 	MBPerS     float64 `json:"mb_per_s"`
 	Appends    float64 `json:"appends_per_s"`
-	Bytes      float64 `json:"bytes"`
-	Seconds    float64 `json:"seconds"`
-	EOTs       float64 `json:"eots"`
-	Ticks      float64 `json:"ticks"`
-	EOTP50     float64 `json:"eot_ms_p50"`
-	EOTP99     float64 `json:"eot_ms_p99"`
-	MDMax      float64 `json:"md_bytes_max"`
-	MDWritten  float64 `json:"md_bytes_written"`
-	MDPerEOT   float64 `json:"md_bytes_per_eot"`
-	LatP50     float64 `json:"lat_ms_p50"`
-	LatP99     float64 `json:"lat_ms_p99"`
-	LatMax     float64 `json:"lat_ms_max"`
-	LatTP50    float64 `json:"lat_ticks_p50"` // latency over the tick length
-	LatTP99    float64 `json:"lat_ticks_p99"`
-	LatTMax    float64 `json:"lat_ticks_max"`
+	// AppendsRuns: with --rr-repeat, every run's appends/s in the order
+	// run; the row is the median one's (medianOurs).
+	AppendsRuns []float64 `json:"appends_per_s_runs,omitempty"`
+	Bytes       float64   `json:"bytes"`
+	Seconds     float64   `json:"seconds"`
+	EOTs        float64   `json:"eots"`
+	Ticks       float64   `json:"ticks"`
+	EOTP50      float64   `json:"eot_ms_p50"`
+	EOTP99      float64   `json:"eot_ms_p99"`
+	MDMax       float64   `json:"md_bytes_max"`
+	MDWritten   float64   `json:"md_bytes_written"`
+	MDPerEOT    float64   `json:"md_bytes_per_eot"`
+	LatP50      float64   `json:"lat_ms_p50"`
+	LatP99      float64   `json:"lat_ms_p99"`
+	LatMax      float64   `json:"lat_ms_max"`
+	LatTP50     float64   `json:"lat_ticks_p50"` // latency over the tick length
+	LatTP99     float64   `json:"lat_ticks_p99"`
+	LatTMax     float64   `json:"lat_ticks_max"`
 	// PubP50, PubP99: from the writer's publication of a tick (the time in
 	// its metadata header) to the reader adopting it (ms).
 	PubP50    float64 `json:"pub_ms_p50,omitempty"`

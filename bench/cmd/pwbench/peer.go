@@ -26,17 +26,20 @@ type peerRun struct {
 	Appends  float64 `json:"appends_per_s"`
 	// MBPerSAll and AppendsAll count dataset creation too, as pwstore's
 	// figures do (h5bench.py's own exclude it: create_seconds).
-	MBPerSAll  float64        `json:"mb_per_s_with_create"`
-	AppendsAll float64        `json:"appends_per_s_with_create"`
-	Seconds    float64        `json:"seconds"`
-	Create     float64        `json:"create_seconds"`
-	Bytes      float64        `json:"bytes"`
-	File       float64        `json:"file_bytes"`
-	LatP50     float64        `json:"lat_ms_p50"`
-	LatP99     float64        `json:"lat_ms_p99"`
-	LatMax     float64        `json:"lat_ms_max"`
-	RdErrors   float64        `json:"reader_errors"`
-	Raw        map[string]any `json:"raw,omitempty"`
+	MBPerSAll  float64 `json:"mb_per_s_with_create"`
+	AppendsAll float64 `json:"appends_per_s_with_create"`
+	// AppendsRuns: with --rr-repeat, every run's AppendsAll in the order
+	// run; the row is the median one's (medianPeer).
+	AppendsRuns []float64      `json:"appends_per_s_with_create_runs,omitempty"`
+	Seconds     float64        `json:"seconds"`
+	Create      float64        `json:"create_seconds"`
+	Bytes       float64        `json:"bytes"`
+	File        float64        `json:"file_bytes"`
+	LatP50      float64        `json:"lat_ms_p50"`
+	LatP99      float64        `json:"lat_ms_p99"`
+	LatMax      float64        `json:"lat_ms_max"`
+	RdErrors    float64        `json:"reader_errors"`
+	Raw         map[string]any `json:"raw,omitempty"`
 	rowStart
 }
 
