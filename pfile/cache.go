@@ -28,8 +28,8 @@ import (
 // write a dataset, each of which costs the kernel a page's work
 // (docs/DECISIONS.md).
 type chunkCache struct {
-	limit  int                     // bytes held (mirrors' included) before the oldest chunks are written back
-	bytes  int                     // bytes held by chunks that are not mirrors (their buffers)
+	limit  int                     // bytes held before the oldest chunks are written back
+	bytes  int                     // bytes held (the chunks' buffers, mirrors' included)
 	chunks map[uint64]*cachedChunk // by the chunk's byte offset in the data file
 	order  []*cachedChunk          // the chunks with written ranges (dirty), oldest first
 	// spare: chunks written back, for reuse with their buffers (those of at
@@ -38,10 +38,9 @@ type chunkCache struct {
 	spare []*cachedChunk
 
 	sole     bool           // mirror fresh small chunks (Options.SoleWriter)
-	mirrored int            // bytes the live mirrors hold (their buffers)
 	reserved int            // the live mirrors' chunk sizes: at most limit
 	live     int            // live mirrors
-	mirrors  []*cachedChunk // mirrors, oldest first; entries no longer mirrors are skipped
+	mirrors  []*cachedChunk // mirrors, oldest first; entries no longer mirrors (mirror false) are skipped
 	run      []byte         // the write-back buffer of a run of mirrors
 }
 
@@ -113,11 +112,7 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	if len(ch.dirty) == 0 {
 		c.order = append(c.order, ch)
 	}
-	if ch.mirror {
-		c.mirrored += ch.hold(off, p)
-	} else {
-		c.bytes += ch.hold(off, p)
-	}
+	c.bytes += ch.hold(off, p)
 	ch.mark(span{off, off + uint64(len(p))})
 	// Past the limit the oldest chunks go, possibly this one (p is in it).
 	return c.makeRoom(raw)
@@ -143,13 +138,9 @@ func (c *chunkCache) fresh(r Record) {
 	c.reserved += size
 	c.live++
 	if len(c.mirrors) > 2*c.live+64 { // many dropped: forget their entries
-		c.mirrors = slices.DeleteFunc(c.mirrors, func(m *cachedChunk) bool { return !c.isMirror(m) })
+		c.mirrors = slices.DeleteFunc(c.mirrors, func(m *cachedChunk) bool { return !m.mirror })
 	}
 }
-
-// isMirror reports whether ch is a live mirror (an entry of c.mirrors may
-// be one dropped since).
-func (c *chunkCache) isMirror(ch *cachedChunk) bool { return ch.mirror && c.chunks[ch.addr] == ch }
 
 // unmirrorOldest makes the oldest live mirror an ordinary chunk: forgotten
 // if it has nothing to write back, else cached as the bytes it holds. It
@@ -159,14 +150,12 @@ func (c *chunkCache) unmirrorOldest() bool {
 		ch := c.mirrors[0]
 		c.mirrors[0] = nil
 		c.mirrors = c.mirrors[1:]
-		if !c.isMirror(ch) {
+		if !ch.mirror {
 			continue
 		}
 		c.endMirror(ch)
 		if len(ch.dirty) == 0 {
-			delete(c.chunks, ch.addr)
-		} else {
-			c.bytes += len(ch.buf) // base 0: buf covers its written ranges
+			c.forget(ch)
 		}
 		return true
 	}
@@ -176,7 +165,6 @@ func (c *chunkCache) unmirrorOldest() bool {
 // endMirror takes a live mirror off the mirror counts.
 func (c *chunkCache) endMirror(ch *cachedChunk) {
 	ch.mirror = false
-	c.mirrored -= len(ch.buf)
 	c.reserved -= int(ch.size)
 	c.live--
 }
@@ -255,9 +243,9 @@ func (c *chunkCache) drop(addr uint64) {
 		c.order = slices.DeleteFunc(c.order, func(o *cachedChunk) bool { return o == ch })
 	}
 	if ch.mirror {
-		c.endMirror(ch) // its entry in c.mirrors goes later
-		delete(c.chunks, addr)
-		return
+		// Its entry in c.mirrors is skipped from now on, even once it is
+		// reused as a spare: a spare never becomes a mirror.
+		c.endMirror(ch)
 	}
 	c.forget(ch)
 }
@@ -275,10 +263,10 @@ func (c *chunkCache) settle(raw vfs.File, addr uint64) error {
 }
 
 // makeRoom writes back the oldest chunks while the cache holds more than
-// its limit, mirrors included (mirrors written back stay, clean), then
-// stops mirroring the oldest chunks.
+// its limit (mirrors written back stay, clean), then stops mirroring the
+// oldest chunks.
 func (c *chunkCache) makeRoom(raw vfs.File) error {
-	for c.bytes+c.mirrored > c.limit {
+	for c.bytes > c.limit {
 		if len(c.order) == 0 {
 			if !c.unmirrorOldest() {
 				return nil
