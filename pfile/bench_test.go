@@ -122,41 +122,47 @@ func BenchmarkRoundRobinAppend(b *testing.B) {
 
 // BenchmarkFlushRaw: the chunk cache's write-back at an end of tick in
 // round robin: one element appended to each of n int32 datasets (chunks of
-// 1,024 elements, 4 KiB apart in the file), then FlushRaw. Only FlushRaw
-// is timed; "ns/chunk" is its time per chunk written back.
+// 1,024 elements, 4 KiB apart in the file), then FlushRaw, by one of
+// several ranks (each chunk its own write) and by a sole writer (runs of
+// mirrors). Only FlushRaw is timed; "ns/chunk" is its time per chunk
+// written back.
 func BenchmarkFlushRaw(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("datasets=%d", n), func(b *testing.B) {
-			h := createFileCap(b, tempPath(b, "flush.pw"), Options{DeferSeal: true}, benchBufPages)
-			dss := make([]*Dataset, n)
-			for i := range n {
-				ds, err := h.f.CreateDataset(manyPath(i), Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{1024}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				dss[i] = ds
-			}
-			var v [4]byte
-			b.ResetTimer()
-			for j := range uint64(b.N) {
-				b.StopTimer()
-				for _, ds := range dss {
-					if err := ds.Extend(j + 1); err != nil {
-						b.Fatal(err)
-					}
-					binary.LittleEndian.PutUint32(v[:], uint32(j))
-					if err := ds.WriteSlab([]uint64{j}, []uint64{1}, v[:]); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StartTimer()
-				if err := h.f.FlushRaw(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/chunk")
-			h.close(b)
-		})
+		for _, sole := range []bool{false, true} {
+			b.Run(fmt.Sprintf("datasets=%d/sole=%v", n, sole), func(b *testing.B) { flushRaw(b, n, sole) })
+		}
 	}
+}
+
+func flushRaw(b *testing.B, n int, sole bool) {
+	h := createFileCap(b, tempPath(b, "flush.pw"), Options{DeferSeal: true, SoleWriter: sole}, benchBufPages)
+	dss := make([]*Dataset, n)
+	for i := range n {
+		ds, err := h.f.CreateDataset(manyPath(i), Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{1024}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dss[i] = ds
+	}
+	var v [4]byte
+	b.ResetTimer()
+	for j := range uint64(b.N) {
+		b.StopTimer()
+		for _, ds := range dss {
+			if err := ds.Extend(j + 1); err != nil {
+				b.Fatal(err)
+			}
+			binary.LittleEndian.PutUint32(v[:], uint32(j))
+			if err := ds.WriteSlab([]uint64{j}, []uint64{1}, v[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if err := h.f.FlushRaw(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/chunk")
+	h.close(b)
 }
