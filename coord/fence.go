@@ -127,6 +127,20 @@ func (f *fencedFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.File.WriteAt(p, off)
 }
 
+// Allocate reserves space as the wrapped file does, if it can
+// (vfs.Allocator), after the same check as a write: a fenced writer
+// touches nothing of the file.
+func (f *fencedFile) Allocate(off, n int64) error {
+	a, ok := f.File.(vfs.Allocator)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	if err := f.recheck(); err != nil {
+		return err
+	}
+	return a.Allocate(off, n)
+}
+
 func (f *fencedFile) Truncate(size int64) error {
 	if err := f.recheck(); err != nil {
 		return err

@@ -37,6 +37,13 @@ type chunkCache struct {
 	// end of tick and caches it again at its next append.
 	spare []*cachedChunk
 
+	// alloc reserves the disk space of a chunk before its first bytes
+	// are written (preallocate), while it works; nil: not at all.
+	// Every chunk ending at or below allocated was reserved or passed
+	// over: chunks are mostly written in the order of their addresses.
+	alloc     vfs.Allocator
+	allocated uint64
+
 	sole     bool           // mirror fresh small chunks (Options.SoleWriter)
 	reserved int            // the live mirrors' chunk sizes: at most limit
 	live     int            // live mirrors
@@ -74,14 +81,32 @@ type cachedChunk struct {
 	buf    []byte
 	dirty  []span // written ranges of the chunk: sorted, disjoint, not touching
 	mirror bool   // buf is the start of the chunk's image
-	size   uint64 // a mirror's chunk size
+	size   uint64 // the chunk's size
 }
 
 // span is the byte range [lo, hi).
 type span struct{ lo, hi uint64 }
 
-func newChunkCache(limit int, sole bool) *chunkCache {
-	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}, sole: sole}
+func newChunkCache(limit int, sole bool, alloc vfs.Allocator) *chunkCache {
+	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}, sole: sole, alloc: alloc}
+}
+
+// preallocate reserves the disk space of the chunks spanning [lo, hi)
+// before a write into them, unless a reservation reached hi before. It is
+// a hint: if the file cannot, reservations stop and the write goes on (and
+// says what is wrong, a full disk say). Whole chunks are reserved at their
+// first write, as HDF5 allocates a chunk when it is first written; a
+// partly written chunk then takes its whole size on disk.
+func (c *chunkCache) preallocate(lo, hi uint64) {
+	if c.alloc == nil || hi <= c.allocated {
+		return
+	}
+	lo = max(lo, c.allocated)
+	if err := c.alloc.Allocate(int64(lo), int64(hi-lo)); err != nil {
+		c.alloc = nil
+		return
+	}
+	c.allocated = hi
 }
 
 // write copies p into the chunk r at byte off of the chunk, writing back
@@ -99,6 +124,7 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 		} else if err := c.settle(raw, r.Addr); err != nil {
 			return err // what the cache held of the chunk goes first
 		}
+		c.preallocate(r.Addr, r.Addr+r.Size)
 		if _, err := raw.WriteAt(p, int64(r.Addr+off)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", r.Addr, err)
 		}
@@ -106,7 +132,7 @@ func (c *chunkCache) write(raw vfs.File, r Record, off uint64, p []byte) error {
 	}
 	ch, ok := c.chunks[r.Addr]
 	if !ok {
-		ch = c.newChunk(r.Addr, off)
+		ch = c.newChunk(r.Addr, off, r.Size)
 		c.chunks[r.Addr] = ch
 	}
 	if len(ch.dirty) == 0 {
@@ -171,15 +197,15 @@ func (c *chunkCache) endMirror(ch *cachedChunk) {
 
 // newChunk is an empty cached chunk at addr whose bytes start at base: a
 // spare one if there is one.
-func (c *chunkCache) newChunk(addr, base uint64) *cachedChunk {
+func (c *chunkCache) newChunk(addr, base, size uint64) *cachedChunk {
 	n := len(c.spare)
 	if n == 0 {
-		return &cachedChunk{addr: addr, base: base}
+		return &cachedChunk{addr: addr, base: base, size: size}
 	}
 	ch := c.spare[n-1]
 	c.spare[n-1] = nil
 	c.spare = c.spare[:n-1]
-	ch.addr, ch.base = addr, base
+	ch.addr, ch.base, ch.size = addr, base, size
 	return ch
 }
 
@@ -254,7 +280,7 @@ func (c *chunkCache) drop(addr uint64) {
 // addr, if anything.
 func (c *chunkCache) settle(raw vfs.File, addr uint64) error {
 	if ch, ok := c.chunks[addr]; ok {
-		if err := ch.writeBack(raw); err != nil {
+		if err := c.writeBack(raw, ch); err != nil {
 			return err
 		}
 	}
@@ -274,7 +300,7 @@ func (c *chunkCache) makeRoom(raw vfs.File) error {
 			continue
 		}
 		ch := c.order[0]
-		if err := ch.writeBack(raw); err != nil {
+		if err := c.writeBack(raw, ch); err != nil {
 			return err
 		}
 		c.order[0] = nil
@@ -284,8 +310,10 @@ func (c *chunkCache) makeRoom(raw vfs.File) error {
 	return nil
 }
 
-// writeBack writes the chunk's written ranges to the file.
-func (ch *cachedChunk) writeBack(raw vfs.File) error {
+// writeBack writes the chunk's written ranges to the file, its space
+// reserved first (preallocate).
+func (c *chunkCache) writeBack(raw vfs.File, ch *cachedChunk) error {
+	c.preallocate(ch.addr, ch.addr+ch.size)
 	for _, s := range ch.dirty {
 		if _, err := raw.WriteAt(ch.buf[s.lo-ch.base:s.hi-ch.base], int64(ch.addr+s.lo)); err != nil {
 			return fmt.Errorf("write chunk at byte %d: %w", ch.addr, err)
@@ -339,7 +367,7 @@ func (c *chunkCache) flush(raw vfs.File) error {
 		if n > 1 {
 			err = c.writeRun(raw, c.order[i:i+n])
 		} else {
-			err = c.order[i].writeBack(raw)
+			err = c.writeBack(raw, c.order[i])
 		}
 		if err != nil {
 			for _, w := range c.order[:i] {
@@ -392,6 +420,7 @@ func (c *chunkCache) writeRun(raw vfs.File, run []*cachedChunk) error {
 	first, last := run[0], run[len(run)-1]
 	lo := first.addr + first.dirty[0].lo
 	hi := last.addr + last.dirty[len(last.dirty)-1].hi
+	c.preallocate(first.addr, last.addr+last.size)
 	if cap(c.run) < int(hi-lo) {
 		c.run = make([]byte, runMax)
 	}

@@ -110,12 +110,21 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 	return &File{
 		pages: pages, raw: raw, ro: opts.ReadOnly,
-		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly), dirty: map[uint64]dirtyObject{},
+		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly, spaceReserver(raw, opts.ReadOnly)), dirty: map[uint64]dirtyObject{},
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64][]*Dataset{}, blocks: map[uint64]*hblock{}, rblocks: map[uint64][]blockHeader{},
 		tables: map[uint64]*extTable{},
 	}
+}
+
+// spaceReserver is the raw file's way to reserve space for chunks, if it has
+// one and may write.
+func spaceReserver(raw vfs.File, ro bool) vfs.Allocator {
+	if a, ok := raw.(vfs.Allocator); ok && !ro {
+		return a
+	}
+	return nil
 }
 
 // Create makes a new data file: superblock and an empty catalog. The raw

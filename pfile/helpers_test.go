@@ -157,7 +157,7 @@ func (h *handle) publish(t testing.TB) {
 	}
 }
 
-// check runs the consistency check of a file opened afresh.
+// checkClosed runs the consistency check of a closed file, opened afresh.
 func checkClosed(t testing.TB, path string) {
 	t.Helper()
 	h := mustOpen(t, path, true)
