@@ -114,7 +114,8 @@ func (osFS) SyncDir(dir string) error {
 // SyncDirOf syncs the directory holding the file name.
 func SyncDirOf(fsys FS, name string) error { return fsys.SyncDir(filepath.Dir(name)) }
 
-// maxWrite bounds the bytes of one write system call. The page cache
+// MaxWrite bounds the bytes of one write system call of the OS's files
+// (OS). The page cache
 // takes a write's bytes in folios of up to its length, and on virtual
 // machines large folios can be memory the host must first back again
 // (freed memory is handed back to it in large blocks): there a 4 MiB
@@ -122,13 +123,13 @@ func SyncDirOf(fsys FS, name string) error { return fsys.SyncDir(filepath.Dir(na
 // 256 KiB writes at 4-5 GB/s; 512 KiB writes were as slow as 4 MiB ones
 // (docs/DECISIONS.md). Elsewhere the extra calls cost a few
 // microseconds a megabyte.
-const maxWrite = 256 << 10
+const MaxWrite = 256 << 10
 
-// WriteAt writes p in pieces of at most maxWrite bytes.
+// WriteAt writes p in pieces of at most MaxWrite bytes.
 func (f osFile) WriteAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {
-		m, err := f.File.WriteAt(p[n:n+min(len(p)-n, maxWrite)], off+int64(n))
+		m, err := f.File.WriteAt(p[n:n+min(len(p)-n, MaxWrite)], off+int64(n))
 		n += m
 		if err != nil {
 			return n, err

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestWriteAtInPieces: a write larger than maxWrite, at an offset no
+// TestWriteAtInPieces: a write larger than MaxWrite, at an offset no
 // piece boundary is aligned to, lands whole and in place.
 func TestWriteAtInPieces(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
@@ -15,7 +15,7 @@ func TestWriteAtInPieces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := make([]byte, 3*maxWrite+123)
+	want := make([]byte, 3*MaxWrite+123)
 	for i := range want {
 		want[i] = byte(i*7 + i>>9)
 	}

@@ -29,6 +29,7 @@ import (
 
 	"pwstore/bench/colltick"
 	"pwstore/internal/tool/job"
+	"pwstore/vfs"
 )
 
 // config is the command line.
@@ -218,8 +219,9 @@ type results struct {
 	Config   map[string]any `json:"config"`
 	Disk     *diskResult    `json:"disk,omitempty"`
 	// PlanesCache is the page-cache baseline of the planes rows: their
-	// bytes in plane-sized writes, after the same settle, just before
-	// them. On a virtual machine the page cache's speed depends on whether
+	// bytes in the writes a whole plane's write becomes (planes of at
+	// most vfs.MaxWrite bytes, else pieces of that size), after the same
+	// settle, just before them. On a virtual machine the page cache's speed depends on whether
 	// its memory must first come back from the host, so only a baseline
 	// in the rows' own state is their peer (docs/DECISIONS.md).
 	PlanesCache *diskResult `json:"page_cache_planes,omitempty"`
@@ -409,7 +411,7 @@ func (b *bench) suite(ctx context.Context) (*results, error) {
 				d.rowStart = st
 				return &d
 			}
-			res.PlanesCache = baseline(plane)
+			res.PlanesCache = baseline(min(plane, vfs.MaxWrite))
 			res.PiecesCache = baseline(int(job.PieceSize(uint64(row))))
 		}
 		res.Ours = append(res.Ours, b.runOurs(ctx, workloadSpec{name: "planes", kind: "planes", writers: 1, steps: c.planes,
