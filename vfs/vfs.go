@@ -33,8 +33,8 @@ type File interface {
 // are written, without changing the file's size (fallocate with
 // FALLOC_FL_KEEP_SIZE on Linux). A buffered write into reserved space
 // skips the file system's per-block work of delayed allocation: on ext4,
-// 260 KB writes into space reserved 4 MB at a time ran at 4.2-5.5 GB/s,
-// where the same writes allocating as they went ran at 3.0-3.7
+// 260 KB writes into space reserved 4 MB at a time ran mostly at 4.2-5.5
+// GB/s, where the same writes allocating as they went ran at 3.0-3.7
 // (docs/DECISIONS.md). File types that wrap a File and check its writes
 // must check this too.
 type Allocator interface {
@@ -119,9 +119,9 @@ func SyncDirOf(fsys FS, name string) error { return fsys.SyncDir(filepath.Dir(na
 // takes a write's bytes in folios of up to its length, and on virtual
 // machines large folios can be memory the host must first back again
 // (freed memory is handed back to it in large blocks): there a 4 MiB
-// pwrite into a new file copied at 0.4-2 GB/s and the same bytes in
-// 256 KiB writes at 4-5 GB/s; 512 KiB writes were as slow as 4 MiB ones
-// (docs/DECISIONS.md). Elsewhere the extra calls cost a few
+// pwrite into a new file copied at 0.4-1.2 GB/s and the same bytes in
+// 256 KiB writes mostly at 4-5 GB/s; 512 KiB writes were as slow as 4 MiB
+// ones (docs/DECISIONS.md). Elsewhere the extra calls cost a few
 // microseconds a megabyte.
 const MaxWrite = 256 << 10
 
