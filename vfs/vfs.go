@@ -114,14 +114,13 @@ func (osFS) SyncDir(dir string) error {
 // SyncDirOf syncs the directory holding the file name.
 func SyncDirOf(fsys FS, name string) error { return fsys.SyncDir(filepath.Dir(name)) }
 
-// MaxWrite bounds the bytes of one write system call of the OS's files
-// (OS). The page cache
-// takes a write's bytes in folios of up to its length, and on virtual
-// machines large folios can be memory the host must first back again
-// (freed memory is handed back to it in large blocks): there a 4 MiB
-// pwrite into a new file copied at 0.4-1.2 GB/s and the same bytes in
-// 256 KiB writes mostly at 4-5 GB/s; 512 KiB writes were as slow as 4 MiB
-// ones (docs/DECISIONS.md). Elsewhere the extra calls cost a few
+// MaxWrite bounds the bytes of one write system call of OS's files. The
+// page cache takes a write's bytes in folios of up to its length, and on
+// virtual machines large folios can be memory the host must first back
+// again (freed memory is handed back to it in large blocks): there a
+// 4 MiB pwrite into a new file copied at 0.4-1.2 GB/s and the same bytes
+// in 256 KiB writes mostly at 4-5 GB/s; 512 KiB writes were as slow as
+// 4 MiB ones (docs/DECISIONS.md). Elsewhere the extra calls cost a few
 // microseconds a megabyte.
 const MaxWrite = 256 << 10
 
