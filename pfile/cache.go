@@ -38,7 +38,8 @@ type chunkCache struct {
 	spare []*cachedChunk
 
 	// alloc reserves the disk space of a chunk before its first bytes
-	// are written (preallocate), while it works; nil: not at all.
+	// are written (preallocate), while it works; nil: not at all (ranks
+	// of a parallel writer, spaceReserver).
 	// Every chunk ending at or below allocated was reserved or passed
 	// over: chunks are mostly written in the order of their addresses.
 	alloc     vfs.Allocator

@@ -159,9 +159,9 @@
 // never written read as zero. A sole writer (Options.SoleWriter: one
 // process writes the file) also keeps images of the small chunks it
 // allocated, and writes adjacent ones back as one run, the bytes between
-// their written ranges included. Before a chunk's first bytes reach the
-// file, its whole space is reserved on disk if the data file can
-// (vfs.Allocator: fallocate, the file's size unchanged), as HDF5
+// their written ranges included, and before a chunk's first bytes reach
+// the file it reserves the chunk's whole space on disk if the data file
+// can (vfs.Allocator: fallocate, the file's size unchanged), as HDF5
 // allocates a chunk at its first write: writes into reserved space cost
 // the file system less than ones that allocate as they go.
 //

@@ -61,7 +61,8 @@ type Options struct {
 	DeferSeal bool
 	// SoleWriter: no other process writes the data file while this File
 	// is open (a one-rank writer). The chunk cache then mirrors the small
-	// chunks it allocates and writes runs of them back at once; ranks of a
+	// chunks it allocates and writes runs of them back at once, and
+	// reserves a chunk's disk space before its first write; ranks of a
 	// parallel writer, which write parts of the same chunks, must not set
 	// it.
 	SoleWriter bool
@@ -110,7 +111,7 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 	return &File{
 		pages: pages, raw: raw, ro: opts.ReadOnly,
-		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly, spaceReserver(raw, opts.ReadOnly)), dirty: map[uint64]dirtyObject{},
+		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly, spaceReserver(raw, opts)), dirty: map[uint64]dirtyObject{},
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64][]*Dataset{}, blocks: map[uint64]*hblock{}, rblocks: map[uint64][]blockHeader{},
@@ -118,10 +119,13 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 }
 
-// spaceReserver is the raw file's way to reserve space for chunks, if it has
-// one and may write.
-func spaceReserver(raw vfs.File, ro bool) vfs.Allocator {
-	if a, ok := raw.(vfs.Allocator); ok && !ro {
+// spaceReserver is the raw file's way to reserve space for chunks, for a
+// sole writer whose file has one. Ranks of a parallel writer reserve
+// nothing: each would reserve whole chunks that other ranks write parts
+// of, and on a parallel file system a reservation takes the range's lock
+// from the clients writing it, making them write their cached bytes back.
+func spaceReserver(raw vfs.File, opts Options) vfs.Allocator {
+	if a, ok := raw.(vfs.Allocator); ok && opts.SoleWriter && !opts.ReadOnly {
 		return a
 	}
 	return nil

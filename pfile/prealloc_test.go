@@ -66,9 +66,10 @@ func chunkSpan(t *testing.T, ds *Dataset, lin uint64) span {
 	return span{rec.Addr, rec.Addr + rec.Size}
 }
 
-// TestPreallocate: a chunk's whole space is reserved before its first
-// write - a direct write, a cached chunk's write-back, a sole writer's
-// run of mirrors - and never again; what was written reads back.
+// TestPreallocate: a sole writer reserves a chunk's whole space before
+// its first write - a direct write, a cached chunk's write-back, a run of
+// mirrors - and never again; ranks of a parallel writer reserve nothing;
+// what was written reads back either way.
 func TestPreallocate(t *testing.T) {
 	for _, sole := range []bool{false, true} {
 		h, log := createReserving(t, Options{SoleWriter: sole}, false)
@@ -77,7 +78,13 @@ func TestPreallocate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Three 4 KiB chunks next to each other, one element each (cached).
+		// A 32 KiB chunk (too big to mirror), one element (cached).
+		mid, err := h.f.CreateDataset("/mid", Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{8192}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Three 4 KiB chunks next to each other, one element each (mirrors
+		// for a sole writer).
 		var small []*Dataset
 		for _, p := range []string{"/s0", "/s1", "/s2"} {
 			ds, err := h.f.CreateDataset(p, Spec{Type: Int32, Shape: []uint64{0}, MaxShape: []uint64{Unlimited}, Chunk: []uint64{1024}})
@@ -90,7 +97,7 @@ func TestPreallocate(t *testing.T) {
 		if err := big.Extend(64); err != nil {
 			t.Fatal(err)
 		}
-		for _, ds := range small {
+		for _, ds := range append([]*Dataset{mid}, small...) {
 			if err := ds.Extend(1); err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +108,7 @@ func TestPreallocate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for i, ds := range small {
+		for i, ds := range append([]*Dataset{mid}, small...) {
 			if err := ds.WriteSlab([]uint64{0}, []uint64{1}, []byte{byte(i + 1), 0, 0, 0}); err != nil {
 				t.Fatal(err)
 			}
@@ -109,12 +116,9 @@ func TestPreallocate(t *testing.T) {
 		if err := h.f.FlushRaw(); err != nil {
 			t.Fatal(err)
 		}
-		want := []span{chunkSpan(t, big, 0)}
-		s0, s2 := chunkSpan(t, small[0], 0), chunkSpan(t, small[2], 0)
-		if sole { // one run, reserved at once
-			want = append(want, span{s0.lo, s2.hi})
-		} else {
-			want = append(want, s0, chunkSpan(t, small[1], 0), s2)
+		var want []span
+		if sole { // the small chunks in one run, reserved at once
+			want = []span{chunkSpan(t, big, 0), chunkSpan(t, mid, 0), {chunkSpan(t, small[0], 0).lo, chunkSpan(t, small[2], 0).hi}}
 		}
 		if !equalSpans(log.got, want) {
 			t.Errorf("sole %v: reserved %v, want %v", sole, log.got, want)
@@ -124,8 +128,10 @@ func TestPreallocate(t *testing.T) {
 		if err := big.WriteSlab([]uint64{0, 0}, []uint64{32, 512}, half); err != nil {
 			t.Fatal(err)
 		}
-		if err := small[1].WriteSlab([]uint64{0}, []uint64{1}, []byte{9, 0, 0, 0}); err != nil {
-			t.Fatal(err)
+		for _, ds := range []*Dataset{mid, small[1]} {
+			if err := ds.WriteSlab([]uint64{0}, []uint64{1}, []byte{9, 0, 0, 0}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := h.f.FlushRaw(); err != nil {
 			t.Fatal(err)
@@ -137,9 +143,11 @@ func TestPreallocate(t *testing.T) {
 		if err := big.ReadSlab([]uint64{32, 0}, []uint64{32, 512}, got); err != nil || !bytes.Equal(got, half) {
 			t.Errorf("sole %v: rows 32-63 read back wrong (%v)", sole, err)
 		}
-		var v [4]byte
-		if err := small[1].ReadSlab([]uint64{0}, []uint64{1}, v[:]); err != nil || v[0] != 9 {
-			t.Errorf("sole %v: small dataset reads %v (%v), want 9", sole, v, err)
+		for _, ds := range []*Dataset{mid, small[1]} {
+			var v [4]byte
+			if err := ds.ReadSlab([]uint64{0}, []uint64{1}, v[:]); err != nil || v[0] != 9 {
+				t.Errorf("sole %v: %s reads %v (%v), want 9", sole, ds.Path(), v, err)
+			}
 		}
 		h.close(t)
 		checkClosed(t, h.path)
@@ -149,7 +157,7 @@ func TestPreallocate(t *testing.T) {
 // TestPreallocateFails: a file that cannot reserve space is asked once;
 // the writes go on and read back.
 func TestPreallocateFails(t *testing.T) {
-	h, log := createReserving(t, Options{}, true)
+	h, log := createReserving(t, Options{SoleWriter: true}, true)
 	ds, err := h.f.CreateDataset("/big", Spec{Type: Int32, Shape: []uint64{0, 512}, MaxShape: []uint64{Unlimited, 512}, Chunk: []uint64{64, 512}})
 	if err != nil {
 		t.Fatal(err)
