@@ -38,8 +38,11 @@ type chunkCache struct {
 	spare []*cachedChunk
 
 	// alloc reserves the disk space of a chunk before its first bytes
-	// are written (preallocate), while it works; nil: not at all (ranks
-	// of a parallel writer, spaceReserver).
+	// are written (preallocate), while it works; nil: not at all. Ranks
+	// of a parallel writer reserve nothing: each would reserve whole
+	// chunks that other ranks write parts of, and on a parallel file
+	// system a reservation takes the range's lock from the clients
+	// writing it, making them write their cached bytes back.
 	// Every chunk ending at or below allocated was reserved or passed
 	// over: chunks are mostly written in the order of their addresses.
 	alloc     vfs.Allocator
@@ -88,8 +91,15 @@ type cachedChunk struct {
 // span is the byte range [lo, hi).
 type span struct{ lo, hi uint64 }
 
-func newChunkCache(limit int, sole bool, alloc vfs.Allocator) *chunkCache {
-	return &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}, sole: sole, alloc: alloc}
+// newChunkCache is the cache of a File writing raw; sole: the File's sole
+// writer (Options.SoleWriter), which mirrors chunks and, if raw can,
+// reserves their space.
+func newChunkCache(limit int, sole bool, raw vfs.File) *chunkCache {
+	c := &chunkCache{limit: limit, chunks: map[uint64]*cachedChunk{}, sole: sole}
+	if a, ok := raw.(vfs.Allocator); ok && sole {
+		c.alloc = a
+	}
+	return c
 }
 
 // preallocate reserves the disk space of the chunks spanning [lo, hi)

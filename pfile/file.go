@@ -111,24 +111,12 @@ func newFile(pages Pages, raw vfs.File, opts Options) *File {
 	}
 	return &File{
 		pages: pages, raw: raw, ro: opts.ReadOnly,
-		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly, spaceReserver(raw, opts)), dirty: map[uint64]dirtyObject{},
+		cache: newChunkCache(limit, opts.SoleWriter && !opts.ReadOnly, raw), dirty: map[uint64]dirtyObject{},
 		deferSeal: opts.DeferSeal && !opts.ReadOnly,
 		fresh:     map[uint64]bool{}, nodes: map[uint64]*node{},
 		dsets: map[string]*Dataset{}, headers: map[uint64][]*Dataset{}, blocks: map[uint64]*hblock{}, rblocks: map[uint64][]blockHeader{},
 		tables: map[uint64]*extTable{},
 	}
-}
-
-// spaceReserver is the raw file's way to reserve space for chunks, for a
-// sole writer whose file has one. Ranks of a parallel writer reserve
-// nothing: each would reserve whole chunks that other ranks write parts
-// of, and on a parallel file system a reservation takes the range's lock
-// from the clients writing it, making them write their cached bytes back.
-func spaceReserver(raw vfs.File, opts Options) vfs.Allocator {
-	if a, ok := raw.(vfs.Allocator); ok && opts.SoleWriter && !opts.ReadOnly {
-		return a
-	}
-	return nil
 }
 
 // Create makes a new data file: superblock and an empty catalog. The raw

@@ -203,9 +203,10 @@ func (b *bench) runOurs(ctx context.Context, w workloadSpec) ourRun {
 			began = summaryAt.Add(-time.Duration(r.Seconds * float64(time.Second)))
 			r.CloseS = summaryAt.Sub(lastStep).Seconds()
 		}
-		r.PubMBPerS = r.Bytes / 1e6 / lastStep.Sub(began).Seconds()
+		secs := lastStep.Sub(began).Seconds()
+		r.PubMBPerS = r.Bytes / 1e6 / secs
 		if w.kind == "rr" {
-			r.PubAppends = float64(w.steps*w.datasets) / lastStep.Sub(began).Seconds()
+			r.PubAppends = float64(w.steps*w.datasets) / secs
 		}
 	}
 	vis := visibility(writerTicks, readerTicks)

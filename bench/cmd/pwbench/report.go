@@ -110,18 +110,22 @@ func evaluate(r *results, c config) {
 		// Each row against the page cache in writes of its own size: for
 		// planes-prefilled those a whole plane's write becomes (vfs.MaxWrite
 		// bytes), pwriter's pieces for planes.
-		base, writes := r.PlanesCache, "%d-byte writes, as the data file gets a whole plane"
-		if run == "planes" && usable(r.PiecesCache) {
-			base, writes = r.PiecesCache, "pwriter's %d-byte pieces"
+		base, pieces := r.PlanesCache, run == "planes" && usable(r.PiecesCache)
+		if pieces {
+			base = r.PiecesCache
 		}
 		if !usable(base) {
 			add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f MB/s to the last step's end of tick; the disk baseline writes %.0f MB/s to the page cache)",
 				xFirst, ours.PubMBPerS, r.Disk.CachedMBps), verdict(xFirst >= 0.9))
 			continue
 		}
+		writes := fmt.Sprintf("%d-byte writes, as the data file gets a whole plane", base.Block)
+		if pieces {
+			writes = fmt.Sprintf("pwriter's %d-byte pieces", base.Block)
+		}
 		x, ok := ratio(under+"_to_last_step_vs_page_cache_same_state", ours.PubMBPerS, base.CachedMBps)
 		add(name, ">= 0.9", fmt.Sprintf("%.2fx (%.0f MB/s to the last step's end of tick; the planes' bytes in %s, settled alike just before, %.0f MB/s to the page cache; %s)",
-			x, ours.PubMBPerS, fmt.Sprintf(writes, base.Block), base.CachedMBps, first), verdict(ok && x >= 0.9))
+			x, ours.PubMBPerS, writes, base.CachedMBps, first), verdict(ok && x >= 0.9))
 	}
 	// Round robin against HDF5 SWMR, every size.
 	for _, o := range r.Ours {

@@ -49,18 +49,24 @@ func Ready(env collective.Env) error {
 	if subject == "" || env.Rank != 0 {
 		return nil
 	}
-	nc, err := collective.Dial(env.URL, collective.Auth{Token: env.Token}, "pwstore ready")
-	if err != nil {
-		return fmt.Errorf("tell the launcher this job is ready: %w", err)
-	}
-	defer nc.Close()
-	if err := nc.Publish(subject, nil); err != nil {
-		return fmt.Errorf("tell the launcher this job is ready: %w", err)
-	}
-	if err := nc.Flush(); err != nil {
+	if err := publishOnce(env, subject); err != nil {
 		return fmt.Errorf("tell the launcher this job is ready: %w", err)
 	}
 	return nil
+}
+
+// publishOnce publishes an empty message on subject of env's server and
+// waits until the server has it.
+func publishOnce(env collective.Env, subject string) error {
+	nc, err := collective.Dial(env.URL, collective.Auth{Token: env.Token}, "pwstore ready")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := nc.Publish(subject, nil); err != nil {
+		return err
+	}
+	return nc.Flush()
 }
 
 // Launch runs the groups as separate jobs - at once, but for the groups
