@@ -111,3 +111,70 @@ func TestUnpublished(t *testing.T) {
 		}
 	}
 }
+
+// cutFS cuts a file to cutTo bytes right after the first Size call once
+// armed: a file cut under its writer between the writer's Check and its
+// writes.
+type cutFS struct {
+	vfs.FS
+	armed bool
+	cutTo int64
+}
+
+func (c *cutFS) Create(name string) (vfs.File, error) {
+	f, err := c.FS.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &cutFile{File: f, fs: c}, nil
+}
+
+type cutFile struct {
+	vfs.File
+	fs *cutFS
+}
+
+func (f *cutFile) Size() (int64, error) {
+	size, err := f.File.Size()
+	if f.fs.armed {
+		f.fs.armed = false
+		if terr := f.File.Truncate(f.fs.cutTo); terr != nil {
+			return 0, terr
+		}
+	}
+	return size, err
+}
+
+// TestCutDuringUpdate: a file cut after the tick's Check and before its
+// writes is not brought back to its size by a write past the cut (the
+// cut would then pass every later Check, zeros where it was): the write
+// that reaches the old size checks it first, and the update fails.
+func TestCutDuringUpdate(t *testing.T) {
+	path := mdPath(t)
+	fsys := &cutFS{FS: vfs.OS, cutTo: 2048}
+	w := mustCreate(t, fsys, path, WriterOptions{PageSize: 512})
+	for tick := uint64(1); tick <= 3; tick++ {
+		if err := w.Update(tick, []Image{{Page: tick, Data: testImage(tick, tick, 1, 512)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys.armed = true
+	err = w.Update(4, []Image{{Page: 9, Data: testImage(9, 4, 1, 512)}}, nil)
+	if !errors.Is(err, ErrChanged) || !errors.Is(err, corrupt.Err) {
+		t.Fatalf("update of a file cut during it: %v, want ErrChanged (corrupt)", err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() >= fi.Size() {
+		t.Fatalf("the cut file is back to %d bytes (%d before the cut)", after.Size(), fi.Size())
+	}
+	if err := w.Close(true); err == nil {
+		t.Fatal("close after the file was cut succeeded")
+	}
+}

@@ -115,11 +115,15 @@ type Writer struct {
 	slot      int              // header slot written last (-1: none)
 	relocated bool             // the index lives in allocated space for good
 	stats     Stats
-	err       error // sticky: an I/O failure leaves the writer unusable
-	closed    bool
-	final     bool // Finalise published status finalising: only Close may follow
-	hdr       [HeaderSize]byte
-	buf       []byte // gathers adjacent pieces into one write; kept across ticks
+	// floor is the size the file cannot be below unless it was cut under
+	// the writer: its size at the last Check, and the end of each write
+	// since. A write that reaches it is checked first (writePieces).
+	floor  int64
+	err    error // sticky: an I/O failure leaves the writer unusable
+	closed bool
+	final  bool // Finalise published status finalising: only Close may follow
+	hdr    [HeaderSize]byte
+	buf    []byte // gathers adjacent pieces into one write; kept across ticks
 }
 
 // Create creates the metadata file at path and returns its writer. Nothing
@@ -462,9 +466,19 @@ func (w *Writer) writePieces(pieces []piece) error {
 			zeros(granules(end)*granule - pieces[i].off)
 			data = w.buf
 		}
+		// A write that reaches the floor would bring a file cut since the
+		// tick's Check back to its size, zeros where the cut was, and the
+		// next Check would pass: the size is checked again first.
+		to := int64(pieces[i].off) + int64(len(data))
+		if to >= w.floor {
+			if err := w.checkSize(w.floor); err != nil {
+				return err
+			}
+		}
 		if _, err := w.f.WriteAt(data, int64(pieces[i].off)); err != nil {
 			return fmt.Errorf("mdfile: write at byte %d: %w", pieces[i].off, err)
 		}
+		w.floor = max(w.floor, to)
 		w.stats.LastBytes += uint64(len(data))
 		i = j
 	}
@@ -674,13 +688,11 @@ func (w *Writer) Close(keep bool) error {
 // another writer's). It reads the header slots (1 KiB) and the file size.
 // Update, Heartbeat and Close call it before they write anything.
 func (w *Writer) Check() error {
-	size, err := w.f.Size()
-	if err != nil {
-		return fmt.Errorf("mdfile: size of %s: %w", w.path, err)
+	want := int64(w.space.end() * granule)
+	if err := w.checkSize(want); err != nil {
+		return err
 	}
-	if want := int64(w.space.end() * granule); size < want {
-		return corrupt.Errorf("mdfile: %s is %d bytes, its writer made it %d: cut short under the writer: %w", w.path, size, want, ErrChanged)
-	}
+	w.floor = want
 	if w.slot < 0 {
 		return nil
 	}
@@ -695,6 +707,18 @@ func (w *Writer) Check() error {
 	}
 	if !bytes.Equal(head[w.slot*slotStride:][:HeaderSize], w.hdr[:]) {
 		return fmt.Errorf("%w: header slot %d of %s no longer holds this writer's tick %d", ErrChanged, w.slot, w.path, w.tick)
+	}
+	return nil
+}
+
+// checkSize reports a file shorter than want, the size its writer made it.
+func (w *Writer) checkSize(want int64) error {
+	size, err := w.f.Size()
+	if err != nil {
+		return fmt.Errorf("mdfile: size of %s: %w", w.path, err)
+	}
+	if size < want {
+		return corrupt.Errorf("mdfile: %s is %d bytes, its writer made it %d: cut short under the writer: %w", w.path, size, want, ErrChanged)
 	}
 	return nil
 }

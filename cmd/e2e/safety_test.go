@@ -130,6 +130,9 @@ func (w *writer) wait(t *testing.T, limit time.Duration) result {
 	select {
 	case <-w.done:
 	case <-time.After(limit):
+		// Stopped first: its stderr is written until it exits.
+		syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+		<-w.done
 		t.Fatalf("writer still running after %v; stderr: %s", limit, w.stderr.String())
 	}
 	return result{code: w.code, stderr: w.stderr.String()}
